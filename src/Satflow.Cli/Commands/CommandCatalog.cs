@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace Satflow.Cli.Commands;
+
+/// <summary>Every top-level command group. Add a group here with one line.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}

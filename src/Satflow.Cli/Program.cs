@@ -1,0 +1,3 @@
+using Satflow.Cli;
+
+return await SatflowCli.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);
