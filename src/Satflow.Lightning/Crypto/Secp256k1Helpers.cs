@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using NBitcoin;
 using NBitcoin.Secp256k1;
+using HMACSHA256 = System.Security.Cryptography.HMACSHA256;
 using SHA256 = System.Security.Cryptography.SHA256;
 
 namespace Satflow.Lightning.Crypto;
@@ -29,9 +30,20 @@ public static class Secp256k1Helpers
     /// <param name="inputKeyMaterial">The input key material.</param>
     public static (byte[] First, byte[] Second) Hkdf(ReadOnlySpan<byte> salt, ReadOnlySpan<byte> inputKeyMaterial)
     {
-        Span<byte> output = stackalloc byte[64];
-        HKDF.DeriveKey(HashAlgorithmName.SHA256, inputKeyMaterial, output, salt, ReadOnlySpan<byte>.Empty);
-        return (output[..32].ToArray(), output[32..].ToArray());
+        // RFC 5869 written out with the BCL's HMAC-SHA256: the platform HKDF (OpenSSL) rejects the empty input key
+        // material BOLT 8 uses for the final split.
+        Span<byte> prk = stackalloc byte[32];
+        HMACSHA256.HashData(salt, inputKeyMaterial, prk);
+        Span<byte> block = stackalloc byte[33];
+        var first = new byte[32];
+        block[0] = 1;
+        HMACSHA256.HashData(prk, block[..1], first);
+        first.CopyTo(block);
+        block[32] = 2;
+        var second = new byte[32];
+        HMACSHA256.HashData(prk, block, second);
+        prk.Clear();
+        return (first, second);
     }
 
     /// <summary>SHA256 of the concatenation of two byte strings.</summary>
