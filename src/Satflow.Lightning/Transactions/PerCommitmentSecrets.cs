@@ -121,6 +121,81 @@ public sealed class PerCommitmentSecretStore
         return false;
     }
 
+    /// <summary>The stored (index, secret) pairs, for persistence; <see cref="Restore"/> rebuilds the store from them.</summary>
+    public IReadOnlyList<(ulong Index, Bytes32 Secret)> Snapshot() =>
+        _known.Where(e => e is not null).Select(e => (e!.Value.Index, e.Value.Secret)).OrderByDescending(e => e.Index).ToList();
+
+    /// <summary>
+    /// Rebuilds a store from a <see cref="Snapshot"/>, checking that the entries are exactly those a store holds after
+    /// receiving every secret down to the smallest index, and that entries derive one another where they should.
+    /// </summary>
+    /// <exception cref="PerCommitmentSecretException">When the entries do not form a valid store.</exception>
+    public static PerCommitmentSecretStore Restore(IEnumerable<(ulong Index, Bytes32 Secret)> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var store = new PerCommitmentSecretStore();
+        foreach (var (index, secret) in entries)
+        {
+            if (index > PerCommitmentSecrets.FirstIndex)
+            {
+                throw new PerCommitmentSecretException($"Index {index} does not fit 48 bits.");
+            }
+            var bucket = WhereToPut(index);
+            if (store._known[bucket] is not null)
+            {
+                throw new PerCommitmentSecretException($"Two entries for bucket {bucket}.");
+            }
+            store._known[bucket] = (secret, index);
+            store._lastIndex = store._lastIndex is { } l ? Math.Min(l, index) : index;
+        }
+        if (store._lastIndex is not { } last)
+        {
+            return store;
+        }
+        for (var b = 0; b <= 48; b++)
+        {
+            var expected = SmallestIndexInBucket(last, b);
+            if (store._known[b]?.Index != expected)
+            {
+                throw new PerCommitmentSecretException($"Bucket {b} should hold index {expected?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "nothing"}.");
+            }
+        }
+        for (var high = 1; high <= 48; high++)
+        {
+            if (store._known[high] is not { } parent)
+            {
+                continue;
+            }
+            var mask = ~((1UL << high) - 1);
+            for (var low = 0; low < high; low++)
+            {
+                if (store._known[low] is { } child && (child.Index & mask) == parent.Index
+                    && PerCommitmentSecrets.Derive(parent.Secret, high, child.Index) != child.Secret)
+                {
+                    throw new PerCommitmentSecretException($"The secret for index {parent.Index} does not derive the secret for index {child.Index}.");
+                }
+            }
+        }
+        return store;
+    }
+
+    /// <summary>The smallest index at or above <paramref name="last"/> with exactly <paramref name="bucket"/> trailing zeros.</summary>
+    private static ulong? SmallestIndexInBucket(ulong last, int bucket)
+    {
+        if (bucket == 48)
+        {
+            return last == 0 ? 0 : null;
+        }
+        var step = 1UL << bucket;
+        var m = (last + step - 1) >> bucket;
+        if ((m & 1) == 0)
+        {
+            m++;
+        }
+        var index = m << bucket;
+        return index <= PerCommitmentSecrets.FirstIndex ? index : null;
+    }
+
     private static int WhereToPut(ulong index)
     {
         for (var b = 0; b < 48; b++)

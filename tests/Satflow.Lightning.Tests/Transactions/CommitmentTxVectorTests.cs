@@ -40,6 +40,21 @@ public sealed class CommitmentTxVectorTests
     [Fact]
     public void VectorFileHasSixteenCases() => Assert.Equal(16, Cases.GetArrayLength());
 
+    [Fact]
+    public void VectorsWereSignedWithoutLowRGrinding()
+    {
+        // The first case's remote signature has a 33-byte R (high bit set): low-R grinding could never produce it,
+        // so the signer must use plain RFC 6979 nonces, as Bolt3Signing does.
+        var c = Cases[0];
+        var expected = Convert.FromHexString(Bolt3Fixture.Str(c, "remote_signature"));
+        Assert.Equal(0x21, expected[3]);
+        var f = Bolt3Fixture.Instance;
+        var commitment = Build(c);
+        var hash = commitment.Transaction.GetSignatureHash(commitment.FundingScript, 0, SigHash.All, commitment.FundingOutput, HashVersion.WitnessV0);
+        Assert.NotEqual(expected, f.RemoteFundingKey.Sign(hash, useLowR: true).ToDER());
+        Assert.Equal(expected, Bolt3Signing.SignCommitment(commitment, f.RemoteFundingKey).ToDER());
+    }
+
     [Theory]
     [MemberData(nameof(CaseNames))]
     public void CommitmentTransactionMatches(string name)

@@ -116,6 +116,40 @@ public sealed class KeyAndSecretVectorTests
     }
 
     [Fact]
+    public void SnapshotRestoresAndRefusesTampering()
+    {
+        var seed = Bytes32.Parse("0303030303030303030303030303030303030303030303030303030303030303");
+        var store = new PerCommitmentSecretStore();
+        for (ulong n = 0; n < 48; n++)
+        {
+            var index = PerCommitmentSecrets.IndexOfCommitment(n);
+            store.Insert(PerCommitmentSecrets.Generate(seed, index), index);
+            var restored = PerCommitmentSecretStore.Restore(store.Snapshot());
+            Assert.Equal(store.LastIndex, restored.LastIndex);
+            Assert.Equal(store.Snapshot(), restored.Snapshot());
+        }
+        var copy = PerCommitmentSecretStore.Restore(store.Snapshot());
+        var next = PerCommitmentSecrets.IndexOfCommitment(48);
+        copy.Insert(PerCommitmentSecrets.Generate(seed, next), next);
+        for (ulong n = 0; n <= 48; n++)
+        {
+            var index = PerCommitmentSecrets.IndexOfCommitment(n);
+            Assert.True(copy.TryGetSecret(index, out var secret));
+            Assert.Equal(PerCommitmentSecrets.Generate(seed, index), secret);
+        }
+
+        var entries = store.Snapshot().ToList();
+        Assert.Throws<PerCommitmentSecretException>(() => PerCommitmentSecretStore.Restore(entries.Skip(1)));
+        // The last index (...d0) has four trailing zeros, so the entries for ...d1, ...d2, ...d4 and ...d8 must derive from it.
+        var last = store.LastIndex!.Value;
+        Assert.Equal(0xd0UL, last & 0xff);
+        var tampered = entries.Select(e => e.Index == last + 1 ? (e.Index, Bytes32.Zero) : e).ToList();
+        Assert.Throws<PerCommitmentSecretException>(() => PerCommitmentSecretStore.Restore(tampered));
+        Assert.Throws<PerCommitmentSecretException>(() => PerCommitmentSecretStore.Restore(entries.Append(entries[0])));
+        Assert.Null(PerCommitmentSecretStore.Restore([]).LastIndex);
+    }
+
+    [Fact]
     public void StoreRefusesOutOfOrderIndexes()
     {
         var seed = Bytes32.Parse("0202020202020202020202020202020202020202020202020202020202020202");
