@@ -204,6 +204,7 @@ public sealed class TransportMessageReader
     private int _buffered;
     private int _stageLength = LightningTransport.HeaderLength;
     private bool _readingBody;
+    private bool _failed;
 
     internal TransportMessageReader(LightningTransport transport) => _transport = transport;
 
@@ -213,6 +214,23 @@ public sealed class TransportMessageReader
     /// <summary>Consumes all of <paramref name="data"/> and returns the messages it completed, in order.</summary>
     /// <exception cref="TransportException">When a prefix or body does not authenticate; the reader and transport are then unusable.</exception>
     public IReadOnlyList<byte[]> Push(ReadOnlySpan<byte> data)
+    {
+        if (_failed)
+        {
+            throw new TransportException(TransportError.TransportFailed, "an earlier frame failed to decrypt");
+        }
+        try
+        {
+            return PushCore(data);
+        }
+        catch (TransportException)
+        {
+            _failed = true;
+            throw;
+        }
+    }
+
+    private List<byte[]> PushCore(ReadOnlySpan<byte> data)
     {
         var messages = new List<byte[]>();
         while (!data.IsEmpty)

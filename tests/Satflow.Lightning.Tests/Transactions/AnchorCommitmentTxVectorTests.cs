@@ -55,6 +55,7 @@ public sealed class AnchorCommitmentTxVectorTests
         Assert.Equal(Bolt3Fixture.Str(c, "ExpectedCommitmentTxHex"), signed.ToHex());
         Assert.Equal(c.GetProperty("HtlcDescs").GetArrayLength(), commitment.HtlcOutputs.Count());
         CommitmentTxVectorTests.AssertSpendsValidly(signed, 0, commitment.FundingOutput);
+        CommitmentTxVectorTests.AssertWithinExpectedWeight(commitment, signed);
 
         // Anchors: one per side that has a balance output, both when any HTLC is untrimmed.
         var anchors = commitment.Outputs.Count(o => o.Kind is CommitmentOutputKind.LocalAnchor or CommitmentOutputKind.RemoteAnchor);

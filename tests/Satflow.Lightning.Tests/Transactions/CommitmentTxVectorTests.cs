@@ -90,6 +90,7 @@ public sealed class CommitmentTxVectorTests
         var signed = Bolt3Signing.FinalizeCommitment(commitment, local, remote);
         Assert.Equal(Bolt3Fixture.Str(c, "commit_tx"), signed.ToHex());
         AssertSpendsValidly(signed, 0, commitment.FundingOutput);
+        AssertWithinExpectedWeight(commitment, signed);
     }
 
     [Theory]
@@ -117,6 +118,20 @@ public sealed class CommitmentTxVectorTests
         Assert.Equal(Bolt3Fixture.Str(expected, "tx"), signed.ToHex());
         var spent = commitment.Transaction.Outputs[htlcTx.SpentOutput.Index];
         AssertSpendsValidly(signed, 0, spent);
+    }
+
+    /// <summary>Appendix A: the fee formula's expected weight bounds the real weight when both balance outputs exist.</summary>
+    internal static void AssertWithinExpectedWeight(CommitmentTransaction commitment, Transaction signed)
+    {
+        var kinds = commitment.Outputs.Select(o => o.Kind).ToList();
+        if (!kinds.Contains(CommitmentOutputKind.ToLocal) || !kinds.Contains(CommitmentOutputKind.ToRemote))
+        {
+            return;
+        }
+        var weight = (signed.GetSerializedSize(TransactionOptions.None) * 3) + signed.GetSerializedSize(TransactionOptions.All);
+        var expected = Bolt3Fees.CommitmentBaseWeight(commitment.Parameters.Format) + (Bolt3Fees.HtlcOutputWeight * commitment.HtlcOutputs.Count());
+        // Shorter DER signatures (71-72 bytes instead of 73) make the real weight a few units lower.
+        Assert.InRange(weight, expected - 24, expected);
     }
 
     internal static void AssertSpendsValidly(Transaction tx, int inputIndex, TxOut spent)

@@ -117,10 +117,12 @@ public sealed class TransportPropertyTests
             {
                 var frame = sender.Encrypt(message);
                 frame[position % frame.Length] ^= flip;
-                var ex = Assert.Throws<TransportException>(() => receiver.DecryptFrame(frame));
+                var reader = receiver.CreateReader();
+                var ex = Assert.Throws<TransportException>(() => reader.Push(frame));
                 Assert.True(ex.Error is TransportError.BadLengthPrefix or TransportError.BadMessage);
                 var again = Assert.Throws<TransportException>(() => receiver.DecryptFrame(sender.Encrypt(message)));
                 Assert.Equal(TransportError.TransportFailed, again.Error);
+                Assert.Equal(TransportError.TransportFailed, Assert.Throws<TransportException>(() => reader.Push(new byte[40])).Error);
             }
         }, iter: 100);
     }
