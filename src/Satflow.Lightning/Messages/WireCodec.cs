@@ -181,6 +181,9 @@ internal sealed class TlvBuilder
         return this;
     }
 
+    /// <summary>Adds a record when <paramref name="value"/> is not null (a null array must not become an empty value).</summary>
+    public TlvBuilder Add(ulong type, byte[]? value) => value is null ? this : Add(type, (ReadOnlyMemory<byte>?)value);
+
     public TlvBuilder AddFlag(ulong type, bool set) => set ? Add(type, ReadOnlyMemory<byte>.Empty) : this;
 
     public TlvBuilder AddPoint(ulong type, Point? point) => point is { } p ? Add(type, p.ToArray()) : this;
