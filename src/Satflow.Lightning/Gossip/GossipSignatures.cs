@@ -48,8 +48,19 @@ public static class GossipSignatures
     {
         ArgumentNullException.ThrowIfNull(pubKey);
         ArgumentNullException.ThrowIfNull(hash);
+        // Like libsecp256k1's verify (used by the other implementations), refuse non-canonical high-S signatures.
+        if (signature.Span[32..].SequenceCompareTo(HalfOrder) > 0)
+        {
+            return false;
+        }
         return ECDSASignature.TryParseFromCompact(signature.Span, out var parsed) && parsed is not null && pubKey.Verify(hash, parsed);
     }
+
+    private static ReadOnlySpan<byte> HalfOrder =>
+    [
+        0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0x5D, 0x57, 0x6E, 0x73, 0x57, 0xA4, 0x50, 0x1D, 0xDF, 0xE9, 0x2F, 0x46, 0x68, 0x1B, 0x20, 0xA0,
+    ];
 
     /// <summary>Returns the announcement with all four signatures made by the given keys.</summary>
     /// <exception cref="ArgumentException">When a key does not match the corresponding id or bitcoin key of the message.</exception>
