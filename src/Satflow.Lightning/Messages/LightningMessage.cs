@@ -22,10 +22,13 @@ public abstract record LightningMessage
     /// <exception cref="ArgumentException">When a variable-length field does not fit its length prefix, or an unknown TLV repeats a known type.</exception>
     public byte[] Encode()
     {
-        var writer = new WireWriter();
+        var writer = new WireWriter(SizeHint);
         WriteTo(writer);
         return writer.ToArray();
     }
+
+    /// <summary>A guess of the encoded size, to size the encode buffer.</summary>
+    private protected virtual int SizeHint => 256;
 
     /// <summary>Serializes the message into <paramref name="writer"/>.</summary>
     public void WriteTo(WireWriter writer)

@@ -79,6 +79,8 @@ public sealed record UpdateAddHtlc(ChannelId ChannelId, ulong Id, MilliSatoshi A
 
     private const ulong BlindedPathType = 0;
 
+    private protected override int SizeHint => 2 + 32 + 8 + 8 + 32 + 4 + OnionPacketLength + 64;
+
     /// <summary>TLV 0 <c>blinded_path</c>: the <c>path_key</c> when the HTLC is inside a blinded route, or null.</summary>
     public Point? PathKey { get; init; }
 

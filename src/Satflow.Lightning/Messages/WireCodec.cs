@@ -91,6 +91,8 @@ internal readonly struct ParsedTlvs
     private readonly TlvStream _stream;
     private readonly ulong[] _known;
 
+    private static readonly TlvStream NoRecords = TlvStream.Empty;
+
     private ParsedTlvs(TlvStream stream, ulong[] known)
     {
         _stream = stream;
@@ -101,7 +103,7 @@ internal readonly struct ParsedTlvs
     public static ParsedTlvs Parse(ref WireReader reader, params ulong[] known)
     {
         var rest = reader.ReadToEnd();
-        var stream = rest.IsEmpty ? TlvStream.Empty : TlvStream.Parse(rest, t => Array.IndexOf(known, t) >= 0);
+        var stream = rest.IsEmpty ? NoRecords : TlvStream.Parse(rest, t => Array.IndexOf(known, t) >= 0);
         return new ParsedTlvs(stream, known);
     }
 
@@ -228,5 +230,11 @@ internal sealed class TlvBuilder
     public TlvBuilder AddFeatures(ulong type, FeatureBits? features) => features is not null ? Add(type, features.ToBytes()) : this;
 
     /// <exception cref="ArgumentException">When an unknown record repeats a known type.</exception>
-    public void WriteTo(WireWriter writer) => new TlvStream(_records).WriteTo(writer);
+    public void WriteTo(WireWriter writer)
+    {
+        if (_records.Count > 0)
+        {
+            new TlvStream(_records).WriteTo(writer);
+        }
+    }
 }
