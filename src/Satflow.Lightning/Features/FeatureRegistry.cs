@@ -276,16 +276,28 @@ public static class FeatureRegistry
     /// <param name="bits">The vector.</param>
     /// <param name="context">Exactly one context flag.</param>
     /// <exception cref="ArgumentException">When <paramref name="context"/> is not a single flag.</exception>
-    public static FeatureValidationResult Validate(FeatureBits bits, FeatureContext context)
+    public static FeatureValidationResult Validate(FeatureBits bits, FeatureContext context) => Validate(bits, context, All);
+
+    /// <summary>
+    /// Validates against a custom feature table, e.g. <see cref="All"/> plus experimental features such as
+    /// <c>option_trampoline</c> that BOLT 9 does not assign yet.
+    /// </summary>
+    /// <param name="bits">The vector.</param>
+    /// <param name="context">Exactly one context flag.</param>
+    /// <param name="features">The known features; dependencies are resolved by name within this table.</param>
+    /// <exception cref="ArgumentException">When <paramref name="context"/> is not a single flag or a dependency is not in the table.</exception>
+    public static FeatureValidationResult Validate(FeatureBits bits, FeatureContext context, IReadOnlyList<Feature> features)
     {
         ArgumentNullException.ThrowIfNull(bits);
+        ArgumentNullException.ThrowIfNull(features);
         if (context == FeatureContext.None || (context & (context - 1)) != 0)
         {
             throw new ArgumentException("Validate one context at a time.", nameof(context));
         }
         var errors = new List<FeatureError>();
         var inChannelAnnouncement = context is FeatureContext.ChannelAnnouncement;
-        foreach (var feature in KnownFeaturesIn(bits))
+        var table = new FeatureTable(features);
+        foreach (var feature in table.In(bits))
         {
             var allowed = (feature.Contexts & context) != 0
                 || (inChannelAnnouncement && (feature.Contexts & (FeatureContext.ChannelAnnouncementOddOnly | FeatureContext.ChannelAnnouncementEvenOnly)) != 0);
@@ -307,8 +319,8 @@ public static class FeatureRegistry
                 errors.Add(new FeatureBothBitsSet(feature));
             }
         }
-        errors.AddRange(CheckDependencies(bits));
-        errors.AddRange(UnknownCompulsoryBits(bits).Select(b => new UnknownCompulsoryFeature(b)));
+        errors.AddRange(table.MissingDependencies(bits));
+        errors.AddRange(table.UnknownCompulsoryBits(bits).Select(b => new UnknownCompulsoryFeature(b)));
         return new FeatureValidationResult(errors);
     }
 
@@ -355,4 +367,47 @@ public sealed record UnsupportedCompulsoryFeature(Feature Feature) : FeatureErro
 {
     /// <inheritdoc />
     public override string Message => $"peer requires {Feature.Name}, which this node does not support";
+}
+
+/// <summary>Lookups over one feature table.</summary>
+internal sealed class FeatureTable
+{
+    private readonly IReadOnlyList<Feature> _features;
+    private readonly Dictionary<string, Feature> _byName;
+    private readonly Dictionary<int, Feature> _byEvenBit;
+
+    public FeatureTable(IReadOnlyList<Feature> features)
+    {
+        _features = features;
+        _byName = new Dictionary<string, Feature>(StringComparer.Ordinal);
+        _byEvenBit = [];
+        foreach (var feature in features)
+        {
+            if (feature.EvenBit % 2 != 0 || !_byName.TryAdd(feature.Name, feature) || !_byEvenBit.TryAdd(feature.EvenBit, feature))
+            {
+                throw new ArgumentException($"Feature {feature} has an odd bit or repeats a name or bit.", nameof(features));
+            }
+        }
+        foreach (var feature in features)
+        {
+            foreach (var dependency in feature.Dependencies)
+            {
+                if (!_byName.ContainsKey(dependency))
+                {
+                    throw new ArgumentException($"{feature.Name} depends on {dependency}, which is not in the table.", nameof(features));
+                }
+            }
+        }
+    }
+
+    public IEnumerable<Feature> In(FeatureBits bits) => _features.Where(f => f.IsSetIn(bits));
+
+    public IEnumerable<int> UnknownCompulsoryBits(FeatureBits bits) => bits.Where(b => b % 2 == 0 && !_byEvenBit.ContainsKey(b));
+
+    public IEnumerable<FeatureError> MissingDependencies(FeatureBits bits) =>
+        from feature in In(bits)
+        from name in feature.Dependencies
+        let dependency = _byName[name]
+        where !dependency.IsSetIn(bits)
+        select (FeatureError)new MissingFeatureDependency(feature, dependency);
 }

@@ -289,8 +289,9 @@ public static class GossipArrayEncoding
             }
             return output.ToArray();
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
+            // Corrupt or truncated streams: InvalidDataException (bad header/method) or ZLibException (an IOException).
             throw new WireFormatException("invalid zlib data", e);
         }
     }

@@ -48,15 +48,18 @@ public abstract record NetworkAddress
             case DnsHostnameNetworkAddress.TypeId:
                 {
                     reader.ReadByte();
-                    var host = reader.ReadSpan(reader.ReadByte());
+                    var length = reader.ReadByte();
+                    var host = reader.ReadSpan(length);
+                    var port = reader.ReadUInt16();
                     foreach (var b in host)
                     {
                         if (b is < 0x21 or > 0x7E)
                         {
-                            throw new WireFormatException("invalid hostname", "hostnames must be printable ASCII");
+                            // Not a usable host name: keep the descriptor verbatim (signed data) for the caller to ignore.
+                            return new OpaqueNetworkAddress(DnsHostnameNetworkAddress.TypeId, (byte[])[length, .. host, (byte)(port >> 8), (byte)port]);
                         }
                     }
-                    return new DnsHostnameNetworkAddress(Encoding.ASCII.GetString(host), reader.ReadUInt16());
+                    return new DnsHostnameNetworkAddress(Encoding.ASCII.GetString(host), port);
                 }
             default:
                 return null;
@@ -270,8 +273,8 @@ public sealed record DnsHostnameNetworkAddress : NetworkAddress
 }
 
 /// <summary>
-/// A descriptor kept as raw bytes: the deprecated Tor v2 type 3 (12 data bytes), or an unknown type in <c>init</c>'s
-/// <c>remote_addr</c>.
+/// A descriptor kept as raw bytes: the deprecated Tor v2 type 3 (12 data bytes), a type 5 whose host name is not
+/// printable ASCII, or an unknown type in <c>init</c>'s <c>remote_addr</c>. Callers should ignore these.
 /// </summary>
 public sealed record OpaqueNetworkAddress : NetworkAddress
 {

@@ -108,4 +108,23 @@ public sealed class FeatureRegistryTests
         Assert.Throws<ArgumentException>(() => FeatureRegistry.Validate(FeatureBits.Empty, FeatureContext.Init | FeatureContext.NodeAnnouncement));
         Assert.Throws<ArgumentException>(() => FeatureRegistry.Validate(FeatureBits.Empty, FeatureContext.None));
     }
+
+    [Fact]
+    public void Custom_tables_support_experimental_features_and_channel_announcement_parity_rules()
+    {
+        var oddOnly = new Feature("test_c_minus", 100, FeatureContext.ChannelAnnouncementOddOnly, []);
+        var evenOnly = new Feature("test_c_plus", 102, FeatureContext.ChannelAnnouncementEvenOnly, ["test_c_minus"]);
+        var trampoline = new Feature("option_trampoline", 56, FeatureContext.Init | FeatureContext.NodeAnnouncement | FeatureContext.Bolt11Invoice, ["payment_secret"]);
+        Feature[] table = [.. FeatureRegistry.All, oddOnly, evenOnly, trampoline];
+
+        Assert.True(FeatureRegistry.Validate(FeatureBits.Of(101, 102), FeatureContext.ChannelAnnouncement, table).IsValid);
+        var wrongParity = FeatureRegistry.Validate(FeatureBits.Of(100, 103), FeatureContext.ChannelAnnouncement, table);
+        Assert.Equal([100, 103], wrongParity.Errors.OfType<FeatureWrongBitForContext>().Select(e => e.Bit));
+        Assert.IsType<FeatureNotAllowedInContext>(Assert.Single(FeatureRegistry.Validate(FeatureBits.Of(101), FeatureContext.Init, table).Errors));
+        Assert.Equal("test_c_plus requires test_c_minus", Assert.Single(FeatureRegistry.Validate(FeatureBits.Of(102), FeatureContext.ChannelAnnouncement, table).Errors).Message);
+
+        Assert.True(FeatureRegistry.Validate(FeatureBits.Of(15, 57), FeatureContext.Init, table).IsValid);
+        Assert.IsType<UnknownCompulsoryFeature>(Assert.Single(FeatureRegistry.Validate(FeatureBits.Of(15, 56), FeatureContext.Init).Errors));
+        Assert.Throws<ArgumentException>(() => FeatureRegistry.Validate(FeatureBits.Empty, FeatureContext.Init, [trampoline]));
+    }
 }

@@ -102,7 +102,10 @@ public sealed class SetupMessageTests
         Assert.Equal("050b6578616d706c652e6f72672607", Convert.ToHexStringLower(new DnsHostnameNetworkAddress("example.org", 9735).ToBytes()));
         Assert.EndsWith(".onion", new TorV3NetworkAddress(new byte[35], 1).Hostname, StringComparison.Ordinal);
         Assert.Equal(56 + 6, new TorV3NetworkAddress(new byte[35], 1).Hostname.Length);
-        Assert.Equal("invalid hostname", Assert.ThrowsAny<WireFormatException>(() => NetworkAddress.ParseSingle([5, 2, (byte)'a', 0x80, 0, 1])).Reason);
+        var unusable = Assert.IsType<OpaqueNetworkAddress>(NetworkAddress.ParseSingle([5, 2, (byte)'a', 0x80, 0, 1]));
+        Assert.Equal(5, unusable.AddressType);
+        Assert.Equal([5, 2, (byte)'a', 0x80, 0, 1], unusable.ToBytes());
+        Assert.Equal("unexpected EOF", Assert.ThrowsAny<WireFormatException>(() => NetworkAddress.ParseSingle([5, 2, (byte)'a'])).Reason);
         Assert.Equal("trailing bytes", Assert.ThrowsAny<WireFormatException>(() => NetworkAddress.ParseSingle([1, 1, 2, 3, 4, 0, 1, 9])).Reason);
     }
 }

@@ -51,6 +51,19 @@ public sealed class ParserFuzzTests
     }
 
     [Fact]
+    public void Mutations_of_the_legacy_zlib_vectors_only_ever_raise_WireFormatException()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(Satflow.TestSupport.TestVectors.ReadText("bolts/bolt07/extended-queries.json"));
+        byte[][] vectors = [.. doc.RootElement.EnumerateArray().Select(e => Convert.FromHexString(e.GetProperty("hex").GetString()!))];
+        Gen.Select(Gen.Int[0, vectors.Length - 1], Gen.Int[0, 5], Gen.Int, Gen.Byte.Array[1, 8]).Sample((index, kind, position, extra) =>
+        {
+            var mutated = Mutate(vectors[index], kind, position, extra);
+            DecodeChecked(mutated, Legacy);
+            DecodeChecked(mutated, MessageDecodeOptions.Default);
+        }, iter: 20_000);
+    }
+
+    [Fact]
     public void Every_truncation_of_every_valid_sample_is_refused_or_decodes_cleanly()
     {
         foreach (var bytes in RandomMessages.EncodedSamples(1))
