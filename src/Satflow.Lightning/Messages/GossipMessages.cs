@@ -338,6 +338,12 @@ public sealed record QueryShortChannelIds(ChainHash ChainHash, IReadOnlyList<Sho
     /// <inheritdoc />
     public override ushort Type => MessageTypes.QueryShortChannelIds;
 
+    /// <summary>
+    /// False when <see cref="QueryFlags"/> is present but does not hold exactly one flag per short channel id (BOLT 7:
+    /// the receiver MAY send a <c>warning</c> and close the connection).
+    /// </summary>
+    public bool QueryFlagsMatchIds => QueryFlags is null || QueryFlags.Count == ShortChannelIds.Count;
+
     internal static QueryShortChannelIds Read(ref WireReader reader, MessageDecodeOptions options)
     {
         var chain = reader.ReadChainHash();
@@ -461,6 +467,10 @@ public sealed record ReplyChannelRange(ChainHash ChainHash, uint FirstBlocknum, 
 
     /// <inheritdoc />
     public override ushort Type => MessageTypes.ReplyChannelRange;
+
+    /// <summary>False when timestamps or checksums are present but not one per short channel id.</summary>
+    public bool ExtensionsMatchIds =>
+        (Timestamps is null || Timestamps.Count == ShortChannelIds.Count) && (Checksums is null || Checksums.Count == ShortChannelIds.Count);
 
     internal static ReplyChannelRange Read(ref WireReader reader, MessageDecodeOptions options)
     {

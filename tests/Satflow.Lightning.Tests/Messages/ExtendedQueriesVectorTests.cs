@@ -28,6 +28,12 @@ public sealed class ExtendedQueriesVectorTests
         var bytes = Convert.FromHexString(hex);
         var msg = doc.RootElement.GetProperty("msg");
         var described = Build(msg);
+        Assert.True(described switch
+        {
+            QueryShortChannelIds q => q.QueryFlagsMatchIds,
+            ReplyChannelRange r => r.ExtensionsMatchIds,
+            _ => true,
+        });
         var usesZlib = json.Contains("COMPRESSED_ZLIB", StringComparison.Ordinal);
 
         if (usesZlib)

@@ -108,4 +108,14 @@ public sealed class SetupMessageTests
         Assert.Equal("unexpected EOF", Assert.ThrowsAny<WireFormatException>(() => NetworkAddress.ParseSingle([5, 2, (byte)'a'])).Reason);
         Assert.Equal("trailing bytes", Assert.ThrowsAny<WireFormatException>(() => NetworkAddress.ParseSingle([1, 1, 2, 3, 4, 0, 1, 9])).Reason);
     }
+
+    [Fact]
+    public void Gossip_query_extensions_report_count_mismatches()
+    {
+        var ids = new List<ShortChannelId> { new(1, 2, 3), new(4, 5, 6) };
+        Assert.True(new QueryShortChannelIds(ChainHash.Regtest, ids) { QueryFlags = [1, 3] }.QueryFlagsMatchIds);
+        Assert.False(new QueryShortChannelIds(ChainHash.Regtest, ids) { QueryFlags = [1] }.QueryFlagsMatchIds);
+        Assert.False(new ReplyChannelRange(ChainHash.Regtest, 1, 2, 1, ids) { Checksums = [new(1, 2)] }.ExtensionsMatchIds);
+        Assert.True(new ReplyChannelRange(ChainHash.Regtest, 1, 2, 1, ids).ExtensionsMatchIds);
+    }
 }
