@@ -170,8 +170,9 @@ internal static class Bolt11Commands
                 }
                 builder.Amount(new MilliSatoshi(msat));
             }
-            builder.PaymentHash(new PaymentHash(ParseBytes32(parseResult.GetValue(paymentHash), "--payment-hash")));
+            // Field order s, p, d|h, x, c, r, 9: the order of the spec's examples, so they can be reproduced exactly.
             builder.PaymentSecret(new PaymentSecret(ParseBytes32(parseResult.GetValue(paymentSecret), "--payment-secret")));
+            builder.PaymentHash(new PaymentHash(ParseBytes32(parseResult.GetValue(paymentHash), "--payment-hash")));
             var d = parseResult.GetValue(description);
             var h = parseResult.GetValue(descriptionHash);
             if ((d is null) == (h is null))
