@@ -462,7 +462,8 @@ public sealed class Bolt11Invoice
         {
             throw new InvoiceFormatException($"non-minimal {field} field");
         }
-        if (words.Length * 5 > 64 && (words.Length > 13 || words[0] > 1))
+        // 13 words carry 65 bits: the value fits in 64 bits only when the top word is below 16.
+        if (words.Length > 13 || (words.Length == 13 && words[0] >= 16))
         {
             throw new InvoiceFormatException($"{field} value too large");
         }

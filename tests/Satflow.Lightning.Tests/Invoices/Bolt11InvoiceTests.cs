@@ -111,6 +111,17 @@ public sealed class Bolt11InvoiceTests
     }
 
     [Fact]
+    public void LargestExpiryAndCltvRoundTripButLargerValuesAreRejected()
+    {
+        var invoice = Base().Description("big").Expiry(ulong.MaxValue).MinFinalCltvExpiryDelta(ulong.MaxValue - 1).Sign(PayeeKey);
+        Assert.Equal(ulong.MaxValue, invoice.ExpirySeconds);
+        Assert.Equal(ulong.MaxValue - 1, invoice.MinFinalCltvExpiryDelta);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(253402300799), invoice.ExpiresAt);
+        var tooBig = Base().Description("big").Raw(Bolt11FieldType.Expiry, [16, .. new byte[12]]);
+        Assert.Equal("x (expiry) value too large", Assert.Throws<InvoiceFormatException>(() => tooBig.Sign(PayeeKey)).Reason);
+    }
+
+    [Fact]
     public void DescriptionHashMatchesItsPreimage()
     {
         var hash = new Bytes32(System.Security.Cryptography.SHA256.HashData("long text"u8));
