@@ -143,6 +143,25 @@ public sealed class Bolt11CommandTests
     }
 
     [Theory]
+    [InlineData("bc", "1RustyRX2oai4EYYDpQGWvEL62BBGqN9T")]
+    [InlineData("bc", "3EktnHQD7RiAE6uzMj2ZifT9YgRrkSgzQX")]
+    [InlineData("bc", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4")]
+    [InlineData("bc", "bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3")]
+    [InlineData("bc", "bc1pptdvg0d2nj99568qn6ssdy4cygnwuxgw2ukmnwgwz7jpqjz2kszse2s3lm")]
+    [InlineData("tb", "mk2QpYatsKicvFVuTAQLBryyccRXMUaGHP")]
+    public async Task EncodeFallbackRoundTrips(string network, string address)
+    {
+        var (code, output, error) = await Run("bolt11", "encode", "--key", Key, "--network", network, "--payment-hash", Hash, "--payment-secret", Secret,
+            "--description", "f", "--fallback", address, "--timestamp", "1496314658");
+        Assert.Equal("", error);
+        Assert.Equal(0, code);
+        (code, output, _) = await Run("bolt11", "decode", output.Trim(), "--json");
+        Assert.Equal(0, code);
+        Assert.Equal([address], JsonDocument.Parse(output).RootElement.GetProperty("fallbacks").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Theory]
+    [InlineData("--description", "x", "--fallback", "mk2QpYatsKicvFVuTAQLBryyccRXMUaGHP")]
     [InlineData("--description", "x", "--description-hash", "3925b6f67e2c340036ed12093dd44e0368df1b6ea26c53dbe4811f58fd5db8c1")]
     [InlineData("--description", "x", "--route-hint", "02ab:1x2x3:1:2:3")]
     [InlineData("--description", "x", "--network", "xx")]

@@ -143,11 +143,12 @@ internal static class Bolt11Commands
                 + "with scid as BLOCKxTXxOUTPUT; several hops of one hint are joined by commas, e.g. "
                 + "02ab...:66051x263430x1800:1:20:3,03cd...:197637x395016x2314:2:30:4",
         };
+        var fallbacks = new Option<string[]>("--fallback") { Description = "An on-chain fallback address (f field) for the network, repeatable: P2PKH, P2SH or segwit v0..v16." };
         var features = new Option<string>("--features") { Description = "Comma-separated feature bits for the 9 field.", DefaultValueFactory = _ => "8,14" };
         var timestamp = new Option<ulong?>("--timestamp") { Description = "Creation time in UNIX seconds (default: now)." };
 
         var command = new Command("encode", "Create and sign a BOLT 11 invoice.");
-        foreach (var option in new Option[] { key, network, amount, paymentHash, paymentSecret, description, descriptionHash, expiry, minFinalCltv, routeHints, features, timestamp })
+        foreach (var option in new Option[] { key, network, amount, paymentHash, paymentSecret, description, descriptionHash, expiry, minFinalCltv, fallbacks, routeHints, features, timestamp })
         {
             command.Options.Add(option);
         }
@@ -198,6 +199,10 @@ internal static class Bolt11Commands
             if (parseResult.GetValue(minFinalCltv) is { } c)
             {
                 builder.MinFinalCltvExpiryDelta(c);
+            }
+            foreach (var address in parseResult.GetValue(fallbacks) ?? [])
+            {
+                builder.Fallback(ParseFallback(address, net));
             }
             foreach (var hint in parseResult.GetValue(routeHints) ?? [])
             {
@@ -274,6 +279,44 @@ internal static class Bolt11Commands
             throw new CliException("a --route-hint holds at most 12 hops");
         }
         return hops;
+    }
+
+    /// <summary>Turns an address into a BOLT 11 fallback through its output script (version 17/18 or the witness version).</summary>
+    internal static FallbackAddress ParseFallback(string text, Bolt11Network network)
+    {
+        var nbitcoinNetwork = network switch
+        {
+            Bolt11Network.Bitcoin => Network.Main,
+            Bolt11Network.Testnet => Network.TestNet,
+            Bolt11Network.Signet => NBitcoin.Bitcoin.Instance.Signet,
+            _ => Network.RegTest,
+        };
+        byte[] script;
+        try
+        {
+            script = BitcoinAddress.Create(text, nbitcoinNetwork).ScriptPubKey.ToBytes();
+        }
+        catch (FormatException)
+        {
+            throw new CliException($"--fallback '{text}' is not an address for {network.CurrencyPrefix()}");
+        }
+        if (script is [0x76, 0xa9, 0x14, .., 0x88, 0xac] && script.Length == 25)
+        {
+            return new FallbackAddress(FallbackAddress.PubKeyHashVersion, script.AsSpan(3, 20));
+        }
+        if (script is [0xa9, 0x14, .., 0x87] && script.Length == 23)
+        {
+            return new FallbackAddress(FallbackAddress.ScriptHashVersion, script.AsSpan(2, 20));
+        }
+        if (script.Length >= 4 && (script[0] == 0 || script[0] is >= 0x51 and <= 0x60) && script[1] == script.Length - 2)
+        {
+            var version = script[0] == 0 ? (byte)0 : (byte)(script[0] - 0x50);
+            if (FallbackAddress.IsValid(version, script.Length - 2))
+            {
+                return new FallbackAddress(version, script.AsSpan(2));
+            }
+        }
+        throw new CliException($"--fallback '{text}' is not a P2PKH, P2SH or segwit address");
     }
 
     private static FeatureBits ParseFeatures(string text)
