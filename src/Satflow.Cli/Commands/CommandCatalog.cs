@@ -9,6 +9,5 @@ internal static class CommandCatalog
     {
         yield return Bolt11Commands.Create();
         yield return Bolt12Commands.Create();
-        yield break;
     }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 using NBitcoin.Secp256k1;
-using Satflow.Lightning.Encoding;
+using Satflow.Lightning.Codecs;
 using Satflow.Lightning.Features;
 using Satflow.Lightning.Types;
 using Satflow.Lightning.Wire;

@@ -1,5 +1,5 @@
 using NBitcoin.DataEncoders;
-using Satflow.Lightning.Encoding;
+using Satflow.Lightning.Codecs;
 using Satflow.Lightning.Types;
 
 namespace Satflow.Lightning.Invoices;

@@ -24,7 +24,7 @@ public sealed class Bolt11TaggedField
     public byte Type { get; }
 
     /// <summary>The bech32 character naming the type (e.g. <c>p</c>, <c>s</c>, <c>9</c>).</summary>
-    public char Letter => Encoding.Bech32.Charset[Type];
+    public char Letter => Codecs.Bech32.Charset[Type];
 
     /// <summary>The data as 5-bit words.</summary>
     public ReadOnlyMemory<byte> Words { get; }

@@ -1,5 +1,5 @@
 using NBitcoin.Secp256k1;
-using Satflow.Lightning.Encoding;
+using Satflow.Lightning.Codecs;
 using Satflow.Lightning.Features;
 using Satflow.Lightning.Invoices;
 using Satflow.Lightning.Offers;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using CsCheck;
-using Satflow.Lightning.Encoding;
+using Satflow.Lightning.Codecs;
 using Satflow.Lightning.Invoices;
 using Satflow.Lightning.Offers;
 using Satflow.Lightning.Wire;

@@ -1,6 +1,6 @@
 using Satflow.Lightning.Wire;
 
-namespace Satflow.Lightning.Encoding;
+namespace Satflow.Lightning.Codecs;
 
 /// <summary>
 /// The BOLT 12 text form: <c>hrp</c> + <c>1</c> + bech32 data characters without a checksum, all lower or all upper

@@ -1,6 +1,6 @@
 using Satflow.Lightning.Wire;
 
-namespace Satflow.Lightning.Encoding;
+namespace Satflow.Lightning.Codecs;
 
 /// <summary>Which checksum constant a bech32 string uses (BIP 173 or BIP 350).</summary>
 public enum Bech32Variant
