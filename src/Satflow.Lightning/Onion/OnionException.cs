@@ -17,6 +17,14 @@ public sealed class OnionException : WireFormatException
         Sha256OfOnion = sha256OfOnion;
     }
 
+    /// <summary>Creates an <c>invalid_onion_payload</c> error naming the offending TLV type.</summary>
+    public OnionException(ulong tlvType, string detail, Exception? inner = null)
+        : base(FailureCode.InvalidOnionPayload.Name, detail, inner)
+    {
+        FailureCode = FailureCode.InvalidOnionPayload;
+        TlvType = tlvType;
+    }
+
     /// <summary>Creates the exception.</summary>
     public OnionException() : this(FailureCode.InvalidOnionPayload, "malformed onion") { }
 
@@ -29,6 +37,9 @@ public sealed class OnionException : WireFormatException
     /// <summary>The BOLT 4 failure code this error maps to.</summary>
     public FailureCode FailureCode { get; }
 
+    /// <summary>The TLV type an <c>invalid_onion_payload</c> failure points at, when known.</summary>
+    public ulong? TlvType { get; }
+
     /// <summary>SHA256 of the received onion packet, for BADONION failures.</summary>
     public Bytes32? Sha256OfOnion { get; }
 
@@ -36,6 +47,14 @@ public sealed class OnionException : WireFormatException
     /// The failure message to return: for BADONION codes the <c>sha256_of_onion</c> form used in
     /// <c>update_fail_malformed_htlc</c>; otherwise the bare code.
     /// </summary>
-    public FailureMessage ToFailureMessage() =>
-        FailureCode.IsBadOnion ? FailureMessage.BadOnion(FailureCode, Sha256OfOnion ?? Bytes32.Zero) : FailureMessage.Simple(FailureCode);
+    public FailureMessage ToFailureMessage()
+    {
+        if (FailureCode.IsBadOnion)
+        {
+            return FailureMessage.BadOnion(FailureCode, Sha256OfOnion ?? Bytes32.Zero);
+        }
+        return FailureCode == FailureCode.InvalidOnionPayload
+            ? FailureMessage.InvalidOnionPayload(TlvType ?? 0, 0)
+            : FailureMessage.Simple(FailureCode);
+    }
 }

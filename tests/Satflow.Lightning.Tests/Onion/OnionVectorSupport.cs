@@ -67,3 +67,53 @@ internal static class OnionVectorSupport
         return data;
     }
 }
+
+/// <summary>Builds typed TLV streams from the vectors' JSON descriptions.</summary>
+internal static class VectorTlvs
+{
+    public static Satflow.Lightning.Onion.EncryptedDataTlv EncryptedData(JsonElement tlvs)
+    {
+        var unknown = new List<Satflow.Lightning.Wire.TlvRecord>();
+        ReadOnlyMemory<byte>? padding = null, pathId = null;
+        ShortChannelId? scid = null;
+        NodeId? next = null;
+        ECPubKey? overrideKey = null;
+        PaymentRelay? relay = null;
+        PaymentConstraints? constraints = null;
+        Satflow.Lightning.Features.FeatureBits? features = null;
+        foreach (var property in tlvs.EnumerateObject())
+        {
+            var v = property.Value;
+            switch (property.Name)
+            {
+                case "padding": padding = OnionVectorSupport.Hex(v); break;
+                case "short_channel_id": scid = ShortChannelId.Parse(v.GetString()!); break;
+                case "next_node_id": next = NodeId.Parse(v.GetString()!); break;
+                case "path_id": pathId = OnionVectorSupport.Hex(v); break;
+                case "next_path_key_override": overrideKey = OnionVectorSupport.Pub(v.GetString()!); break;
+                case "path_key_override_secret": break;
+                case "payment_relay":
+                    relay = new PaymentRelay(
+                        (ushort)v.GetProperty("cltv_expiry_delta").GetInt32(),
+                        v.GetProperty("fee_proportional_millionths").GetUInt32(),
+                        new MilliSatoshi(v.TryGetProperty("fee_base_msat", out var b) ? b.GetUInt64() : 0));
+                    break;
+                case "payment_constraints":
+                    constraints = new PaymentConstraints(v.GetProperty("max_cltv_expiry").GetUInt32(), new MilliSatoshi(v.GetProperty("htlc_minimum_msat").GetUInt64()));
+                    break;
+                case "allowed_features":
+                    features = Satflow.Lightning.Features.FeatureBits.Of(v.GetProperty("features").EnumerateArray().Select(e => e.GetInt32()));
+                    break;
+                default:
+                    Assert.StartsWith("unknown_tag_", property.Name, StringComparison.Ordinal);
+                    unknown.Add(new Satflow.Lightning.Wire.TlvRecord(ulong.Parse(property.Name["unknown_tag_".Length..], System.Globalization.CultureInfo.InvariantCulture), OnionVectorSupport.Hex(v)));
+                    break;
+            }
+        }
+        return new Satflow.Lightning.Onion.EncryptedDataTlv
+        {
+            Padding = padding, ShortChannelId = scid, NextNodeId = next, PathId = pathId, NextPathKeyOverride = overrideKey,
+            PaymentRelay = relay, PaymentConstraints = constraints, AllowedFeatures = features, UnknownRecords = unknown,
+        };
+    }
+}
