@@ -72,7 +72,7 @@ public static class AttributionData
     /// <param name="encrypted">The 920 bytes as received for this hop.</param>
     /// <param name="returnPacket">The failure packet with this hop's <c>ammag</c> layer removed, or empty for a success.</param>
     /// <param name="sharedSecret">The hop's shared secret.</param>
-    /// <param name="remainingHops">How many hops remain from this one to the end of the route (at most 20).</param>
+    /// <param name="remainingHops">How many positions to verify: <see cref="VerifiablePositions"/> (1 to 20).</param>
     /// <param name="holdTime">The hop's reported hold time (units of 100 ms).</param>
     /// <param name="next">The attribution data for the next hop.</param>
     /// <returns>True when the HMACs verify.</returns>
@@ -127,7 +127,7 @@ public static class AttributionData
         var hops = Math.Min(sharedSecrets.Count, MaxHops);
         for (var i = 0; i < hops; i++)
         {
-            if (!TryUnwrap(current, [], sharedSecrets[i], hops - i, out var holdTime, out var next))
+            if (!TryUnwrap(current, [], sharedSecrets[i], VerifiablePositions(i, sharedSecrets.Count), out var holdTime, out var next))
             {
                 failedAtHop = i;
                 break;
@@ -137,6 +137,14 @@ public static class AttributionData
         }
         return holdTimes;
     }
+
+    /// <summary>
+    /// How many of hop <paramref name="hopIndex"/>'s HMACs the origin can check on a route of
+    /// <paramref name="routeLength"/> hops: positions beyond the end of the route cannot occur, and each upstream hop
+    /// pruned one position.
+    /// </summary>
+    public static int VerifiablePositions(int hopIndex, int routeLength) =>
+        Math.Min(routeLength - hopIndex, MaxHops - hopIndex);
 
     private static int HmacOffset(int block, int index) =>
         HoldTimesLength + (((MaxHops * block) - (block * (block - 1) / 2) + index) * HmacLength);

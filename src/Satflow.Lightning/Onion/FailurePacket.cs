@@ -122,10 +122,14 @@ public static class FailurePacket
         for (var i = 0; i < sharedSecrets.Count; i++)
         {
             current = Wrap(current, sharedSecrets[i]);
+            if (attribution is not null && i >= AttributionData.MaxHops)
+            {
+                // Attribution data covers the first 20 hops only.
+                attribution = null;
+            }
             if (attribution is not null)
             {
-                var remaining = Math.Min(sharedSecrets.Count - i, AttributionData.MaxHops);
-                if (i < AttributionData.MaxHops && AttributionData.TryUnwrap(attribution, current, sharedSecrets[i], remaining, out var holdTime, out var next))
+                if (AttributionData.TryUnwrap(attribution, current, sharedSecrets[i], AttributionData.VerifiablePositions(i, sharedSecrets.Count), out var holdTime, out var next))
                 {
                     holdTimes.Add(holdTime);
                     attribution = next;
