@@ -159,6 +159,48 @@ public sealed class EncryptedDataTlv
         return new TlvStream(records).ToBytes();
     }
 
+    /// <summary>
+    /// Checks the reader rules of a blinded payment hop: never both <c>short_channel_id</c> and <c>next_node_id</c>;
+    /// a non-final hop has one of them and <c>payment_relay</c>; no <c>allowed_features</c> bit is set (none is
+    /// defined for blinded payments); the HTLC meets <c>payment_constraints</c>.
+    /// </summary>
+    /// <param name="isFinal">True at the final node.</param>
+    /// <param name="incomingAmount">The incoming HTLC amount.</param>
+    /// <param name="incomingCltvExpiry">The incoming HTLC expiry.</param>
+    /// <exception cref="OnionException"><c>invalid_onion_blinding</c>.</exception>
+    public void ValidateForPayment(bool isFinal, MilliSatoshi incomingAmount, uint incomingCltvExpiry)
+    {
+        var problem = ShortChannelId is not null && NextNodeId is not null ? "both short_channel_id and next_node_id"
+            : !isFinal && ShortChannelId is null && NextNodeId is null ? "no short_channel_id or next_node_id"
+            : !isFinal && PaymentRelay is null ? "payment_relay is missing"
+            : AllowedFeatures is { IsEmpty: false } ? "allowed_features names an unknown feature"
+            : PaymentConstraints is { } c && incomingCltvExpiry > c.MaxCltvExpiry ? "expiry beyond max_cltv_expiry"
+            : PaymentConstraints is { } m && incomingAmount < m.HtlcMinimum ? "amount below htlc_minimum_msat"
+            : null;
+        if (problem is not null)
+        {
+            throw new OnionException(FailureCode.InvalidOnionBlinding, problem);
+        }
+    }
+
+    /// <summary>
+    /// The <c>amt_to_forward</c> and <c>outgoing_cltv_value</c> a non-final blinded hop derives from its
+    /// <c>payment_relay</c>.
+    /// </summary>
+    /// <exception cref="OnionException"><c>invalid_onion_blinding</c> when there is no relay or the HTLC cannot pay it.</exception>
+    public (MilliSatoshi AmountToForward, uint OutgoingCltvValue) ForwardingValues(MilliSatoshi incomingAmount, uint incomingCltvExpiry)
+    {
+        if (PaymentRelay is not { } relay)
+        {
+            throw new OnionException(FailureCode.InvalidOnionBlinding, "payment_relay is missing");
+        }
+        if (incomingAmount < relay.FeeBase || incomingCltvExpiry < relay.CltvExpiryDelta)
+        {
+            throw new OnionException(FailureCode.InvalidOnionBlinding, "the HTLC does not cover payment_relay");
+        }
+        return (relay.AmountToForward(incomingAmount), incomingCltvExpiry - relay.CltvExpiryDelta);
+    }
+
     /// <summary>Parses a decrypted <c>encrypted_data_tlv</c>.</summary>
     /// <exception cref="WireFormatException">When the stream or a field is malformed, or an unknown even type appears.</exception>
     public static EncryptedDataTlv Decode(ReadOnlySpan<byte> bytes)

@@ -34,7 +34,7 @@ public static class FailurePacket
 
     private const int HmacLength = 32;
 
-    /// <summary>The largest number of decryption rounds the origin performs (the maximum route length), to hide the position of the failing hop.</summary>
+    /// <summary>The number of decryption rounds the origin always performs (the maximum route length), to hide the position of the failing hop.</summary>
     public const int MaxDecryptionRounds = 27;
 
     /// <summary>
@@ -143,9 +143,37 @@ public static class FailurePacket
             var message = TryOpen(current, sharedSecrets[i]);
             if (message is not null)
             {
+                DummyRounds(current, i + 1, sharedSecrets.Count);
                 return new DecryptedFailure(i, message, holdTimes, attributionFailedAt, current);
             }
         }
+        DummyRounds(current, sharedSecrets.Count, sharedSecrets.Count);
         return new DecryptedFailure(null, null, holdTimes, attributionFailedAt, current);
+    }
+
+    /// <summary>
+    /// Keeps unwrapping and checking HMACs until <see cref="MaxDecryptionRounds"/> rounds are done (constant keys
+    /// past the route's end), so the time taken does not reveal the failing hop's position or the route length.
+    /// </summary>
+    private static void DummyRounds(byte[] packet, int done, int routeLength)
+    {
+        var rounds = Math.Max(MaxDecryptionRounds, routeLength);
+        if (done >= rounds)
+        {
+            return;
+        }
+        var scratch = (byte[])packet.Clone();
+        var ammag = SphinxCrypto.GenerateKey(SphinxCrypto.Ammag, Bytes32.Zero).ToArray();
+        var um = SphinxCrypto.GenerateKey(SphinxCrypto.Um, Bytes32.Zero).ToArray();
+        Span<byte> mac = stackalloc byte[HmacLength];
+        for (var round = done; round < rounds; round++)
+        {
+            ChaCha20.XorInPlace(ammag, scratch);
+            if (scratch.Length >= HmacLength)
+            {
+                HMACSHA256.HashData(um, scratch.AsSpan(HmacLength), mac);
+                _ = CryptographicOperations.FixedTimeEquals(mac, scratch.AsSpan(0, HmacLength));
+            }
+        }
     }
 }

@@ -150,6 +150,8 @@ public sealed record OnionMessage(ECPubKey PathKey, OnionPacket Packet)
         return new OnionMessage(pathKey, OnionPacket.Parse(reader.ReadSpan(length)));
     }
 
+    private static OnionException Ignored(string why) => new(FailureCode.InvalidOnionPayload, "onion message ignored: " + why);
+
     /// <summary>
     /// Builds an onion message along blinded hops. The hop payloads field is 1300 bytes when everything fits,
     /// otherwise 32768 (the two sizes the specification recommends).
@@ -171,7 +173,12 @@ public sealed record OnionMessage(ECPubKey PathKey, OnionPacket Packet)
     /// Processes a received onion message: unblinds the onion with <see cref="PathKey"/>, parses the payload,
     /// decrypts <c>encrypted_recipient_data</c> and prepares the message for the next hop.
     /// </summary>
-    /// <exception cref="OnionException">When the onion or the recipient data does not decrypt or parse.</exception>
+    /// <remarks>
+    /// Applies the reader rules: a forwarding hop's payload holds only <c>encrypted_recipient_data</c>, its data has
+    /// no <c>path_id</c> and names the next peer; the final payload holds at most one BOLT 12 body; no
+    /// <c>allowed_features</c> bit is set. Onion messages return no errors: a thrown exception means "ignore".
+    /// </remarks>
+    /// <exception cref="OnionException">When the onion or the recipient data does not decrypt or parse, or a reader rule says to ignore the message.</exception>
     /// <exception cref="WireFormatException">When the payload is malformed.</exception>
     public ReceivedOnionMessage Receive(ECPrivKey nodeKey)
     {
@@ -182,7 +189,34 @@ public sealed record OnionMessage(ECPubKey PathKey, OnionPacket Packet)
             throw new OnionException(FailureCode.InvalidOnionBlinding, "onion message hop without encrypted_recipient_data");
         }
         var recipientData = RouteBlinding.Decrypt(nodeKey, PathKey, encrypted.Span);
-        var next = peeled.NextPacket is null ? null : new OnionMessage(recipientData.NextPathKey, peeled.NextPacket);
-        return new ReceivedOnionMessage(payload, recipientData, next);
+        var data = recipientData.Data;
+        if (data.AllowedFeatures is { IsEmpty: false })
+        {
+            // No onion message feature is defined, so any bit is unknown.
+            throw Ignored("allowed_features names a feature this node does not know");
+        }
+        if (peeled.NextPacket is null)
+        {
+            var bodies = (payload.InvoiceRequest is null ? 0 : 1) + (payload.Invoice is null ? 0 : 1) + (payload.InvoiceError is null ? 0 : 1);
+            if (bodies > 1)
+            {
+                throw Ignored("more than one payload field for the final node");
+            }
+            return new ReceivedOnionMessage(payload, recipientData, null);
+        }
+        if (payload.ReplyPath is not null || payload.InvoiceRequest is not null || payload.Invoice is not null || payload.InvoiceError is not null
+            || payload.UnknownRecords.Count > 0)
+        {
+            throw Ignored("a forwarding hop's onionmsg_tlv holds more than encrypted_recipient_data");
+        }
+        if (data.PathId is not null)
+        {
+            throw Ignored("path_id at a forwarding hop");
+        }
+        if (data.NextNodeId is null && data.ShortChannelId is null)
+        {
+            throw Ignored("no next_node_id or short_channel_id at a forwarding hop");
+        }
+        return new ReceivedOnionMessage(payload, recipientData, new OnionMessage(recipientData.NextPathKey, peeled.NextPacket));
     }
 }

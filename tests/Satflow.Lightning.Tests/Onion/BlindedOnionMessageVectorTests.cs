@@ -160,4 +160,30 @@ public sealed class BlindedOnionMessageVectorTests
         Assert.Equal(32834, message.Packet.Length);
         Assert.Equal(32834, OnionMessage.Decode(message.Encode()).Packet.Length);
     }
+
+    [Fact]
+    public void Receive_ForwardingHopWithExtraFieldsIsIgnored()
+    {
+        var hops = new List<OnionHop>();
+        for (var i = 0; i < 2; i++)
+        {
+            var payload = new OnionMessagePayload
+            {
+                EncryptedRecipientData = RouteHop(i).HexOf("encrypted_recipient_data"),
+                Invoice = i == 0 ? new byte[] { 1 } : null,
+            };
+            hops.Add(new OnionHop(Pub(RouteHop(i).Str("blinded_node_id")), payload.Encode()));
+        }
+        var message = OnionMessage.Create(Priv(Root.GetProperty("generate").Str("session_key")), Pub(Root.GetProperty("route").Str("first_path_key")), hops);
+        var error = Assert.Throws<OnionException>(() => message.Receive(Priv(DecryptHop(0).Str("privkey"))));
+        Assert.Contains("ignored", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Receive_WrongPathKeyFails()
+    {
+        var message = OnionMessage.Decode(DecryptHop(1).HexOf("onion_message"));
+        var wrong = message with { PathKey = Pub(Root.GetProperty("route").Str("first_path_key")) };
+        Assert.Equal(FailureCode.InvalidOnionHmac, Assert.Throws<OnionException>(() => wrong.Receive(Priv(DecryptHop(1).Str("privkey")))).FailureCode);
+    }
 }

@@ -152,12 +152,24 @@ public sealed class BlindedPaymentOnionVectorTests
         Assert.Equal(RouteHop(0).GetProperty("tlvs").GetProperty("amt_to_forward").GetUInt64(), toIntroduction);
         Assert.Equal(RouteHop(0).GetProperty("tlvs").GetProperty("outgoing_cltv_value").GetUInt32(),
             Generate.GetProperty("final_cltv").GetUInt32() + payInfo.CltvExpiryDelta);
-        // Each blinded hop forwards at least the final amount.
+        // Each blinded hop derives what to forward from its payment_relay; the final node gets at least the final amount.
         var amount = new MilliSatoshi(toIntroduction);
-        foreach (var relay in relays)
+        var cltv = Generate.GetProperty("final_cltv").GetUInt32() + payInfo.CltvExpiryDelta;
+        for (var i = 1; i <= 3; i++)
         {
-            amount = relay.AmountToForward(amount);
+            var data = VectorTlvs.EncryptedData(RouteHop(i).GetProperty("tlvs").GetProperty("encrypted_recipient_data"));
+            data.ValidateForPayment(isFinal: false, amount, cltv);
+            (amount, cltv) = data.ForwardingValues(amount, cltv);
         }
         Assert.True(amount >= new MilliSatoshi(final));
+        Assert.Equal(Generate.GetProperty("final_cltv").GetUInt32(), cltv);
+        var eve = VectorTlvs.EncryptedData(RouteHop(4).GetProperty("tlvs").GetProperty("encrypted_recipient_data"));
+        eve.ValidateForPayment(isFinal: true, amount, cltv);
+        Assert.Equal(FailureCode.InvalidOnionBlinding,
+            Assert.Throws<OnionException>(() => eve.ValidateForPayment(isFinal: true, new MilliSatoshi(49), cltv)).FailureCode);
+        Assert.Equal(FailureCode.InvalidOnionBlinding,
+            Assert.Throws<OnionException>(() => eve.ValidateForPayment(isFinal: true, amount, 750_001)).FailureCode);
+        Assert.Equal(FailureCode.InvalidOnionBlinding,
+            Assert.Throws<OnionException>(() => eve.ValidateForPayment(isFinal: false, amount, cltv)).FailureCode);
     }
 }
