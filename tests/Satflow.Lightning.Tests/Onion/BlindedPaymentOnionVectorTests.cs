@@ -38,6 +38,36 @@ public sealed class BlindedPaymentOnionVectorTests
         Assert.Equal(DecryptHop(0).Str("onion"), Generate.Str("onion"));
     }
 
+    [Fact]
+    public void Construct_FromTypedRouteAndAmounts()
+    {
+        var blinded = Generate.GetProperty("blinded_route");
+        var route = new BlindedRoute(
+            IntroductionNode.FromNodeId(NodeId.Parse(blinded.Str("first_node_id"))),
+            Pub(blinded.Str("first_path_key")),
+            [.. Enumerable.Range(0, 4).Select(i => new BlindedHop(Pub(BlindedHopJson(i).Str("blinded_node_id")), BlindedHopJson(i).HexOf("encrypted_data")))]);
+        var aliceTlvs = RouteHop(0).GetProperty("tlvs");
+        var alice = new PaymentOnionPayload
+        {
+            ShortChannelId = ShortChannelId.Parse(aliceTlvs.Str("outgoing_channel_id")),
+            AmountToForward = new MilliSatoshi(aliceTlvs.GetProperty("amt_to_forward").GetUInt64()),
+            OutgoingCltvValue = aliceTlvs.GetProperty("outgoing_cltv_value").GetUInt32(),
+        };
+        var eveTlvs = RouteHop(4).GetProperty("tlvs");
+        var hops = BlindedPaymentRoute.BuildHops(
+            [(Pub(RouteHop(0).Str("pubkey")), alice)],
+            route,
+            new MilliSatoshi(Generate.GetProperty("final_amount_msat").GetUInt64()),
+            new MilliSatoshi(eveTlvs.GetProperty("total_amount_msat").GetUInt64()),
+            Generate.GetProperty("final_cltv").GetUInt32());
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(RouteHop(i).Str("pubkey"), PubHex(hops[i].PublicKey));
+            Assert.Equal(ToHex(StripLength(RouteHop(i).HexOf("payload"))), ToHex(hops[i].Payload.Span));
+        }
+        Assert.Equal(Generate.Str("onion"), ToHex(OnionPacket.Create(Priv(Generate.Str("session_key")), hops, AssociatedData).Packet.ToBytes()));
+    }
+
     [Theory]
     [MemberData(nameof(AllHops))]
     public void Payload_DecodesToTheVectorFieldsAndReencodes(int index)
