@@ -17,6 +17,8 @@ public class OnionBenchmarks
     private byte[] _associatedData = [];
     private byte[] _failure = [];
     private Bytes32[] _secrets = [];
+    private readonly byte[] _streamKey = new byte[32];
+    private readonly byte[] _streamBuffer = new byte[2600];
 
     [GlobalSetup]
     public void Setup()
@@ -49,6 +51,14 @@ public class OnionBenchmarks
     /// <summary>The sender's work to build a 5-hop payment onion.</summary>
     [Benchmark]
     public OnionConstruction Create5HopOnion() => OnionPacket.Create(_sessionKey, _hops, _associatedData);
+
+    /// <summary>The ChaCha20 stream a hop XORs over its doubled hop payloads (2600 bytes).</summary>
+    [Benchmark]
+    public void ChaCha20Stream2600() => ChaCha20.XorInPlace(_streamKey, _streamBuffer);
+
+    /// <summary>One ECDH shared secret (the dominant cost of peeling with the managed secp256k1).</summary>
+    [Benchmark]
+    public Bytes32 SharedSecret() => SphinxCrypto.SharedSecret(_hops[0].PublicKey, _sessionKey);
 
     /// <summary>The origin decrypting a failure returned by the fifth hop.</summary>
     [Benchmark]

@@ -68,9 +68,22 @@ public static class ChaCha20
                 BinaryPrimitives.WriteUInt32LittleEndian(block[(i * 4)..], working[i]);
             }
             var take = Math.Min(BlockLength, input.Length - offset);
-            for (var i = 0; i < take; i++)
+            if (take == BlockLength)
             {
-                output[offset + i] = (byte)(input[offset + i] ^ block[i]);
+                var keyStream = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(block);
+                var source = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(input.Slice(offset, BlockLength));
+                var target = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(output.Slice(offset, BlockLength));
+                for (var i = 0; i < 8; i++)
+                {
+                    target[i] = source[i] ^ keyStream[i];
+                }
+            }
+            else
+            {
+                for (var i = 0; i < take; i++)
+                {
+                    output[offset + i] = (byte)(input[offset + i] ^ block[i]);
+                }
             }
             offset += take;
             state[12]++;
@@ -133,31 +146,48 @@ public static class ChaCha20
         }
     }
 
-    private static void ComputeBlock(ReadOnlySpan<uint> state, Span<uint> x)
+    private static void ComputeBlock(ReadOnlySpan<uint> state, Span<uint> output)
     {
-        state.CopyTo(x);
+        // Sixteen locals instead of span indexing: no bounds checks in the 80 quarter rounds.
+        uint x0 = state[0], x1 = state[1], x2 = state[2], x3 = state[3];
+        uint x4 = state[4], x5 = state[5], x6 = state[6], x7 = state[7];
+        uint x8 = state[8], x9 = state[9], x10 = state[10], x11 = state[11];
+        uint x12 = state[12], x13 = state[13], x14 = state[14], x15 = state[15];
         for (var round = 0; round < 10; round++)
         {
-            QuarterRound(x, 0, 4, 8, 12);
-            QuarterRound(x, 1, 5, 9, 13);
-            QuarterRound(x, 2, 6, 10, 14);
-            QuarterRound(x, 3, 7, 11, 15);
-            QuarterRound(x, 0, 5, 10, 15);
-            QuarterRound(x, 1, 6, 11, 12);
-            QuarterRound(x, 2, 7, 8, 13);
-            QuarterRound(x, 3, 4, 9, 14);
+            QuarterRound(ref x0, ref x4, ref x8, ref x12);
+            QuarterRound(ref x1, ref x5, ref x9, ref x13);
+            QuarterRound(ref x2, ref x6, ref x10, ref x14);
+            QuarterRound(ref x3, ref x7, ref x11, ref x15);
+            QuarterRound(ref x0, ref x5, ref x10, ref x15);
+            QuarterRound(ref x1, ref x6, ref x11, ref x12);
+            QuarterRound(ref x2, ref x7, ref x8, ref x13);
+            QuarterRound(ref x3, ref x4, ref x9, ref x14);
         }
-        for (var i = 0; i < 16; i++)
-        {
-            x[i] += state[i];
-        }
+        output[0] = x0 + state[0];
+        output[1] = x1 + state[1];
+        output[2] = x2 + state[2];
+        output[3] = x3 + state[3];
+        output[4] = x4 + state[4];
+        output[5] = x5 + state[5];
+        output[6] = x6 + state[6];
+        output[7] = x7 + state[7];
+        output[8] = x8 + state[8];
+        output[9] = x9 + state[9];
+        output[10] = x10 + state[10];
+        output[11] = x11 + state[11];
+        output[12] = x12 + state[12];
+        output[13] = x13 + state[13];
+        output[14] = x14 + state[14];
+        output[15] = x15 + state[15];
     }
 
-    private static void QuarterRound(Span<uint> x, int a, int b, int c, int d)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void QuarterRound(ref uint a, ref uint b, ref uint c, ref uint d)
     {
-        x[a] += x[b]; x[d] = BitOperations.RotateLeft(x[d] ^ x[a], 16);
-        x[c] += x[d]; x[b] = BitOperations.RotateLeft(x[b] ^ x[c], 12);
-        x[a] += x[b]; x[d] = BitOperations.RotateLeft(x[d] ^ x[a], 8);
-        x[c] += x[d]; x[b] = BitOperations.RotateLeft(x[b] ^ x[c], 7);
+        a += b; d = BitOperations.RotateLeft(d ^ a, 16);
+        c += d; b = BitOperations.RotateLeft(b ^ c, 12);
+        a += b; d = BitOperations.RotateLeft(d ^ a, 8);
+        c += d; b = BitOperations.RotateLeft(b ^ c, 7);
     }
 }
