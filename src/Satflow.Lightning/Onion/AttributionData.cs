@@ -67,6 +67,20 @@ public static class AttributionData
     }
 
     /// <summary>
+    /// Converts a hold time to the unit of <c>htlc_hold_times</c> (100 ms, rounded down, saturating at
+    /// <see cref="uint.MaxValue"/>; negative durations count as zero).
+    /// </summary>
+    public static uint ToHoldTimeUnits(TimeSpan holdTime)
+    {
+        if (holdTime <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+        var units = holdTime.Ticks / (TimeSpan.TicksPerMillisecond * 100);
+        return units >= uint.MaxValue ? uint.MaxValue : (uint)units;
+    }
+
+    /// <summary>
     /// Removes one hop's layer at the origin and verifies that hop's HMACs for every position it may hold.
     /// </summary>
     /// <param name="encrypted">The 920 bytes as received for this hop.</param>

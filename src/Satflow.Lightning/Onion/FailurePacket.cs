@@ -70,6 +70,17 @@ public static class FailurePacket
         return Create(sharedSecret, failureMessage.Encode(), paddedLength);
     }
 
+    /// <summary>
+    /// Turns an <c>update_fail_malformed_htlc</c> received from downstream into the failure packet this node returns
+    /// upstream in <c>update_fail_htlc</c>: the BADONION message built and obfuscated with this node's shared secret.
+    /// </summary>
+    /// <param name="sharedSecret">The shared secret of the onion layer this node peeled.</param>
+    /// <param name="failureCode">The BADONION code received.</param>
+    /// <param name="sha256OfOnion">The <c>sha256_of_onion</c> received.</param>
+    /// <exception cref="ArgumentException">When the code is not a BADONION code.</exception>
+    public static byte[] FromMalformed(Bytes32 sharedSecret, FailureCode failureCode, Bytes32 sha256OfOnion) =>
+        Wrap(Create(sharedSecret, FailureMessage.BadOnion(failureCode, sha256OfOnion)), sharedSecret);
+
     /// <summary>Applies (or removes) one hop's <c>ammag</c> obfuscation, returning a new array.</summary>
     public static byte[] Wrap(ReadOnlySpan<byte> packet, Bytes32 sharedSecret)
     {

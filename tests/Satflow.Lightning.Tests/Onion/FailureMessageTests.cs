@@ -121,4 +121,26 @@ public sealed class FailureMessageTests
         Assert.Equal(FailureCode.InvalidOnionPayload, payload.Code);
         Assert.Equal(PaymentOnionPayload.ShortChannelIdType, payload.InvalidTlvType);
     }
+
+    [Fact]
+    public void MalformedFromDownstreamBecomesAFailurePacketForUpstream()
+    {
+        var secrets = new[] { new Bytes32(Enumerable.Repeat((byte)5, 32).ToArray()), new Bytes32(Enumerable.Repeat((byte)6, 32).ToArray()) };
+        var hash = new Bytes32(Enumerable.Repeat((byte)9, 32).ToArray());
+        // Hop 1 got update_fail_malformed_htlc from hop 2 and reports it; hop 0 wraps it on the way back.
+        var packet = FailurePacket.Wrap(FailurePacket.FromMalformed(secrets[1], FailureCode.InvalidOnionHmac, hash), secrets[0]);
+        var result = FailurePacket.Decrypt(packet, [], secrets);
+        Assert.Equal(1, result.FailingHopIndex);
+        Assert.Equal(FailureCode.InvalidOnionHmac, result.Message!.Code);
+        Assert.Equal(hash, result.Message.Sha256OfOnion);
+        Assert.Throws<ArgumentException>(() => FailurePacket.FromMalformed(secrets[1], FailureCode.MppTimeout, hash));
+    }
+
+    [Fact]
+    public void HoldTimesAreCountedIn100Milliseconds()
+    {
+        Assert.Equal(3u, AttributionData.ToHoldTimeUnits(TimeSpan.FromMilliseconds(399)));
+        Assert.Equal(0u, AttributionData.ToHoldTimeUnits(TimeSpan.FromMilliseconds(-5)));
+        Assert.Equal(uint.MaxValue, AttributionData.ToHoldTimeUnits(TimeSpan.MaxValue));
+    }
 }
