@@ -177,69 +177,66 @@ public sealed class FailureMessage
         {
             return new FailureMessage(code) { UnknownData = reader.ReadToEnd().ToArray() };
         }
-        var message = new FailureMessage(code);
+        Bytes32? sha = null;
+        byte[]? update = null;
+        MilliSatoshi? amount = null;
+        uint? cltv = null;
+        uint? height = null;
+        ushort? flags = null;
+        ulong? tlvType = null;
+        ushort? offset = null;
         switch (Layout(code))
         {
             case DataLayout.Sha256:
-                message = new FailureMessage(code) { Sha256OfOnion = new Bytes32(reader.ReadSpan(32)) };
+                sha = new Bytes32(reader.ReadSpan(32));
                 break;
             case DataLayout.Update:
-                message = new FailureMessage(code) { ChannelUpdate = ReadUpdate(ref reader) };
+                update = ReadUpdate(ref reader);
                 break;
             case DataLayout.AmountUpdate:
-                {
-                    var amount = new MilliSatoshi(reader.ReadUInt64());
-                    message = new FailureMessage(code) { HtlcAmount = amount, ChannelUpdate = ReadUpdate(ref reader) };
-                    break;
-                }
+                amount = new MilliSatoshi(reader.ReadUInt64());
+                update = ReadUpdate(ref reader);
+                break;
             case DataLayout.CltvUpdate:
-                {
-                    var cltv = reader.ReadUInt32();
-                    message = new FailureMessage(code) { CltvExpiry = cltv, ChannelUpdate = ReadUpdate(ref reader) };
-                    break;
-                }
+                cltv = reader.ReadUInt32();
+                update = ReadUpdate(ref reader);
+                break;
             case DataLayout.FlagsUpdate:
-                {
-                    var flags = reader.ReadUInt16();
-                    message = new FailureMessage(code) { DisabledFlags = flags, ChannelUpdate = ReadUpdate(ref reader) };
-                    break;
-                }
+                flags = reader.ReadUInt16();
+                update = ReadUpdate(ref reader);
+                break;
             case DataLayout.PaymentDetails:
                 // Older nodes omit both fields; the specification keeps them for backwards compatibility.
                 if (!reader.IsEnd)
                 {
-                    var amount = new MilliSatoshi(reader.ReadUInt64());
-                    var height = reader.ReadUInt32();
-                    message = new FailureMessage(code) { HtlcAmount = amount, Height = height };
+                    amount = new MilliSatoshi(reader.ReadUInt64());
+                    height = reader.ReadUInt32();
                 }
                 break;
             case DataLayout.Cltv:
-                message = new FailureMessage(code) { CltvExpiry = reader.ReadUInt32() };
+                cltv = reader.ReadUInt32();
                 break;
             case DataLayout.Amount:
-                message = new FailureMessage(code) { HtlcAmount = new MilliSatoshi(reader.ReadUInt64()) };
+                amount = new MilliSatoshi(reader.ReadUInt64());
                 break;
             case DataLayout.TypeOffset:
-                {
-                    var type = reader.ReadBigSize();
-                    var offset = reader.ReadUInt16();
-                    message = new FailureMessage(code) { InvalidTlvType = type, InvalidTlvOffset = offset };
-                    break;
-                }
+                tlvType = reader.ReadBigSize();
+                offset = reader.ReadUInt16();
+                break;
             case DataLayout.None:
                 break;
         }
         var tlvs = reader.IsEnd ? TlvStream.Empty : TlvStream.Parse(reader.ReadToEnd(), static _ => false);
         return new FailureMessage(code)
         {
-            Sha256OfOnion = message.Sha256OfOnion,
-            ChannelUpdate = message.ChannelUpdate,
-            HtlcAmount = message.HtlcAmount,
-            CltvExpiry = message.CltvExpiry,
-            Height = message.Height,
-            DisabledFlags = message.DisabledFlags,
-            InvalidTlvType = message.InvalidTlvType,
-            InvalidTlvOffset = message.InvalidTlvOffset,
+            Sha256OfOnion = sha,
+            ChannelUpdate = update is null ? (ReadOnlyMemory<byte>?)null : update,
+            HtlcAmount = amount,
+            CltvExpiry = cltv,
+            Height = height,
+            DisabledFlags = flags,
+            InvalidTlvType = tlvType,
+            InvalidTlvOffset = offset,
             Tlvs = tlvs,
         };
     }

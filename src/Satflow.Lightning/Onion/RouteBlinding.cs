@@ -184,7 +184,7 @@ public static class RouteBlinding
         var e = sessionKey;
         var hops = new List<BlindedHop>(nodeIds.Count);
         var secrets = new List<BlindedHopSecrets>(nodeIds.Count);
-        ECPubKey pathKey = e.CreatePubKey();
+        ECPubKey? pathKey = null;
         for (var i = 0; i < nodeIds.Count; i++)
         {
             pathKey = e.CreatePubKey();
@@ -199,7 +199,7 @@ public static class RouteBlinding
             }
         }
         var route = new BlindedRoute(IntroductionNode.FromNodeId(NodeId.FromBytes(SphinxCrypto.Compress(nodeIds[0]))), secrets[0].PathKey, hops);
-        return new BlindedRouteCreation(route, pathKey, secrets);
+        return new BlindedRouteCreation(route, pathKey!, secrets);
     }
 
     /// <summary>The private key a blinded hop decrypts its onion layer with: <c>HMAC256("blinded_node_id", ss) · k</c>.</summary>

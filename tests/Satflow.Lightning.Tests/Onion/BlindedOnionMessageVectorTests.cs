@@ -170,7 +170,7 @@ public sealed class BlindedOnionMessageVectorTests
             var payload = new OnionMessagePayload
             {
                 EncryptedRecipientData = RouteHop(i).HexOf("encrypted_recipient_data"),
-                Invoice = i == 0 ? new byte[] { 1 } : null,
+                Invoice = i == 0 ? new byte[] { 1 } : (ReadOnlyMemory<byte>?)null,
             };
             hops.Add(new OnionHop(Pub(RouteHop(i).Str("blinded_node_id")), payload.Encode()));
         }
