@@ -211,14 +211,41 @@ public sealed partial class DevnetChain
             return entry;
         }
 
+        var ownTransaction = !_store.InTransaction;
+        if (ownTransaction)
+        {
+            _store.Begin();
+        }
+
+        try
+        {
+            foreach (var conflict in allConflicting)
+            {
+                _store.RemoveMempoolTx(conflict);
+            }
+
+            _store.AddMempoolTx(txid, entry.Sequence, entryTime, tx);
+            if (ownTransaction)
+            {
+                _store.Commit();
+            }
+        }
+        catch
+        {
+            if (ownTransaction)
+            {
+                _store.Rollback();
+            }
+
+            throw;
+        }
+
         _nextMempoolSequence++;
         foreach (var conflict in allConflicting)
         {
-            _store.RemoveMempoolTx(conflict);
             _mempool.Remove(conflict);
         }
 
-        _store.AddMempoolTx(txid, entry.Sequence, entryTime, tx);
         _mempool.Add(entry);
         return entry;
     }

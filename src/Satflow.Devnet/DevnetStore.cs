@@ -79,6 +79,8 @@ internal sealed class DevnetStore : IDisposable
         }
     }
 
+    public bool InTransaction => _transaction is not null;
+
     public void Begin() => _transaction = _connection.BeginTransaction();
 
     public void Commit()
