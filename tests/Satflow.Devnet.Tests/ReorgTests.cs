@@ -129,6 +129,27 @@ public sealed class ReorgTests
     }
 
     [Fact]
+    public void A_data_directory_serves_one_devnet_at_a_time()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "satflow-devnet-lock-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var first = DevnetChain.Open(new DevnetOptions { DataDirectory = dir }))
+            {
+                Assert.Throws<InvalidOperationException>(() => DevnetChain.Open(new DevnetOptions { DataDirectory = dir }));
+            }
+
+            using var again = DevnetChain.Open(new DevnetOptions { DataDirectory = dir });
+            Assert.Equal(0, again.Height);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public async Task Chain_source_seams_report_outpoints_headers_and_transactions()
     {
         using var t = new TestChain();
