@@ -108,6 +108,7 @@ public sealed class ReorgTests
             var clock = new ManualClock(TestChain.Start);
             uint256 tip, pending, invalidated;
             int utxos;
+            long pendingTime;
             using (var t = new TestChain(dir, clock))
             {
                 var coins = await t.FundAsync(2);
@@ -121,6 +122,7 @@ public sealed class ReorgTests
                 Assert.True(t.Chain.AcceptToMempool(parent).Allowed);
                 Assert.True(t.Chain.AcceptToMempool(child).Allowed);
                 pending = child.GetHash();
+                pendingTime = t.Chain.GetMempoolEntry(pending)!.Entry.Time;
                 tip = t.Chain.Tip.Hash;
                 utxos = t.Chain.UtxoCount;
             }
@@ -131,6 +133,7 @@ public sealed class ReorgTests
                 Assert.Equal(utxos, t.Chain.UtxoCount);
                 Assert.Equal(2, t.Chain.MempoolCount);
                 Assert.Equal(2, t.Chain.GetMempoolEntry(pending)!.AncestorCount);
+                Assert.Equal(pendingTime, t.Chain.GetMempoolEntry(pending)!.Entry.Time);
                 Assert.True(t.Chain.GetBlockInfo(invalidated)!.Failed);
                 await t.MineAsync(1);
                 Assert.Equal(0, t.Chain.MempoolCount);
