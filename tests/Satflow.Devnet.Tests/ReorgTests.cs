@@ -37,6 +37,22 @@ public sealed class ReorgTests
     }
 
     [Fact]
+    public async Task Reconsiderblock_restores_an_invalidated_chain()
+    {
+        using var t = new TestChain();
+        var mined = await t.MineAsync(3);
+        Assert.True(await t.Chain.InvalidateBlockAsync(mined[1]));
+        Assert.Equal(1, t.Chain.Height);
+        var listener = new RecordingListener();
+        t.Chain.AddListener(listener);
+        Assert.True(await t.Chain.ReconsiderBlockAsync(mined[2]));
+        Assert.Equal(mined[2], t.Chain.Tip.Hash);
+        Assert.Equal([$"+2:{mined[1]}", $"+3:{mined[2]}"], listener.Events);
+        Assert.False(t.Chain.GetBlockInfo(mined[1])!.Failed);
+        Assert.False(await t.Chain.ReconsiderBlockAsync(uint256.One));
+    }
+
+    [Fact]
     public async Task Longer_side_branch_reorganises_the_chain()
     {
         using var t = new TestChain();

@@ -188,6 +188,11 @@ public sealed class RpcTests : IAsyncLifetime
 
         Assert.Null(await CallAsync("invalidateblock", (string)hashes[0]!));
         Assert.Equal(txid, (string)((JsonArray)(await CallAsync("getrawmempool"))!)[0]!);
+        Assert.Equal(-1, (int)(await CallAsync("getblockheader", (string)hashes[0]!))!["confirmations"]!);
+
+        Assert.Null(await CallAsync("reconsiderblock", (string)hashes[0]!));
+        Assert.Equal((string)hashes[0]!, (string)(await CallAsync("getbestblockhash"))!);
+        Assert.Empty((JsonArray)(await CallAsync("getrawmempool"))!);
     }
 
     [Fact]
