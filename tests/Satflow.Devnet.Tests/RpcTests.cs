@@ -105,6 +105,7 @@ public sealed class RpcTests : IAsyncLifetime
         Assert.True((bool)net["localrelay"]!);
         Assert.Equal(0.00001m, (decimal)net["relayfee"]!);
         Assert.Equal(0.00001m, (decimal)net["incrementalfee"]!);
+        Assert.Equal("0.00001000", net["relayfee"]!.ToJsonString());
 
         var header = (await CallAsync("getblockheader", best))!;
         Assert.Equal(3, (int)header["height"]!);
