@@ -162,23 +162,29 @@ public sealed class ChainSync
             var checkpoint = _checkpoint!.Value;
             var header = await _source.GetHeaderAsync(checkpoint.Hash, ct).ConfigureAwait(false)
                 ?? throw new ChainSourceException($"The chain source does not know block {checkpoint.Hash} (height {checkpoint.Height}) that was delivered before.");
+            // The source's height is authoritative (a checkpoint handed in by a host could carry a wrong one).
             if (header.Confirmations >= 1)
             {
+                if (header.Height != checkpoint.Height)
+                {
+                    await SaveAsync(new ChainTip(header.Height, checkpoint.Hash), ct).ConfigureAwait(false);
+                }
+
                 return count;
             }
 
-            if (checkpoint.Height == 0)
+            if (header.Height == 0)
             {
                 throw new ChainSourceException($"The chain source reports the delivered genesis block {checkpoint.Hash} as not in its best chain.");
             }
 
             foreach (var listener in _listeners)
             {
-                await listener.BlockDisconnectedAsync(header.Header, checkpoint.Height, ct).ConfigureAwait(false);
+                await listener.BlockDisconnectedAsync(header.Header, header.Height, ct).ConfigureAwait(false);
             }
 
             count++;
-            await SaveAsync(new ChainTip(checkpoint.Height - 1, header.Header.HashPrevBlock), ct).ConfigureAwait(false);
+            await SaveAsync(new ChainTip(header.Height - 1, header.Header.HashPrevBlock), ct).ConfigureAwait(false);
         }
     }
 

@@ -136,7 +136,16 @@ public sealed partial class BitcoinCoreRpcClient : IChainSource, IBroadcaster, I
         if (error.ValueKind == JsonValueKind.Object
             && error.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.Number && code.TryGetInt32(out var c))
         {
-            var message = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : string.Empty;
+            string message;
+            try
+            {
+                message = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : string.Empty;
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new ChainSourceException($"Malformed answer to '{method}' from {_displayUrl}: the error message is not valid UTF-8.", e);
+            }
+
             return new RpcException(method, c, message);
         }
 

@@ -117,6 +117,20 @@ public sealed class ChainSyncTests
     }
 
     [Fact]
+    public async Task A_checkpoint_with_a_wrong_height_is_corrected_from_the_source()
+    {
+        var chain = new FakeChainSource();
+        var a = chain.Mine(2);
+        var store = new InMemoryChainSyncCheckpointStore(new ChainTip(9, a[0]));
+        var listener = new RecordingListener();
+
+        await new ChainSync(chain, [listener], store).PollAsync();
+
+        Assert.Equal([Connected(2, a[1])], listener.Events);
+        Assert.Equal(new ChainTip(2, a[1]), store.Checkpoint);
+    }
+
+    [Fact]
     public async Task Max_blocks_per_poll_splits_catch_up()
     {
         var chain = new FakeChainSource();

@@ -122,6 +122,18 @@ public sealed class BitcoinCoreRpcClientTests
     }
 
     [Fact]
+    public async Task Invalid_utf8_in_an_error_message_is_a_ChainSourceException()
+    {
+        byte[] body = [.. Encoding.ASCII.GetBytes("{\"result\":null,\"error\":{\"code\":-1,\"message\":\"a"), 0xBB, .. Encoding.ASCII.GetBytes("\"},\"id\":1}")];
+        await using var server = new FakeRpcServer(_ => new FakeResponse(500, body));
+        using var client = Client(server);
+
+        var e = await Assert.ThrowsAsync<ChainSourceException>(() => client.GetBlockCountAsync());
+
+        Assert.IsNotType<RpcException>(e);
+    }
+
+    [Fact]
     public async Task Truncated_body_is_a_ChainSourceException()
     {
         await using var server = new FakeRpcServer(_ => new FakeResponse(200, Encoding.UTF8.GetBytes("{\"result\":12"), DeclaredLength: 100));
