@@ -165,13 +165,22 @@ public sealed partial class BitcoinCoreRpcClient : IChainSource, IBroadcaster, I
             {
                 return await SendOnceAsync(method, body, reloadCookie: false, cancellationToken).ConfigureAwait(false);
             }
-            catch (ChainSourceException e) when (attempt < attempts && e.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+            catch (ChainSourceException e) when (attempt < attempts && IsRetryable(e))
             {
                 await Task.Delay(delay, retry!.TimeProvider, cancellationToken).ConfigureAwait(false);
                 delay *= 2;
             }
+            catch (BusyException e)
+            {
+                // Out of attempts: surface the plain public type.
+                throw new ChainSourceException(e.Message, e.InnerException);
+            }
         }
     }
+
+    /// <summary>Nothing was executed: the connection failed, or Core's work queue was full (HTTP 503).</summary>
+    private static bool IsRetryable(ChainSourceException e) =>
+        e is BusyException || e.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError };
 
     private async Task<JsonDocument> SendOnceAsync(string method, byte[] body, bool reloadCookie, CancellationToken cancellationToken)
     {
@@ -257,6 +266,11 @@ public sealed partial class BitcoinCoreRpcClient : IChainSource, IBroadcaster, I
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
                 throw new ChainSourceException($"Bitcoin Core at {_displayUrl} answered 404 to '{method}' (unknown method or wrong URL path).", parseError);
+            }
+
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                throw new BusyException($"Bitcoin Core at {_displayUrl} is busy (HTTP 503, work queue full) and did not run '{method}'.", parseError);
             }
 
             if (!response.IsSuccessStatusCode)
@@ -379,6 +393,9 @@ public sealed partial class BitcoinCoreRpcClient : IChainSource, IBroadcaster, I
 
     private static HttpClient CreateHttpClient(BitcoinCoreRpcClientOptions? options) =>
         new() { Timeout = (options ?? new BitcoinCoreRpcClientOptions()).RequestTimeout };
+
+    /// <summary>Core refused the request before running it (work queue full).</summary>
+    private sealed class BusyException(string message, Exception? inner) : ChainSourceException(message, inner);
 
     /// <summary>Disposes the HTTP client when this client created it.</summary>
     public void Dispose()

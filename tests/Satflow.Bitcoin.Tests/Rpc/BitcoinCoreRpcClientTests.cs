@@ -178,6 +178,21 @@ public sealed class BitcoinCoreRpcClientTests
     }
 
     [Fact]
+    public async Task Busy_node_503_is_retried_until_it_answers()
+    {
+        var calls = 0;
+        await using var server = new FakeRpcServer(_ => Interlocked.Increment(ref calls) < 3 ? FakeResponse.Text(503, "Work queue depth exceeded") : FakeResponse.Result("5"));
+        var clock = new CountingTimeProvider();
+        var options = new BitcoinCoreRpcClientOptions { Retry = new RpcRetryPolicy(3, TimeSpan.FromMilliseconds(1), clock) };
+        using var client = Client(server, options);
+
+        Assert.Equal(5, await client.GetBlockCountAsync());
+
+        Assert.Equal(3, calls);
+        Assert.Equal(2, clock.Delays.Count);
+    }
+
+    [Fact]
     public async Task Core_errors_are_not_retried()
     {
         await using var server = new FakeRpcServer(_ => FakeResponse.Error(-1, "boom"));
