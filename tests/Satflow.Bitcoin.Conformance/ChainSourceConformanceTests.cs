@@ -149,6 +149,7 @@ public abstract class ChainSourceConformanceTests : IAsyncLifetime
         Assert.Equal((mined[2], before.Height + 3, -1), (stale.Hash, stale.Height, stale.Confirmations));
         Assert.Equal(2, (await Source.GetHeaderAsync(mined[0]))!.Confirmations);
         Assert.Null(await Source.GetBlockHashAsync(before.Height + 3));
+        Assert.Equal(mined[2], (await Source.GetBlockAsync(mined[2]))?.GetHash());
     }
 
     [Fact]
@@ -326,6 +327,38 @@ public abstract class ChainSourceConformanceTests : IAsyncLifetime
 
         Assert.False(string.IsNullOrWhiteSpace(e.Reason));
         Assert.Null(await Source.GetTransactionAsync(forged.GetHash()));
+    }
+
+    [Fact]
+    public async Task Spending_an_immature_coinbase_is_rejected_with_cores_reason()
+    {
+        var key = new Key();
+        var script = key.PubKey.WitHash.ScriptPubKey;
+        var mined = await MineAsync(1, script);
+        await MineFreshAsync(98);
+        var coinbase = (await Source.GetBlockAsync(mined[0]))!.Transactions[0];
+        var coin = new Coin(coinbase, (uint)coinbase.Outputs.FindIndex(o => o.ScriptPubKey == script));
+
+        var e = await Assert.ThrowsAsync<BroadcastRejectedException>(() => Broadcaster.BroadcastAsync(Spend(coin, key, FreshScript(), Money.Satoshis(1000))));
+
+        Assert.Contains("bad-txns-premature-spend-of-coinbase", e.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_child_of_a_mempool_transaction_is_accepted_and_both_confirm_together()
+    {
+        var key = new Key();
+        var coin = await CreateSpendableCoinAsync(key);
+        var parent = Spend(coin, key, key.PubKey.WitHash.ScriptPubKey, Money.Satoshis(1000));
+        var child = Spend(new Coin(parent, 0), key, FreshScript(), Money.Satoshis(1000));
+
+        await Broadcaster.BroadcastAsync(parent);
+        await Broadcaster.BroadcastAsync(child);
+        Assert.Equal(OutPointState.Spent, (await Source.GetOutPointStatusAsync(new OutPoint(parent, 0))).State);
+        var mined = await MineFreshAsync(1);
+
+        Assert.Equal(mined[0], (await Source.GetTransactionAsync(parent.GetHash()))!.BlockHash);
+        Assert.Equal(mined[0], (await Source.GetTransactionAsync(child.GetHash()))!.BlockHash);
     }
 
     // ---- fees -----------------------------------------------------------------------------------------------------
