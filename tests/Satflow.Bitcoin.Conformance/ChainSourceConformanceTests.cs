@@ -436,6 +436,77 @@ public abstract class ChainSourceConformanceTests : IAsyncLifetime
         Assert.Equal(RecordingBlockListener.Disconnected(aTip.Height, a[2]), listener.Events[0]);
         Assert.Equal(RecordingBlockListener.Connected(aTip.Height + 1, b[3]), listener.Events[^1]);
     }
+
+    [Fact]
+    public async Task ChainSync_mirrors_the_best_chain_through_random_reorgs()
+    {
+        var random = new Random(20261126);
+        var mirror = new ChainMirrorListener();
+        var sync = new ChainSync(Source, [mirror], options: new ChainSyncOptions { StartHeight = 0 });
+        await sync.PollAsync();
+
+        for (var step = 0; step < 25; step++)
+        {
+            var tip = await Source.GetTipAsync();
+            if (tip.Height > 3 && random.Next(3) == 0)
+            {
+                var depth = random.Next(0, 3);
+                await InvalidateBlockAsync((await Source.GetBlockHashAsync(tip.Height - depth))!);
+                await MineFreshAsync(random.Next(0, depth + 3));
+            }
+            else
+            {
+                await MineFreshAsync(random.Next(1, 4));
+            }
+
+            if (random.Next(2) == 0)
+            {
+                continue;
+            }
+
+            await sync.PollAsync();
+            await AssertMirrorsBestChainAsync(mirror);
+        }
+
+        await sync.PollAsync();
+        await AssertMirrorsBestChainAsync(mirror);
+    }
+
+    private async Task AssertMirrorsBestChainAsync(ChainMirrorListener mirror)
+    {
+        var tip = await Source.GetTipAsync();
+        Assert.Equal(tip.Height + 1, mirror.Chain.Count);
+        for (var height = 0; height <= tip.Height; height++)
+        {
+            Assert.Equal(await Source.GetBlockHashAsync(height), mirror.Chain[height]);
+        }
+    }
+
+    /// <summary>Rebuilds the best chain from the events, checking each event fits the chain it has.</summary>
+    private sealed class ChainMirrorListener : IBlockListener
+    {
+        public List<uint256> Chain { get; } = [];
+
+        public ValueTask BlockConnectedAsync(Block block, int height, CancellationToken cancellationToken = default)
+        {
+            Assert.Equal(Chain.Count, height);
+            if (height > 0)
+            {
+                Assert.Equal(Chain[^1], block.Header.HashPrevBlock);
+            }
+
+            Chain.Add(block.GetHash());
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask BlockDisconnectedAsync(BlockHeader header, int height, CancellationToken cancellationToken = default)
+        {
+            Assert.Equal(Chain.Count - 1, height);
+            Assert.Equal(Chain[^1], header.GetHash());
+            Chain.RemoveAt(Chain.Count - 1);
+            return ValueTask.CompletedTask;
+        }
+    }
 }
 
 /// <summary>Records block events as "+height:hash" and "-height:hash".</summary>
