@@ -216,6 +216,7 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         _lock.Wait();
         try
         {
+            ThrowIfDisposed();
             return _scripts.ContainsKey(scriptPubKey);
         }
         finally
@@ -230,6 +231,7 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         _lock.Wait();
         try
         {
+            ThrowIfDisposed();
             return [.. _byIndex.Values.OrderBy(a => a.Type).ThenBy(a => a.Chain).ThenBy(a => a.Index)];
         }
         finally
@@ -306,6 +308,7 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         _lock.Wait();
         try
         {
+            ThrowIfDisposed();
             long confirmed = 0, unconfirmed = 0, immature = 0;
             foreach (var u in _utxos.Values)
             {
@@ -340,6 +343,7 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         _lock.Wait();
         try
         {
+            ThrowIfDisposed();
             return [.. _utxos.Values.Where(u => u.SpentBy is null).OrderByDescending(u => u.Amount.Satoshi).ThenBy(u => u.OutPoint.ToString(), StringComparer.Ordinal)];
         }
         finally
@@ -354,6 +358,7 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         _lock.Wait();
         try
         {
+            ThrowIfDisposed();
             return [.. _txs.Values.OrderBy(t => t.Height ?? int.MinValue).Reverse()];
         }
         finally
@@ -369,6 +374,7 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         _lock.Wait();
         try
         {
+            ThrowIfDisposed();
             return _txs.GetValueOrDefault(txid);
         }
         finally
@@ -1128,6 +1134,5 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         }
         _disposed = true;
         _store.Dispose();
-        _lock.Dispose();
     }
 }

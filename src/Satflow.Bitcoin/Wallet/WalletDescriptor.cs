@@ -65,7 +65,7 @@ public sealed partial record WalletDescriptor
         {
             var type = m.Groups[1].Value == "wpkh" ? AddressType.P2wpkh : AddressType.P2tr;
             var origin = RootedKeyPath.Parse(m.Groups[2].Value);
-            var xpub = new BitcoinExtPubKey(m.Groups[3].Value, network);
+            var xpub = ExtendedKeyParser.ParsePublic(m.Groups[3].Value, network).GetWif(network);
             var chain = m.Groups[4].Value == "0" ? KeyChain.Receive : KeyChain.Change;
             return new WalletDescriptor(type, origin, xpub, chain);
         }
