@@ -505,6 +505,56 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         }
     }
 
+    /// <summary>
+    /// Catches up with <paramref name="chain"/>: blocks the chain abandoned are disconnected (from the wallet's tip down
+    /// to the fork point), then the new best blocks are connected one by one. A wallet that has never seen a block (a
+    /// freshly created one, which cannot have coins yet) starts at the chain's tip without scanning history.
+    /// </summary>
+    /// <returns>The wallet's tip afterwards.</returns>
+    public async Task<ChainTip> SyncAsync(IChainSource chain, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        while (_tip is { } tip)
+        {
+            var hashAtHeight = await chain.GetBlockHashAsync(tip.Height, cancellationToken).ConfigureAwait(false);
+            if (hashAtHeight == tip.Hash)
+            {
+                break;
+            }
+            var header = await chain.GetHeaderAsync(tip.Hash, cancellationToken).ConfigureAwait(false)
+                ?? throw new WalletSyncException($"the chain does not know the wallet's tip {tip.Hash}; rescan instead");
+            await BlockDisconnectedAsync(header.Header, tip.Height, cancellationToken).ConfigureAwait(false);
+        }
+        var chainTip = await chain.GetTipAsync(cancellationToken).ConfigureAwait(false);
+        if (_tip is null)
+        {
+            await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                ThrowIfDisposed();
+                Guarded(() =>
+                {
+                    _tip = chainTip;
+                    WriteTip();
+                });
+            }
+            finally
+            {
+                _lock.Release();
+            }
+            return chainTip;
+        }
+        for (var h = _tip.Value.Height + 1; h <= chainTip.Height; h++)
+        {
+            var hash = await chain.GetBlockHashAsync(h, cancellationToken).ConfigureAwait(false)
+                ?? throw new ChainSourceException($"the chain has no block at height {h}");
+            var block = await chain.GetBlockAsync(hash, cancellationToken).ConfigureAwait(false)
+                ?? throw new ChainSourceException($"the chain does not serve block {hash}");
+            await BlockConnectedAsync(block, h, cancellationToken).ConfigureAwait(false);
+        }
+        return _tip ?? chainTip;
+    }
+
     private void ConnectBlock(Block block, int height, bool rescan)
     {
         var hash = block.GetHash();
