@@ -692,8 +692,9 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
     /// <param name="feeRate">Target fee rate; the final fee is at least rate × weight.</param>
     /// <param name="rbf">Signal BIP125 replaceability (sequence 0xfffffffd).</param>
     /// <param name="changeType">Account type for change.</param>
+    /// <param name="version">BIP174 version 0 (default) or BIP370 version 2.</param>
     /// <exception cref="InsufficientFundsException">Not enough spendable coins.</exception>
-    public FundedPsbt CreateFundedPsbt(IReadOnlyList<PaymentOutput> outputs, FeeRate feeRate, bool rbf = true, AddressType changeType = AddressType.P2wpkh)
+    public FundedPsbt CreateFundedPsbt(IReadOnlyList<PaymentOutput> outputs, FeeRate feeRate, bool rbf = true, AddressType changeType = AddressType.P2wpkh, PSBTVersion version = PSBTVersion.PSBTv0)
     {
         _lock.Wait();
         try
@@ -701,7 +702,7 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
             ThrowIfDisposed();
             var (tx, fee, change) = BuildPayment(outputs, feeRate, rbf, changeType);
             Commit();
-            return new FundedPsbt(ToPsbt(tx, change), fee, change);
+            return new FundedPsbt(ToPsbt(tx, change, version), fee, change);
         }
         finally
         {
@@ -771,9 +772,9 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         }
     }
 
-    private PSBT ToPsbt(Transaction tx, int? changeIndex)
+    private PSBT ToPsbt(Transaction tx, int? changeIndex, PSBTVersion version = PSBTVersion.PSBTv0)
     {
-        var psbt = PSBT.FromTransaction(tx, Network);
+        var psbt = PSBT.FromTransaction(tx, Network, version);
         for (var i = 0; i < tx.Inputs.Count; i++)
         {
             var u = _utxos[tx.Inputs[i].PrevOut];

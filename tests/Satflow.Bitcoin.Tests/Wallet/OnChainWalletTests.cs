@@ -386,6 +386,22 @@ public sealed class OnChainWalletTests
         Assert.Equal(0, kit.Wallet.SignPsbt(foreign)); // no UTXO info → nothing the wallet can claim
     }
 
+    [Fact]
+    public async Task Psbt_Version2_IsFundedAndSigned()
+    {
+        using var kit = new WalletTestKit();
+        await kit.FundAsync(Money.Coins(0.01m), AddressType.P2tr);
+        var funded = kit.Wallet.CreateFundedPsbt([new PaymentOutput(External, Money.Coins(0.004m))], WalletTestKit.SatPerVb(3), changeType: AddressType.P2tr, version: PSBTVersion.PSBTv2);
+        Assert.Equal(PSBTVersion.PSBTv2, funded.Psbt.Version);
+        Assert.NotNull(funded.ChangeOutputIndex);
+        Assert.Single(funded.Psbt.Outputs[funded.ChangeOutputIndex!.Value].HDTaprootKeyPaths);
+        var external = PSBT.Parse(funded.Psbt.ToBase64(), Network.RegTest);
+        Assert.Equal(PSBTVersion.PSBTv2, external.Version);
+        Assert.Equal(1, kit.Wallet.SignPsbt(external));
+        external.Finalize();
+        kit.Chain.Accept(external.ExtractTransaction());
+    }
+
     private sealed class RejectingBroadcaster : IBroadcaster
     {
         public Task BroadcastAsync(Transaction transaction, CancellationToken cancellationToken = default) =>
