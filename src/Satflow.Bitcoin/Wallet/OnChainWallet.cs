@@ -30,6 +30,15 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
     /// <summary>Confirmations a coinbase output needs before it is spendable.</summary>
     public const int CoinbaseMaturity = 100;
 
+    /// <summary>
+    /// Spent outputs are kept while their spend could still be undone by a reorg; once the spending transaction has this
+    /// many confirmations they are pruned (checked every <see cref="PruneInterval"/> blocks).
+    /// </summary>
+    public const int PruneDepth = 144;
+
+    /// <summary>How often (in blocks) spent outputs are pruned.</summary>
+    public const int PruneInterval = 144;
+
     private static readonly AddressType[] Types = [AddressType.P2wpkh, AddressType.P2tr];
     private static readonly KeyChain[] Chains = [KeyChain.Receive, KeyChain.Change];
 
@@ -359,7 +368,7 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         try
         {
             ThrowIfDisposed();
-            return [.. _txs.Values.OrderBy(t => t.Height ?? int.MinValue).Reverse()];
+            return [.. _txs.Values.OrderByDescending(t => t.Height ?? int.MaxValue)];
         }
         finally
         {
@@ -581,7 +590,24 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
                 _tip = new ChainTip(height, hash);
                 WriteTip();
             }
+            if (height % PruneInterval == 0)
+            {
+                PruneSpent(height);
+            }
         });
+    }
+
+    private void PruneSpent(int height)
+    {
+        var deep = _utxos.Values
+            .Where(u => u.SpentBy is { } s && _txs.TryGetValue(s, out var spender) && spender.Height is int h && height - h + 1 >= PruneDepth)
+            .Select(u => u.OutPoint)
+            .ToList();
+        foreach (var op in deep)
+        {
+            _utxos.Remove(op);
+            _changes.Utxos.Add(op);
+        }
     }
 
     private void ProcessTransaction(Transaction tx, int? height, uint256? blockHash, bool isCoinbase, bool own, Money? knownFee)
@@ -709,6 +735,13 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
             _lock.Release();
         }
     }
+
+    /// <summary>
+    /// <see cref="CreateFundedPsbt(IReadOnlyList{PaymentOutput}, FeeRate, bool, AddressType, PSBTVersion)"/> with a
+    /// Lightning-style rate in sat per 1,000 weight units (for channel funding).
+    /// </summary>
+    public FundedPsbt CreateFundedPsbt(IReadOnlyList<PaymentOutput> outputs, FeeRatePerKw feeRate, bool rbf = true, AddressType changeType = AddressType.P2wpkh, PSBTVersion version = PSBTVersion.PSBTv0) =>
+        CreateFundedPsbt(outputs, feeRate.ToFeeRate(), rbf, changeType, version);
 
     /// <summary>
     /// Signs every input of <paramref name="psbt"/> that spends one of the wallet's outputs (P2WPKH with ECDSA, P2TR with a

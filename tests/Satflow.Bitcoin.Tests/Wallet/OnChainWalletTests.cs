@@ -402,6 +402,50 @@ public sealed class OnChainWalletTests
         kit.Chain.Accept(external.ExtractTransaction());
     }
 
+    [Fact]
+    public async Task SpentOutputs_ArePrunedOnceDeep_AndTheBalanceStays()
+    {
+        using var kit = new WalletTestKit(onDisk: true);
+        await kit.FundAsync(Money.Coins(1m));
+        var sent = await kit.Wallet.SendAsync(ExternalAddress(), SendAmount.Of(Money.Coins(0.1m)), WalletTestKit.SatPerVb(1));
+        await kit.Chain.MineAsync();
+        var spent = sent.Transaction.Inputs[0].PrevOut;
+        Assert.Equal(2, CountRows(kit.DataDirectory!));
+        while (kit.Chain.Height < 2 * OnChainWallet.PruneInterval)
+        {
+            await kit.Chain.MineEmptyAsync(1);
+        }
+        Assert.Equal(1, CountRows(kit.DataDirectory!)); // the spent one is gone from disk
+        Assert.DoesNotContain(kit.Wallet.ListUnspent(), u => u.OutPoint == spent);
+        Assert.Equal(Money.Coins(0.9m) - sent.Fee, kit.Wallet.GetBalance().Confirmed);
+        kit.Reopen();
+        Assert.Equal(Money.Coins(0.9m) - sent.Fee, kit.Wallet.GetBalance().Confirmed);
+        Assert.Equal(2, kit.Wallet.ListTransactions().Count);
+    }
+
+    private static long CountRows(string dir)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir, "wallet.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM utxos";
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    [Fact]
+    public async Task FundedPsbt_AcceptsALightningFeeRate()
+    {
+        using var kit = new WalletTestKit();
+        await kit.FundAsync(Money.Coins(0.05m));
+        var rate = new FeeRatePerKw(2_500); // 10 sat/vB
+        var funded = kit.Wallet.CreateFundedPsbt([new PaymentOutput(External, Money.Coins(0.02m))], rate);
+        Assert.Equal(1, kit.Wallet.SignPsbt(funded.Psbt));
+        funded.Psbt.Finalize();
+        var tx = funded.Psbt.ExtractTransaction();
+        Assert.True(funded.Fee >= rate.FeeForWeight(TransactionWeight.Of(tx)));
+        kit.Chain.Accept(tx);
+    }
+
     private sealed class RejectingBroadcaster : IBroadcaster
     {
         public Task BroadcastAsync(Transaction transaction, CancellationToken cancellationToken = default) =>
