@@ -1130,6 +1130,86 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         }
     }
 
+    /// <summary>
+    /// Broadcasts every unconfirmed own transaction again, parents before children (after a reorg returned them to the
+    /// mempool, or after a restart). Transactions the backend refuses are left as they are: a conflicting transaction
+    /// that confirms removes them, or <see cref="AbandonTransaction"/> does.
+    /// </summary>
+    /// <returns>How many transactions the backend accepted.</returns>
+    public async Task<int> RebroadcastUnconfirmedAsync(CancellationToken cancellationToken = default)
+    {
+        List<Transaction> pending;
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfDisposed();
+            var unconfirmed = _txs.Values.Where(t => t.IsOwn && t.Height is null).ToDictionary(t => t.TxId, t => t.Transaction);
+            pending = [];
+            var done = new HashSet<uint256>();
+            void Visit(uint256 id)
+            {
+                if (!done.Add(id))
+                {
+                    return;
+                }
+                foreach (var input in unconfirmed[id].Inputs)
+                {
+                    if (unconfirmed.ContainsKey(input.PrevOut.Hash))
+                    {
+                        Visit(input.PrevOut.Hash);
+                    }
+                }
+                pending.Add(unconfirmed[id]);
+            }
+            foreach (var id in unconfirmed.Keys.OrderBy(k => k.ToString(), StringComparer.Ordinal))
+            {
+                Visit(id);
+            }
+        }
+        finally
+        {
+            _lock.Release();
+        }
+        var accepted = 0;
+        foreach (var tx in pending)
+        {
+            try
+            {
+                await _broadcaster.BroadcastAsync(tx, cancellationToken).ConfigureAwait(false);
+                accepted++;
+            }
+            catch (BroadcastRejectedException)
+            {
+                // Left for a conflicting confirmation or AbandonTransaction to resolve.
+            }
+        }
+        return accepted;
+    }
+
+    /// <summary>
+    /// Forgets an unconfirmed own transaction (and its unconfirmed descendants) so its inputs become spendable again —
+    /// for a transaction the network dropped. If it confirms after all, the next block brings it back.
+    /// </summary>
+    /// <exception cref="WalletException">Unknown, foreign or confirmed.</exception>
+    public void AbandonTransaction(uint256 txid)
+    {
+        ArgumentNullException.ThrowIfNull(txid);
+        _lock.Wait();
+        try
+        {
+            ThrowIfDisposed();
+            if (!_txs.TryGetValue(txid, out var t) || !t.IsOwn || t.Height is not null)
+            {
+                throw new WalletException($"transaction {txid} is not an unconfirmed own transaction");
+            }
+            Guarded(() => RemoveTransaction(txid));
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
     private static void EnsureFeeMeetsRate(Transaction signed, Money fee, FeeRate rate)
     {
         var weight = TransactionWeight.Of(signed);

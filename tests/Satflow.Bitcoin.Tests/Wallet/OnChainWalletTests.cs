@@ -446,6 +446,39 @@ public sealed class OnChainWalletTests
         kit.Chain.Accept(tx);
     }
 
+    [Fact]
+    public async Task AfterAReorg_OwnTransactionsAreRebroadcast_ParentFirst()
+    {
+        using var kit = new WalletTestKit();
+        await kit.FundAsync(Money.Coins(1m));
+        var parent = await kit.Wallet.SendAsync(ExternalAddress(), SendAmount.Of(Money.Coins(0.2m)), WalletTestKit.SatPerVb(1));
+        var child = await kit.Wallet.CpfpAsync(parent.TxId, null, WalletTestKit.SatPerVb(10));
+        await kit.Chain.MineAsync();
+        await kit.Chain.DisconnectAsync(1);
+        Assert.Empty(kit.Chain.Mempool); // the fake node does not resurrect transactions by itself
+
+        Assert.Equal(2, await kit.Wallet.RebroadcastUnconfirmedAsync());
+        Assert.Equal([parent.TxId, child.TxId], kit.Chain.Mempool.Select(t => t.GetHash()));
+    }
+
+    [Fact]
+    public async Task Abandon_FreesTheInputs()
+    {
+        using var kit = new WalletTestKit();
+        await kit.FundAsync(Money.Coins(1m));
+        var sent = await kit.Wallet.SendAsync(ExternalAddress(), SendAmount.Of(Money.Coins(0.2m)), WalletTestKit.SatPerVb(1));
+        Assert.Equal(Money.Zero, kit.Wallet.GetBalance().Confirmed);
+        kit.Wallet.AbandonTransaction(sent.TxId);
+        Assert.Equal(Money.Coins(1m), kit.Wallet.GetBalance().Confirmed);
+        Assert.Equal(Money.Zero, kit.Wallet.GetBalance().Unconfirmed);
+        Assert.Null(kit.Wallet.GetTransaction(sent.TxId));
+        Assert.Throws<WalletException>(() => kit.Wallet.AbandonTransaction(sent.TxId));
+
+        // it confirms after all: the block brings it back
+        await kit.Chain.MineAsync();
+        Assert.Equal(Money.Coins(0.8m) - sent.Fee, kit.Wallet.GetBalance().Confirmed);
+    }
+
     private sealed class RejectingBroadcaster : IBroadcaster
     {
         public Task BroadcastAsync(Transaction transaction, CancellationToken cancellationToken = default) =>
