@@ -612,6 +612,12 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
 
     private void ProcessTransaction(Transaction tx, int? height, uint256? blockHash, bool isCoinbase, bool own, Money? knownFee)
     {
+        // Most transactions in a block are not the wallet's: hashing is the dominant cost, so the id is computed only
+        // once something matches.
+        if (!own && !Touches(tx, isCoinbase))
+        {
+            return;
+        }
         var txid = tx.GetHash();
         var relevant = false;
         var allInputsKnown = !isCoinbase;
@@ -661,6 +667,28 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         var fee = knownFee ?? previous?.Fee ?? (allInputsKnown ? Money.Satoshis(inputSum - outputs.Sum(o => o.Value.Satoshi)) : null);
         _txs[txid] = new WalletTransaction(tx, height, blockHash, own || (previous?.IsOwn ?? false), fee);
         _changes.Transactions.Add(txid);
+    }
+
+    private bool Touches(Transaction tx, bool isCoinbase)
+    {
+        if (!isCoinbase)
+        {
+            foreach (var input in tx.Inputs)
+            {
+                if (_utxos.ContainsKey(input.PrevOut))
+                {
+                    return true;
+                }
+            }
+        }
+        foreach (var output in tx.Outputs)
+        {
+            if (_scripts.ContainsKey(output.ScriptPubKey))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Forgets a transaction: its spends are undone, its outputs removed, and its descendants removed too.</summary>
