@@ -30,6 +30,15 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
     /// <summary>Confirmations a coinbase output needs before it is spendable.</summary>
     public const int CoinbaseMaturity = 100;
 
+    /// <summary>
+    /// Spent outputs are kept while their spend could still be undone by a reorg; once the spending transaction has this
+    /// many confirmations they are pruned (checked every <see cref="PruneInterval"/> blocks).
+    /// </summary>
+    public const int PruneDepth = 144;
+
+    /// <summary>How often (in blocks) spent outputs are pruned.</summary>
+    public const int PruneInterval = 144;
+
     private static readonly AddressType[] Types = [AddressType.P2wpkh, AddressType.P2tr];
     private static readonly KeyChain[] Chains = [KeyChain.Receive, KeyChain.Change];
 
@@ -359,7 +368,7 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         try
         {
             ThrowIfDisposed();
-            return [.. _txs.Values.OrderBy(t => t.Height ?? int.MinValue).Reverse()];
+            return [.. _txs.Values.OrderByDescending(t => t.Height ?? int.MaxValue)];
         }
         finally
         {
@@ -581,11 +590,34 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
                 _tip = new ChainTip(height, hash);
                 WriteTip();
             }
+            if (height % PruneInterval == 0)
+            {
+                PruneSpent(height);
+            }
         });
+    }
+
+    private void PruneSpent(int height)
+    {
+        var deep = _utxos.Values
+            .Where(u => u.SpentBy is { } s && _txs.TryGetValue(s, out var spender) && spender.Height is int h && height - h + 1 >= PruneDepth)
+            .Select(u => u.OutPoint)
+            .ToList();
+        foreach (var op in deep)
+        {
+            _utxos.Remove(op);
+            _changes.Utxos.Add(op);
+        }
     }
 
     private void ProcessTransaction(Transaction tx, int? height, uint256? blockHash, bool isCoinbase, bool own, Money? knownFee)
     {
+        // Most transactions in a block are not the wallet's: hashing is the dominant cost, so the id is computed only
+        // once something matches.
+        if (!own && !Touches(tx, isCoinbase))
+        {
+            return;
+        }
         var txid = tx.GetHash();
         var relevant = false;
         var allInputsKnown = !isCoinbase;
@@ -635,6 +667,28 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
         var fee = knownFee ?? previous?.Fee ?? (allInputsKnown ? Money.Satoshis(inputSum - outputs.Sum(o => o.Value.Satoshi)) : null);
         _txs[txid] = new WalletTransaction(tx, height, blockHash, own || (previous?.IsOwn ?? false), fee);
         _changes.Transactions.Add(txid);
+    }
+
+    private bool Touches(Transaction tx, bool isCoinbase)
+    {
+        if (!isCoinbase)
+        {
+            foreach (var input in tx.Inputs)
+            {
+                if (_utxos.ContainsKey(input.PrevOut))
+                {
+                    return true;
+                }
+            }
+        }
+        foreach (var output in tx.Outputs)
+        {
+            if (_scripts.ContainsKey(output.ScriptPubKey))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Forgets a transaction: its spends are undone, its outputs removed, and its descendants removed too.</summary>
@@ -709,6 +763,13 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
             _lock.Release();
         }
     }
+
+    /// <summary>
+    /// <see cref="CreateFundedPsbt(IReadOnlyList{PaymentOutput}, FeeRate, bool, AddressType, PSBTVersion)"/> with a
+    /// Lightning-style rate in sat per 1,000 weight units (for channel funding).
+    /// </summary>
+    public FundedPsbt CreateFundedPsbt(IReadOnlyList<PaymentOutput> outputs, FeeRatePerKw feeRate, bool rbf = true, AddressType changeType = AddressType.P2wpkh, PSBTVersion version = PSBTVersion.PSBTv0) =>
+        CreateFundedPsbt(outputs, feeRate.ToFeeRate(), rbf, changeType, version);
 
     /// <summary>
     /// Signs every input of <paramref name="psbt"/> that spends one of the wallet's outputs (P2WPKH with ECDSA, P2TR with a
@@ -1090,6 +1151,86 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
             await _broadcaster.BroadcastAsync(signed, cancellationToken).ConfigureAwait(false);
             Guarded(() => ProcessTransaction(signed, null, null, isCoinbase: false, own: true, knownFee: fee));
             return new SendResult(signed.GetHash(), fee, signed, changeIndex);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Broadcasts every unconfirmed own transaction again, parents before children (after a reorg returned them to the
+    /// mempool, or after a restart). Transactions the backend refuses are left as they are: a conflicting transaction
+    /// that confirms removes them, or <see cref="AbandonTransaction"/> does.
+    /// </summary>
+    /// <returns>How many transactions the backend accepted.</returns>
+    public async Task<int> RebroadcastUnconfirmedAsync(CancellationToken cancellationToken = default)
+    {
+        List<Transaction> pending;
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfDisposed();
+            var unconfirmed = _txs.Values.Where(t => t.IsOwn && t.Height is null).ToDictionary(t => t.TxId, t => t.Transaction);
+            pending = [];
+            var done = new HashSet<uint256>();
+            void Visit(uint256 id)
+            {
+                if (!done.Add(id))
+                {
+                    return;
+                }
+                foreach (var input in unconfirmed[id].Inputs)
+                {
+                    if (unconfirmed.ContainsKey(input.PrevOut.Hash))
+                    {
+                        Visit(input.PrevOut.Hash);
+                    }
+                }
+                pending.Add(unconfirmed[id]);
+            }
+            foreach (var id in unconfirmed.Keys.OrderBy(k => k.ToString(), StringComparer.Ordinal))
+            {
+                Visit(id);
+            }
+        }
+        finally
+        {
+            _lock.Release();
+        }
+        var accepted = 0;
+        foreach (var tx in pending)
+        {
+            try
+            {
+                await _broadcaster.BroadcastAsync(tx, cancellationToken).ConfigureAwait(false);
+                accepted++;
+            }
+            catch (BroadcastRejectedException)
+            {
+                // Left for a conflicting confirmation or AbandonTransaction to resolve.
+            }
+        }
+        return accepted;
+    }
+
+    /// <summary>
+    /// Forgets an unconfirmed own transaction (and its unconfirmed descendants) so its inputs become spendable again —
+    /// for a transaction the network dropped. If it confirms after all, the next block brings it back.
+    /// </summary>
+    /// <exception cref="WalletException">Unknown, foreign or confirmed.</exception>
+    public void AbandonTransaction(uint256 txid)
+    {
+        ArgumentNullException.ThrowIfNull(txid);
+        _lock.Wait();
+        try
+        {
+            ThrowIfDisposed();
+            if (!_txs.TryGetValue(txid, out var t) || !t.IsOwn || t.Height is not null)
+            {
+                throw new WalletException($"transaction {txid} is not an unconfirmed own transaction");
+            }
+            Guarded(() => RemoveTransaction(txid));
         }
         finally
         {

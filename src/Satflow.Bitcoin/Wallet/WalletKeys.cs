@@ -8,7 +8,8 @@ namespace Satflow.Bitcoin.Wallet;
 /// </summary>
 public sealed class HdAccount
 {
-    private readonly ExtKey? _accountKey;
+    private readonly ExtKey[]? _chainKeys;
+    private readonly ExtPubKey[] _chainPubKeys;
 
     private HdAccount(AddressType type, Network network, RootedKeyPath origin, ExtPubKey accountPub, ExtKey? accountKey)
     {
@@ -16,7 +17,9 @@ public sealed class HdAccount
         Network = network;
         Origin = origin;
         AccountPubKey = accountPub;
-        _accountKey = accountKey;
+        // The chain-level keys (account/0 and account/1) are derived once: every address is one derivation below them.
+        _chainPubKeys = [accountPub.Derive(0), accountPub.Derive(1)];
+        _chainKeys = accountKey is null ? null : [accountKey.Derive(0), accountKey.Derive(1)];
     }
 
     /// <summary>P2WPKH or P2TR.</summary>
@@ -32,7 +35,7 @@ public sealed class HdAccount
     public ExtPubKey AccountPubKey { get; }
 
     /// <summary>Whether private keys are available.</summary>
-    public bool CanSign => _accountKey is not null;
+    public bool CanSign => _chainKeys is not null;
 
     /// <summary>BIP44 coin type for a network: 0 for mainnet, 1 otherwise.</summary>
     public static int CoinType(Network network)
@@ -66,7 +69,7 @@ public sealed class HdAccount
     public WalletDescriptor Descriptor(KeyChain chain) => new(Type, Origin, AccountPubKey.GetWif(Network), chain);
 
     /// <summary>The public key at <c>chain/index</c>.</summary>
-    public PubKey PubKey(KeyChain chain, int index) => AccountPubKey.Derive((uint)chain).Derive((uint)index).PubKey;
+    public PubKey PubKey(KeyChain chain, int index) => _chainPubKeys[(int)chain].Derive((uint)index).PubKey;
 
     /// <summary>The output script at <c>chain/index</c>.</summary>
     public Script ScriptPubKey(KeyChain chain, int index) => ScriptFor(PubKey(chain, index));
@@ -84,5 +87,5 @@ public sealed class HdAccount
     /// <summary>The private key at <c>chain/index</c>.</summary>
     /// <exception cref="WalletException">The account is watch-only.</exception>
     public Key PrivateKey(KeyChain chain, int index) =>
-        (_accountKey ?? throw new WalletException("the account is watch-only")).Derive((uint)chain).Derive((uint)index).PrivateKey;
+        (_chainKeys ?? throw new WalletException("the account is watch-only"))[(int)chain].Derive((uint)index).PrivateKey;
 }

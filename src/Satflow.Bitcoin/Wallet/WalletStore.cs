@@ -18,6 +18,7 @@ internal sealed class WalletStore : IDisposable
     public const string FileName = "wallet.db";
 
     private readonly SqliteConnection _connection;
+    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
 
     private WalletStore(SqliteConnection connection) => _connection = connection;
 
@@ -186,73 +187,42 @@ internal sealed class WalletStore : IDisposable
         {
             foreach (var (key, value) in changes.Meta)
             {
-                using var cmd = _connection.CreateCommand();
-                cmd.Transaction = transaction;
-                cmd.CommandText = "INSERT OR REPLACE INTO meta (key, value) VALUES ($k, $v)";
-                cmd.Parameters.AddWithValue("$k", key);
-                cmd.Parameters.AddWithValue("$v", value);
-                cmd.ExecuteNonQuery();
+                Run(transaction, "INSERT OR REPLACE INTO meta (key, value) VALUES ($k, $v)", key, value);
             }
             foreach (var a in changes.Addresses)
             {
-                using var cmd = _connection.CreateCommand();
-                cmd.Transaction = transaction;
-                cmd.CommandText = "INSERT OR REPLACE INTO addresses (type, chain, idx, script, address, used) VALUES ($t, $c, $i, $s, $a, $u)";
-                cmd.Parameters.AddWithValue("$t", (int)a.Type);
-                cmd.Parameters.AddWithValue("$c", (int)a.Chain);
-                cmd.Parameters.AddWithValue("$i", a.Index);
-                cmd.Parameters.AddWithValue("$s", a.ScriptPubKey.ToBytes(true));
-                cmd.Parameters.AddWithValue("$a", a.Address);
-                cmd.Parameters.AddWithValue("$u", a.Used ? 1 : 0);
-                cmd.ExecuteNonQuery();
+                Run(transaction, "INSERT OR REPLACE INTO addresses (type, chain, idx, script, address, used) VALUES ($1, $2, $3, $4, $5, $6)",
+                    (int)a.Type, (int)a.Chain, a.Index, a.ScriptPubKey.ToBytes(true), a.Address, a.Used ? 1 : 0);
             }
             foreach (var op in changes.Utxos)
             {
-                using var cmd = _connection.CreateCommand();
-                cmd.Transaction = transaction;
-                cmd.Parameters.AddWithValue("$txid", op.Hash.ToBytes());
-                cmd.Parameters.AddWithValue("$vout", (long)op.N);
                 if (utxos.TryGetValue(op, out var u))
                 {
-                    cmd.CommandText = """
+                    Run(transaction, """
                         INSERT OR REPLACE INTO utxos (txid, vout, value, script, type, chain, idx, height, block_hash, coinbase, spent_by)
-                        VALUES ($txid, $vout, $value, $script, $type, $chain, $idx, $height, $bh, $cb, $spent)
-                        """;
-                    cmd.Parameters.AddWithValue("$value", u.Output.Value.Satoshi);
-                    cmd.Parameters.AddWithValue("$script", u.Output.ScriptPubKey.ToBytes(true));
-                    cmd.Parameters.AddWithValue("$type", (int)u.Type);
-                    cmd.Parameters.AddWithValue("$chain", (int)u.Chain);
-                    cmd.Parameters.AddWithValue("$idx", u.Index);
-                    cmd.Parameters.AddWithValue("$height", u.Height is int h ? h : DBNull.Value);
-                    cmd.Parameters.AddWithValue("$bh", u.BlockHash is { } bh ? bh.ToBytes() : DBNull.Value);
-                    cmd.Parameters.AddWithValue("$cb", u.IsCoinbase ? 1 : 0);
-                    cmd.Parameters.AddWithValue("$spent", u.SpentBy is { } s ? s.ToBytes() : DBNull.Value);
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                        """,
+                        op.Hash.ToBytes(), (long)op.N, u.Output.Value.Satoshi, u.Output.ScriptPubKey.ToBytes(true), (int)u.Type, (int)u.Chain, u.Index,
+                        u.Height is int h ? h : DBNull.Value, u.BlockHash is { } bh ? bh.ToBytes() : DBNull.Value, u.IsCoinbase ? 1 : 0,
+                        u.SpentBy is { } spent ? spent.ToBytes() : DBNull.Value);
                 }
                 else
                 {
-                    cmd.CommandText = "DELETE FROM utxos WHERE txid = $txid AND vout = $vout";
+                    Run(transaction, "DELETE FROM utxos WHERE txid = $1 AND vout = $2", op.Hash.ToBytes(), (long)op.N);
                 }
-                cmd.ExecuteNonQuery();
             }
             foreach (var id in changes.Transactions)
             {
-                using var cmd = _connection.CreateCommand();
-                cmd.Transaction = transaction;
-                cmd.Parameters.AddWithValue("$txid", id.ToBytes());
                 if (txs.TryGetValue(id, out var t))
                 {
-                    cmd.CommandText = "INSERT OR REPLACE INTO txs (txid, raw, height, block_hash, own, fee) VALUES ($txid, $raw, $height, $bh, $own, $fee)";
-                    cmd.Parameters.AddWithValue("$raw", t.Transaction.ToBytes());
-                    cmd.Parameters.AddWithValue("$height", t.Height is int h ? h : DBNull.Value);
-                    cmd.Parameters.AddWithValue("$bh", t.BlockHash is { } bh ? bh.ToBytes() : DBNull.Value);
-                    cmd.Parameters.AddWithValue("$own", t.IsOwn ? 1 : 0);
-                    cmd.Parameters.AddWithValue("$fee", t.Fee is { } f ? f.Satoshi : DBNull.Value);
+                    Run(transaction, "INSERT OR REPLACE INTO txs (txid, raw, height, block_hash, own, fee) VALUES ($1, $2, $3, $4, $5, $6)",
+                        id.ToBytes(), t.Transaction.ToBytes(), t.Height is int h ? h : DBNull.Value, t.BlockHash is { } bh ? bh.ToBytes() : DBNull.Value,
+                        t.IsOwn ? 1 : 0, t.Fee is { } f ? f.Satoshi : DBNull.Value);
                 }
                 else
                 {
-                    cmd.CommandText = "DELETE FROM txs WHERE txid = $txid";
+                    Run(transaction, "DELETE FROM txs WHERE txid = $1", id.ToBytes());
                 }
-                cmd.ExecuteNonQuery();
             }
             transaction.Commit();
         }
@@ -263,6 +233,28 @@ internal sealed class WalletStore : IDisposable
         }
     }
 
+    /// <summary>Runs a statement through a cached prepared command; parameters are named <c>$1</c>, <c>$2</c>… (or <c>$k</c>, <c>$v</c>).</summary>
+    private void Run(SqliteTransaction transaction, string sql, params object[] values)
+    {
+        if (!_commands.TryGetValue(sql, out var cmd))
+        {
+            cmd = _connection.CreateCommand();
+            cmd.CommandText = sql;
+            var names = sql.Contains("$k", StringComparison.Ordinal) ? new[] { "$k", "$v" } : Enumerable.Range(1, values.Length).Select(i => "$" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+            foreach (var name in names)
+            {
+                cmd.Parameters.Add(new SqliteParameter { ParameterName = name });
+            }
+            _commands[sql] = cmd;
+        }
+        cmd.Transaction = transaction;
+        for (var i = 0; i < values.Length; i++)
+        {
+            cmd.Parameters[i].Value = values[i];
+        }
+        cmd.ExecuteNonQuery();
+    }
+
     private void Execute(string sql)
     {
         using var cmd = _connection.CreateCommand();
@@ -271,7 +263,15 @@ internal sealed class WalletStore : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _connection.Dispose();
+    public void Dispose()
+    {
+        foreach (var cmd in _commands.Values)
+        {
+            cmd.Dispose();
+        }
+        _commands.Clear();
+        _connection.Dispose();
+    }
 }
 
 /// <summary>The keys touched by one wallet operation; <see cref="WalletStore.Commit"/> writes them atomically.</summary>

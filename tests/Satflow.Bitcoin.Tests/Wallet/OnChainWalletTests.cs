@@ -402,6 +402,83 @@ public sealed class OnChainWalletTests
         kit.Chain.Accept(external.ExtractTransaction());
     }
 
+    [Fact]
+    public async Task SpentOutputs_ArePrunedOnceDeep_AndTheBalanceStays()
+    {
+        using var kit = new WalletTestKit(onDisk: true);
+        await kit.FundAsync(Money.Coins(1m));
+        var sent = await kit.Wallet.SendAsync(ExternalAddress(), SendAmount.Of(Money.Coins(0.1m)), WalletTestKit.SatPerVb(1));
+        await kit.Chain.MineAsync();
+        var spent = sent.Transaction.Inputs[0].PrevOut;
+        Assert.Equal(2, CountRows(kit.DataDirectory!));
+        while (kit.Chain.Height < 2 * OnChainWallet.PruneInterval)
+        {
+            await kit.Chain.MineEmptyAsync(1);
+        }
+        Assert.Equal(1, CountRows(kit.DataDirectory!)); // the spent one is gone from disk
+        Assert.DoesNotContain(kit.Wallet.ListUnspent(), u => u.OutPoint == spent);
+        Assert.Equal(Money.Coins(0.9m) - sent.Fee, kit.Wallet.GetBalance().Confirmed);
+        kit.Reopen();
+        Assert.Equal(Money.Coins(0.9m) - sent.Fee, kit.Wallet.GetBalance().Confirmed);
+        Assert.Equal(2, kit.Wallet.ListTransactions().Count);
+    }
+
+    private static long CountRows(string dir)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir, "wallet.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM utxos";
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    [Fact]
+    public async Task FundedPsbt_AcceptsALightningFeeRate()
+    {
+        using var kit = new WalletTestKit();
+        await kit.FundAsync(Money.Coins(0.05m));
+        var rate = new FeeRatePerKw(2_500); // 10 sat/vB
+        var funded = kit.Wallet.CreateFundedPsbt([new PaymentOutput(External, Money.Coins(0.02m))], rate);
+        Assert.Equal(1, kit.Wallet.SignPsbt(funded.Psbt));
+        funded.Psbt.Finalize();
+        var tx = funded.Psbt.ExtractTransaction();
+        Assert.True(funded.Fee >= rate.FeeForWeight(TransactionWeight.Of(tx)));
+        kit.Chain.Accept(tx);
+    }
+
+    [Fact]
+    public async Task AfterAReorg_OwnTransactionsAreRebroadcast_ParentFirst()
+    {
+        using var kit = new WalletTestKit();
+        await kit.FundAsync(Money.Coins(1m));
+        var parent = await kit.Wallet.SendAsync(ExternalAddress(), SendAmount.Of(Money.Coins(0.2m)), WalletTestKit.SatPerVb(1));
+        var child = await kit.Wallet.CpfpAsync(parent.TxId, null, WalletTestKit.SatPerVb(10));
+        await kit.Chain.MineAsync();
+        await kit.Chain.DisconnectAsync(1);
+        Assert.Empty(kit.Chain.Mempool); // the fake node does not resurrect transactions by itself
+
+        Assert.Equal(2, await kit.Wallet.RebroadcastUnconfirmedAsync());
+        Assert.Equal([parent.TxId, child.TxId], kit.Chain.Mempool.Select(t => t.GetHash()));
+    }
+
+    [Fact]
+    public async Task Abandon_FreesTheInputs()
+    {
+        using var kit = new WalletTestKit();
+        await kit.FundAsync(Money.Coins(1m));
+        var sent = await kit.Wallet.SendAsync(ExternalAddress(), SendAmount.Of(Money.Coins(0.2m)), WalletTestKit.SatPerVb(1));
+        Assert.Equal(Money.Zero, kit.Wallet.GetBalance().Confirmed);
+        kit.Wallet.AbandonTransaction(sent.TxId);
+        Assert.Equal(Money.Coins(1m), kit.Wallet.GetBalance().Confirmed);
+        Assert.Equal(Money.Zero, kit.Wallet.GetBalance().Unconfirmed);
+        Assert.Null(kit.Wallet.GetTransaction(sent.TxId));
+        Assert.Throws<WalletException>(() => kit.Wallet.AbandonTransaction(sent.TxId));
+
+        // it confirms after all: the block brings it back
+        await kit.Chain.MineAsync();
+        Assert.Equal(Money.Coins(0.8m) - sent.Fee, kit.Wallet.GetBalance().Confirmed);
+    }
+
     private sealed class RejectingBroadcaster : IBroadcaster
     {
         public Task BroadcastAsync(Transaction transaction, CancellationToken cancellationToken = default) =>
