@@ -93,12 +93,12 @@ public sealed class DevnetWalletCommandTests : IAsyncLifetime
         Assert.True(replacement.GetProperty("fee_sat").GetInt64() > first.GetProperty("fee_sat").GetInt64());
         Assert.Equal(1, _host.Chain.MempoolCount);
 
-        await Run("devnet", "mine", "1", "--rpc", RpcUrl);
+        await Run("devnet", "mine", "1", "--rpc", RpcUrl); // to the default anyone-can-spend address, not the wallet
         var utxos = Json((await Run([.. Wallet(walletDir, "list-utxos"), "--json"])).Out);
         Assert.Contains(utxos.EnumerateArray(), u => u.GetProperty("address").GetString() == taprootAddress && u.GetProperty("amount_sat").GetInt64() == 1_0000_0000);
         var afterSend = Json((await Run([.. Wallet(walletDir, "balance"), "--json"])).Out);
         var total = afterSend.GetProperty("total_sat").GetInt64();
-        Assert.Equal(102 * 50_0000_0000L - replacement.GetProperty("fee_sat").GetInt64(), total);
+        Assert.Equal(101 * 50_0000_0000L - replacement.GetProperty("fee_sat").GetInt64(), total);
 
         // A fresh data dir restored from the mnemonic finds exactly the same coins.
         var restoredDir = Path.Combine(_root, "restored");

@@ -32,6 +32,15 @@ public sealed class TypesTests
     }
 
     [Fact]
+    public void ChainHashesMatchNBitcoinGenesisBlocks()
+    {
+        Assert.Equal(NBitcoin.Network.Main.GenesisHash.ToString(), ChainHash.Bitcoin.ToDisplayHex());
+        Assert.Equal(NBitcoin.Network.TestNet.GenesisHash.ToString(), ChainHash.Testnet.ToDisplayHex());
+        Assert.Equal(NBitcoin.Network.RegTest.GenesisHash.ToString(), ChainHash.Regtest.ToDisplayHex());
+        Assert.Equal(NBitcoin.Bitcoin.Instance.Signet.GenesisHash.ToString(), ChainHash.Signet.ToDisplayHex());
+    }
+
+    [Fact]
     public void NodeIdRejectsOffCurveBytes()
     {
         Assert.False(NodeId.TryParse("02" + new string('f', 64), out _));

@@ -71,12 +71,16 @@ public static class TxWeights
     public static long TransactionWeight(int inputCount, long inputsWeight, int outputCount, long outputsWeight) =>
         (4L * (4 + 4 + VarIntSize(inputCount) + VarIntSize(outputCount))) + 2 + inputsWeight + outputsWeight;
 
-    /// <summary>The fee at <paramref name="rate"/> for <paramref name="weight"/>, rounded up to the satoshi.</summary>
+    /// <summary>
+    /// The fee at <paramref name="rate"/> for <paramref name="weight"/>: the rate times the virtual size (weight / 4
+    /// rounded up, as Bitcoin Core measures it for relay and mining), rounded up to the satoshi. Charging fractional
+    /// vbytes instead would leave the transaction just under the requested rate in every node's eyes.
+    /// </summary>
     public static long FeeFor(FeeRate rate, long weight)
     {
         ArgumentNullException.ThrowIfNull(rate);
         var perKvb = rate.FeePerK.Satoshi;
-        return ((perKvb * weight) + 3999) / 4000;
+        return ((perKvb * VirtualSize(weight)) + 999) / 1000;
     }
 
     /// <summary>The virtual size of a weight (rounded up).</summary>

@@ -9,5 +9,7 @@ internal static class CommandCatalog
     {
         yield return DevnetCommands.Create();
         yield return WalletCommands.Create();
+        yield return Bolt11Commands.Create();
+        yield return Bolt12Commands.Create();
     }
 }

@@ -97,7 +97,7 @@ public readonly record struct ChainHash(Bytes32 Value)
     public static ChainHash Bitcoin { get; } = FromDisplayHex("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
 
     /// <summary>Bitcoin testnet3.</summary>
-    public static ChainHash Testnet { get; } = FromDisplayHex("000000000933ea01ad0ee984209779baaedaeb8287b4b1fc09a1d76a1da6b7e0");
+    public static ChainHash Testnet { get; } = FromDisplayHex("000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943");
 
     /// <summary>Bitcoin signet (the default signet).</summary>
     public static ChainHash Signet { get; } = FromDisplayHex("00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6");

@@ -43,6 +43,9 @@ public ref struct WireReader
     /// <summary>Reads a big-endian u64.</summary>
     public ulong ReadUInt64() => BinaryPrimitives.ReadUInt64BigEndian(Take(8));
 
+    /// <summary>Reads an s8 (two's complement byte).</summary>
+    public sbyte ReadSByte() => unchecked((sbyte)Take(1)[0]);
+
     /// <summary>Reads a big-endian s16.</summary>
     public short ReadInt16() => BinaryPrimitives.ReadInt16BigEndian(Take(2));
 

@@ -52,6 +52,9 @@ public sealed class WireWriter
         return this;
     }
 
+    /// <summary>Writes an s8 (two's complement byte).</summary>
+    public WireWriter WriteSByte(sbyte value) => WriteByte(unchecked((byte)value));
+
     /// <summary>Writes a big-endian s16.</summary>
     public WireWriter WriteInt16(short value) => WriteUInt16(unchecked((ushort)value));
 
