@@ -55,6 +55,10 @@ public sealed partial class DevnetChain
         {
             SendRawTransaction(transaction, FeeRate.Zero);
         }
+        catch (DevnetValidationException ex) when (ex.RpcCode == RpcErrorCodes.TransactionAlreadyInChain)
+        {
+            // Already confirmed: IBroadcaster counts "the backend already has it" as success.
+        }
         catch (DevnetValidationException ex)
         {
             throw new BroadcastRejectedException(ex.RpcCode, ex.Reason);

@@ -7,6 +7,8 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        yield return DevnetCommands.Create();
+        yield return WalletCommands.Create();
         yield return Bolt11Commands.Create();
         yield return Bolt12Commands.Create();
     }
