@@ -157,7 +157,7 @@ public sealed class SqliteKeyValueStore : IKeyValueStore
             {
                 SetKey(_read, primaryNamespace, secondaryNamespace, key);
                 using var reader = _read.ExecuteReader();
-                return reader.Read() ? reader.GetFieldValue<byte[]>(0) : null;
+                return reader.Read() ? reader.GetFieldValue<byte[]>(0) : (ReadOnlyMemory<byte>?)null;
             },
             cancellationToken);
     }
