@@ -94,3 +94,21 @@ public sealed class PostgresKeyValueStoreTests(PostgresServerFixture server)
         return await command.ExecuteScalarAsync();
     }
 }
+
+public sealed class PostgresServerChoiceTests
+{
+    [Fact]
+    public void Environment_variable_wins()
+    {
+        Assert.Equal(PostgresServerFixture.ServerChoice.Environment, PostgresServerFixture.ChooseServer("Host=127.0.0.1", "/nonexistent"));
+    }
+
+    [Fact]
+    public void Without_a_server_the_fixture_fails_with_instructions()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => PostgresServerFixture.ChooseServer(null, "/nonexistent/pg/bin"));
+        Assert.Contains(PostgresServerFixture.EnvironmentVariable, error.Message, StringComparison.Ordinal);
+        Assert.Contains("/nonexistent/pg/bin/initdb", error.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => PostgresServerFixture.ChooseServer("  ", "/nonexistent/pg/bin"));
+    }
+}

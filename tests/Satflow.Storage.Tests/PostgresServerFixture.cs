@@ -32,23 +32,16 @@ public sealed class PostgresServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        switch (ChooseServer(Environment.GetEnvironmentVariable(EnvironmentVariable), BinDirectory))
         {
-            ConnectionString = fromEnvironment;
-            Origin = EnvironmentVariable;
-        }
-        else if (File.Exists(Path.Combine(BinDirectory, "initdb")) && File.Exists(Path.Combine(BinDirectory, "pg_ctl")))
-        {
-            ConnectionString = await StartThrowawayServerAsync();
-            Origin = "throwaway server in " + _serverDirectory;
-        }
-        else
-        {
-            throw new InvalidOperationException(
-                $"The PostgreSQL key-value store tests need a PostgreSQL server. Set {EnvironmentVariable} to a connection string, " +
-                "e.g. 'Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres' (the user must be allowed to CREATE SCHEMA), " +
-                $"or install the PostgreSQL 15 server binaries ({BinDirectory}/initdb and pg_ctl) so the tests can start a throwaway server on 127.0.0.1.");
+            case ServerChoice.Environment:
+                ConnectionString = Environment.GetEnvironmentVariable(EnvironmentVariable)!;
+                Origin = EnvironmentVariable;
+                break;
+            case ServerChoice.Throwaway:
+                ConnectionString = await StartThrowawayServerAsync();
+                Origin = "throwaway server in " + _serverDirectory;
+                break;
         }
 
         DataSource = NpgsqlDataSource.Create(ConnectionString);
@@ -78,6 +71,31 @@ public sealed class PostgresServerFixture : IAsyncLifetime
         {
             Directory.Delete(_serverDirectory, recursive: true);
         }
+    }
+
+    internal enum ServerChoice
+    {
+        Environment,
+        Throwaway,
+    }
+
+    /// <summary>Which server to use; throws with instructions when there is none.</summary>
+    internal static ServerChoice ChooseServer(string? environmentValue, string binDirectory)
+    {
+        if (!string.IsNullOrWhiteSpace(environmentValue))
+        {
+            return ServerChoice.Environment;
+        }
+
+        if (File.Exists(Path.Combine(binDirectory, "initdb")) && File.Exists(Path.Combine(binDirectory, "pg_ctl")))
+        {
+            return ServerChoice.Throwaway;
+        }
+
+        throw new InvalidOperationException(
+            $"The PostgreSQL key-value store tests need a PostgreSQL server. Set {EnvironmentVariable} to a connection string, " +
+            "e.g. 'Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres' (the user must be allowed to CREATE SCHEMA), " +
+            $"or install the PostgreSQL 15 server binaries ({binDirectory}/initdb and pg_ctl) so the tests can start a throwaway server on 127.0.0.1.");
     }
 
     private static int FreeLoopbackPort()
