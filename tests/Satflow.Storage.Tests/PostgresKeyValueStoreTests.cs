@@ -50,6 +50,33 @@ public sealed class PostgresKeyValueStoreTests(PostgresServerFixture server)
         Assert.Equal(new byte[] { 2 }, (await other.ReadAsync("p", "", "k"))!.Value.ToArray());
     }
 
+    [Fact]
+    public async Task A_batch_that_fails_inside_the_database_is_rolled_back()
+    {
+        await Store.WriteAsync("chan", "", "state", new byte[] { 1 });
+        await Scalar(
+            $$"""
+            CREATE FUNCTION "{{server.Schema}}"."{{_table}}_boom"() RETURNS trigger LANGUAGE plpgsql AS $f$
+            BEGIN IF NEW.key = 'boom' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $f$;
+            CREATE TRIGGER inject_failure BEFORE INSERT ON "{{server.Schema}}"."{{_table}}"
+                FOR EACH ROW EXECUTE FUNCTION "{{server.Schema}}"."{{_table}}_boom"();
+            """);
+
+        var error = await Assert.ThrowsAsync<KeyValueStoreException>(() => Store.WriteBatchAsync(
+        [
+            KvOperation.Write("chan", "", "state", new byte[] { 2 }),
+            KvOperation.Write("chan", "", "fresh", new byte[] { 3 }),
+            KvOperation.Write("chan", "", "boom", new byte[] { 4 }),
+        ]).AsTask());
+        Assert.Equal(KeyValueStoreErrorReason.BackendFailure, error.Reason);
+        Assert.IsType<PostgresException>(error.InnerException);
+
+        Assert.Equal(["state"], await Store.ListAsync("chan", ""));
+        Assert.Equal(new byte[] { 1 }, (await Store.ReadAsync("chan", "", "state"))!.Value.ToArray());
+        await Store.WriteBatchAsync([KvOperation.Write("chan", "", "fresh", new byte[] { 5 })]);
+        Assert.Equal(["fresh", "state"], await Store.ListAsync("chan", ""));
+    }
+
     [Theory]
     [InlineData("Upper", "kv")]
     [InlineData("", "kv")]

@@ -69,6 +69,32 @@ public sealed class SqliteKeyValueStoreTests : DurableKeyValueStoreConformanceTe
     }
 
     [Fact]
+    public async Task A_batch_that_fails_inside_the_database_is_rolled_back()
+    {
+        await Store.WriteAsync("chan", "", "state", new byte[] { 1 });
+        await Store.DisposeAsync();
+        using (var raw = OpenRaw())
+        {
+            Scalar(raw, "CREATE TRIGGER inject_failure BEFORE INSERT ON kv WHEN NEW.key = 'boom' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+        }
+
+        Store = await SqliteKeyValueStore.OpenAsync(Options);
+        var error = await Assert.ThrowsAsync<KeyValueStoreException>(() => Store.WriteBatchAsync(
+        [
+            KvOperation.Write("chan", "", "state", new byte[] { 2 }),
+            KvOperation.Write("chan", "", "fresh", new byte[] { 3 }),
+            KvOperation.Write("chan", "", "boom", new byte[] { 4 }),
+        ]).AsTask());
+        Assert.Equal(KeyValueStoreErrorReason.BackendFailure, error.Reason);
+        Assert.IsType<SqliteException>(error.InnerException);
+
+        Assert.Equal(["state"], await Store.ListAsync("chan", ""));
+        Assert.Equal(new byte[] { 1 }, (await Store.ReadAsync("chan", "", "state"))!.Value.ToArray());
+        await Store.WriteBatchAsync([KvOperation.Write("chan", "", "fresh", new byte[] { 5 })]);
+        Assert.Equal(["fresh", "state"], await Store.ListAsync("chan", ""));
+    }
+
+    [Fact]
     public async Task A_file_that_is_not_a_database_gives_a_backend_failure()
     {
         var dir = _directory + "-garbage";
