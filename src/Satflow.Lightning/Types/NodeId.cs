@@ -1,4 +1,5 @@
 using NBitcoin;
+using NBitcoin.Secp256k1;
 
 namespace Satflow.Lightning.Types;
 
@@ -28,6 +29,18 @@ public readonly struct NodeId : IEquatable<NodeId>, IComparable<NodeId>
     /// <summary>The public key.</summary>
     public PubKey ToPubKey() => new(Span.ToArray());
 
+    /// <summary>The public key as the secp256k1 library type (used by the onion and route blinding code).</summary>
+    /// <exception cref="FormatException">For the default (all-zero) value, which is not a point.</exception>
+    public ECPubKey ToECPubKey() =>
+        ECPubKey.TryCreate(Span, Context.Instance, out _, out var key) && key is not null ? key : throw new FormatException("The default node id is not a point.");
+
+    /// <summary>Creates a node id from a secp256k1 library public key (its compressed encoding).</summary>
+    public static NodeId FromECPubKey(ECPubKey pubKey)
+    {
+        ArgumentNullException.ThrowIfNull(pubKey);
+        return new NodeId(pubKey.ToBytes(true));
+    }
+
     /// <summary>Creates a node id from 33 bytes, checking that they are a valid compressed point.</summary>
     /// <exception cref="FormatException">When the bytes are not a valid compressed public key.</exception>
     public static NodeId FromBytes(ReadOnlySpan<byte> bytes) =>
@@ -41,7 +54,7 @@ public readonly struct NodeId : IEquatable<NodeId>, IComparable<NodeId>
         {
             return false;
         }
-        if (!NBitcoin.Secp256k1.ECPubKey.TryCreate(bytes, null, out _, out _))
+        if (!ECPubKey.TryCreate(bytes, Context.Instance, out _, out _))
         {
             return false;
         }
