@@ -80,7 +80,7 @@ public sealed class NoiseHandshake
     {
         ArgumentNullException.ThrowIfNull(localStatic);
         ArgumentNullException.ThrowIfNull(ephemeral);
-        if (remoteStatic.Span.Length != NodeId.Length || !ECPubKey.TryCreate(remoteStatic.Span, Context.Instance, out _, out var remote) || remote is null)
+        if (!Secp256k1Helpers.TryParseCompressedPoint(remoteStatic.Span, out var remote))
         {
             throw new ArgumentException("The remote node id is not a valid public key.", nameof(remoteStatic));
         }
@@ -191,7 +191,7 @@ public sealed class NoiseHandshake
             throw Fail(TransportError.Act3BadCiphertext);
         }
         MixHash(c);
-        if (!TryParseCompressed(rsBytes, out var rs))
+        if (!Secp256k1Helpers.TryParseCompressedPoint(rsBytes, out var rs))
         {
             throw Fail(TransportError.Act3BadPubkey);
         }
@@ -248,7 +248,7 @@ public sealed class NoiseHandshake
         {
             throw Fail(badVersion, $"version {act[0]}");
         }
-        if (!TryParseCompressed(act.Slice(1, 33), out var re))
+        if (!Secp256k1Helpers.TryParseCompressedPoint(act.Slice(1, 33), out var re))
         {
             throw Fail(badPubkey);
         }
@@ -263,21 +263,6 @@ public sealed class NoiseHandshake
         _ck = ck;
         tempK = k;
         return re;
-    }
-
-    private static bool TryParseCompressed(ReadOnlySpan<byte> bytes, out ECPubKey key)
-    {
-        key = null!;
-        if (bytes.Length != 33 || (bytes[0] != 2 && bytes[0] != 3))
-        {
-            return false;
-        }
-        if (!ECPubKey.TryCreate(bytes, Context.Instance, out _, out var parsed) || parsed is null)
-        {
-            return false;
-        }
-        key = parsed;
-        return true;
     }
 
     private void MixHash(ReadOnlySpan<byte> data) => _h = Secp256k1Helpers.Sha256(_h, data);

@@ -1,5 +1,6 @@
 using NBitcoin;
 using NBitcoin.Secp256k1;
+using Satflow.Lightning.Crypto;
 
 namespace Satflow.Lightning.Types;
 
@@ -32,7 +33,7 @@ public readonly struct NodeId : IEquatable<NodeId>, IComparable<NodeId>
     /// <summary>The public key as the secp256k1 library type (used by the onion and route blinding code).</summary>
     /// <exception cref="FormatException">For the default (all-zero) value, which is not a point.</exception>
     public ECPubKey ToECPubKey() =>
-        ECPubKey.TryCreate(Span, Context.Instance, out _, out var key) && key is not null ? key : throw new FormatException("The default node id is not a point.");
+        Secp256k1Helpers.TryParseCompressedPoint(Span, out var key) ? key : throw new FormatException("The default node id is not a point.");
 
     /// <summary>Creates a node id from a secp256k1 library public key (its compressed encoding).</summary>
     public static NodeId FromECPubKey(ECPubKey pubKey)
@@ -50,11 +51,7 @@ public readonly struct NodeId : IEquatable<NodeId>, IComparable<NodeId>
     public static bool TryFromBytes(ReadOnlySpan<byte> bytes, out NodeId nodeId)
     {
         nodeId = default;
-        if (bytes.Length != Length || (bytes[0] != 2 && bytes[0] != 3))
-        {
-            return false;
-        }
-        if (!ECPubKey.TryCreate(bytes, Context.Instance, out _, out _))
+        if (!Secp256k1Helpers.TryParseCompressedPoint(bytes, out _))
         {
             return false;
         }
