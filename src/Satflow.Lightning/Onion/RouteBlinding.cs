@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
 using NBitcoin.Secp256k1;
+using Satflow.Lightning.Crypto;
 using Satflow.Lightning.Types;
 using Satflow.Lightning.Wire;
 
@@ -30,8 +30,6 @@ public sealed record DecryptedRecipientData(ReadOnlyMemory<byte> Plaintext, Encr
 /// <summary>BOLT 4 route blinding: creating blinded routes and unblinding them hop by hop.</summary>
 public static class RouteBlinding
 {
-    private const int TagLength = 16;
-
     /// <summary>
     /// Blinds a route: derives each hop's path key and shared secret from <paramref name="sessionKey"/>, blinds the
     /// node ids and encrypts each payload with ChaCha20-Poly1305 under that hop's <c>rho</c> and a zero nonce.
@@ -91,19 +89,13 @@ public static class RouteBlinding
         ArgumentNullException.ThrowIfNull(pathKey);
         var ss = SphinxCrypto.SharedSecret(pathKey, nodeKey);
         var rho = SphinxCrypto.GenerateKey(SphinxCrypto.Rho, ss);
-        if (encryptedRecipientData.Length < TagLength)
+        if (encryptedRecipientData.Length < ChaChaPoly.TagLength)
         {
             throw new OnionException(FailureCode.InvalidOnionBlinding, "encrypted_recipient_data shorter than its tag");
         }
-        var plaintext = new byte[encryptedRecipientData.Length - TagLength];
-        try
+        if (!ChaChaPoly.TryDecrypt(rho.ToArray(), 0, ReadOnlySpan<byte>.Empty, encryptedRecipientData, out var plaintext))
         {
-            using var aead = new ChaCha20Poly1305(rho.ToArray());
-            aead.Decrypt(new byte[12], encryptedRecipientData[..^TagLength], encryptedRecipientData[^TagLength..], plaintext);
-        }
-        catch (AuthenticationTagMismatchException e)
-        {
-            throw new OnionException(FailureCode.InvalidOnionBlinding, "encrypted_recipient_data does not decrypt", null, e);
+            throw new OnionException(FailureCode.InvalidOnionBlinding, "encrypted_recipient_data does not decrypt");
         }
         EncryptedDataTlv data;
         try
@@ -119,11 +111,6 @@ public static class RouteBlinding
     }
 
     /// <summary>Encrypts an <c>encrypted_data_tlv</c> under <paramref name="rho"/> (ChaCha20-Poly1305, zero nonce, no associated data).</summary>
-    public static byte[] Encrypt(Bytes32 rho, ReadOnlySpan<byte> plaintext)
-    {
-        var result = new byte[plaintext.Length + TagLength];
-        using var aead = new ChaCha20Poly1305(rho.ToArray());
-        aead.Encrypt(new byte[12], plaintext, result.AsSpan(0, plaintext.Length), result.AsSpan(plaintext.Length));
-        return result;
-    }
+    public static byte[] Encrypt(Bytes32 rho, ReadOnlySpan<byte> plaintext) =>
+        ChaChaPoly.Encrypt(rho.ToArray(), 0, ReadOnlySpan<byte>.Empty, plaintext);
 }

@@ -159,12 +159,12 @@ public sealed class NoiseHandshake
         _remoteEphemeral = re;
 
         var act = new byte[ActThreeLength];
-        var c = NoiseCipher.Encrypt(tempK2, 1, _h, _localStatic.CreatePubKey().ToBytes(true));
+        var c = ChaChaPoly.Encrypt(tempK2, 1, _h, _localStatic.CreatePubKey().ToBytes(true));
         c.CopyTo(act.AsSpan(1));
         MixHash(c);
         var (ck, tempK3) = Secp256k1Helpers.Hkdf(_ck, Secp256k1Helpers.Ecdh(_localStatic, re));
         _ck = ck;
-        NoiseCipher.Encrypt(tempK3, 0, _h, ReadOnlySpan<byte>.Empty).CopyTo(act.AsSpan(1 + c.Length));
+        ChaChaPoly.Encrypt(tempK3, 0, _h, ReadOnlySpan<byte>.Empty).CopyTo(act.AsSpan(1 + c.Length));
         (_sk, _rk) = Secp256k1Helpers.Hkdf(_ck, ReadOnlySpan<byte>.Empty);
         State = HandshakeState.Complete;
         return act;
@@ -184,9 +184,9 @@ public sealed class NoiseHandshake
         {
             throw Fail(TransportError.Act3BadVersion, $"version {actThree[0]}");
         }
-        var c = actThree.Slice(1, 33 + NoiseCipher.TagLength);
+        var c = actThree.Slice(1, 33 + ChaChaPoly.TagLength);
         var t = actThree[(1 + c.Length)..];
-        if (!NoiseCipher.TryDecrypt(_tempK2, 1, _h, c, out var rsBytes))
+        if (!ChaChaPoly.TryDecrypt(_tempK2, 1, _h, c, out var rsBytes))
         {
             throw Fail(TransportError.Act3BadCiphertext);
         }
@@ -196,7 +196,7 @@ public sealed class NoiseHandshake
             throw Fail(TransportError.Act3BadPubkey);
         }
         var (ck, tempK3) = Secp256k1Helpers.Hkdf(_ck, Secp256k1Helpers.Ecdh(_ephemeral, rs));
-        if (!NoiseCipher.TryDecrypt(tempK3, 0, _h, t, out _))
+        if (!ChaChaPoly.TryDecrypt(tempK3, 0, _h, t, out _))
         {
             throw Fail(TransportError.Act3BadTag);
         }
@@ -223,7 +223,7 @@ public sealed class NoiseHandshake
         var e = _ephemeral.CreatePubKey().ToBytes(true);
         MixHash(e);
         (_ck, tempK) = Secp256k1Helpers.Hkdf(_ck, sharedSecret);
-        var c = NoiseCipher.Encrypt(tempK, 0, _h, ReadOnlySpan<byte>.Empty);
+        var c = ChaChaPoly.Encrypt(tempK, 0, _h, ReadOnlySpan<byte>.Empty);
         MixHash(c);
         e.CopyTo(act.AsSpan(1));
         c.CopyTo(act.AsSpan(34));
@@ -255,7 +255,7 @@ public sealed class NoiseHandshake
         var h = Secp256k1Helpers.Sha256(_h, act.Slice(1, 33));
         var (ck, k) = Secp256k1Helpers.Hkdf(_ck, ecdh(re));
         var c = act[34..];
-        if (!NoiseCipher.TryDecrypt(k, 0, h, c, out _))
+        if (!ChaChaPoly.TryDecrypt(k, 0, h, c, out _))
         {
             throw Fail(badTag);
         }
