@@ -190,6 +190,5 @@ public sealed class BlindedPath
         return writer.ToArray();
     }
 
-    internal static NodeId ReadPoint(ref WireReader reader, string what) =>
-        NodeId.TryFromBytes(reader.ReadSpan(NodeId.Length), out var id) ? id : throw new WireFormatException("invalid point", what);
+    internal static NodeId ReadPoint(ref WireReader reader, string what) => NodeId.FromWire(reader.ReadSpan(NodeId.Length), what);
 }

@@ -47,6 +47,11 @@ public readonly struct NodeId : IEquatable<NodeId>, IComparable<NodeId>
     public static NodeId FromBytes(ReadOnlySpan<byte> bytes) =>
         TryFromBytes(bytes, out var id) ? id : throw new FormatException("Not a valid 33-byte compressed public key.");
 
+    /// <summary>Creates a node id from 33 decoded bytes, failing as a decoder does.</summary>
+    /// <exception cref="Wire.WireFormatException">"invalid point" naming <paramref name="field"/>, when the bytes are not a valid compressed point.</exception>
+    internal static NodeId FromWire(ReadOnlySpan<byte> bytes, string field) =>
+        TryFromBytes(bytes, out var id) ? id : throw new Wire.WireFormatException("invalid point", field);
+
     /// <summary>Creates a node id from 33 bytes without throwing.</summary>
     public static bool TryFromBytes(ReadOnlySpan<byte> bytes, out NodeId nodeId)
     {
