@@ -167,26 +167,7 @@ public static class Bech32
     }
 
     /// <summary>Regroups 8-bit bytes into 5-bit words, zero-padding the last word.</summary>
-    public static byte[] BytesToWords(ReadOnlySpan<byte> bytes)
-    {
-        var result = new byte[((bytes.Length * 8) + 4) / 5];
-        int acc = 0, bits = 0, index = 0;
-        foreach (var b in bytes)
-        {
-            acc = ((acc << 8) | b) & 0x1fff;
-            bits += 8;
-            while (bits >= 5)
-            {
-                bits -= 5;
-                result[index++] = (byte)((acc >> bits) & 31);
-            }
-        }
-        if (bits > 0)
-        {
-            result[index] = (byte)((acc << (5 - bits)) & 31);
-        }
-        return result;
-    }
+    public static byte[] BytesToWords(ReadOnlySpan<byte> bytes) => Regroup(bytes, 8, 5, padLast: true, out _, out _);
 
     /// <summary>
     /// Regroups 5-bit words into bytes. With <paramref name="strictPadding"/>, leftover bits must be fewer than 5 and
@@ -196,18 +177,7 @@ public static class Bech32
     /// <exception cref="WireFormatException">When strict padding is violated.</exception>
     public static byte[] WordsToBytes(ReadOnlySpan<byte> words, bool strictPadding = true)
     {
-        var result = new byte[words.Length * 5 / 8];
-        int acc = 0, bits = 0, index = 0;
-        foreach (var w in words)
-        {
-            acc = ((acc << 5) | w) & 0xfff;
-            bits += 5;
-            if (bits >= 8)
-            {
-                bits -= 8;
-                result[index++] = (byte)((acc >> bits) & 0xff);
-            }
-        }
+        var result = Regroup(words, 5, 8, padLast: false, out var acc, out var bits);
         if (strictPadding)
         {
             if (bits >= 5)
@@ -223,23 +193,35 @@ public static class Bech32
     }
 
     /// <summary>Regroups 5-bit words into bytes, appending zero bits to complete the last byte.</summary>
-    public static byte[] WordsToBytesPadded(ReadOnlySpan<byte> words)
+    public static byte[] WordsToBytesPadded(ReadOnlySpan<byte> words) => Regroup(words, 5, 8, padLast: true, out _, out _);
+
+    /// <summary>
+    /// The BIP 173 <c>convertbits</c> loop: regroups <paramref name="fromBits"/>-wide values into
+    /// <paramref name="toBits"/>-wide ones, optionally zero-padding a last partial value; hands back the accumulator
+    /// and the count of bits left over so callers can check the padding.
+    /// </summary>
+    private static byte[] Regroup(ReadOnlySpan<byte> input, int fromBits, int toBits, bool padLast, out int acc, out int bits)
     {
-        var result = new byte[((words.Length * 5) + 7) / 8];
-        int acc = 0, bits = 0, index = 0;
-        foreach (var w in words)
+        var totalBits = input.Length * fromBits;
+        var result = new byte[padLast ? (totalBits + toBits - 1) / toBits : totalBits / toBits];
+        var outMask = (1 << toBits) - 1;
+        var accMask = (1 << (fromBits + toBits - 1)) - 1;
+        acc = 0;
+        bits = 0;
+        var index = 0;
+        foreach (var value in input)
         {
-            acc = ((acc << 5) | w) & 0xfff;
-            bits += 5;
-            if (bits >= 8)
+            acc = ((acc << fromBits) | value) & accMask;
+            bits += fromBits;
+            while (bits >= toBits)
             {
-                bits -= 8;
-                result[index++] = (byte)((acc >> bits) & 0xff);
+                bits -= toBits;
+                result[index++] = (byte)((acc >> bits) & outMask);
             }
         }
-        if (bits > 0)
+        if (padLast && bits > 0)
         {
-            result[index] = (byte)((acc << (8 - bits)) & 0xff);
+            result[index] = (byte)((acc << (toBits - bits)) & outMask);
         }
         return result;
     }

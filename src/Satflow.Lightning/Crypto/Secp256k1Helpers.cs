@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using NBitcoin;
 using NBitcoin.Secp256k1;
@@ -7,22 +8,53 @@ using SHA256 = System.Security.Cryptography.SHA256;
 namespace Satflow.Lightning.Crypto;
 
 /// <summary>
-/// Small secp256k1 and hashing helpers shared by the BOLT 3 key derivation and the BOLT 8 handshake, built on
-/// NBitcoin.Secp256k1 and the .NET BCL.
+/// Small secp256k1 and hashing helpers shared by the BOLT 3 key derivation, the BOLT 8 handshake and the BOLT 4
+/// onion code, built on NBitcoin.Secp256k1 and the .NET BCL.
 /// </summary>
 public static class Secp256k1Helpers
 {
-    /// <summary>The BOLT 8 ECDH: SHA256 of the compressed shared point <c>priv·pub</c>.</summary>
+    /// <summary>The BOLT 8 (and BOLT 4) ECDH: SHA256 of the compressed shared point <c>priv·pub</c>.</summary>
     /// <param name="privateKey">Our private key.</param>
     /// <param name="publicKey">Their public key.</param>
     public static byte[] Ecdh(ECPrivKey privateKey, ECPubKey publicKey)
+    {
+        var secret = new byte[32];
+        Ecdh(privateKey, publicKey, secret);
+        return secret;
+    }
+
+    /// <summary>The BOLT 8 (and BOLT 4) ECDH into <paramref name="destination"/> (32 bytes): SHA256 of the compressed shared point.</summary>
+    /// <param name="privateKey">Our private key.</param>
+    /// <param name="publicKey">Their public key.</param>
+    /// <param name="destination">Where the 32-byte secret is written.</param>
+    /// <exception cref="ArgumentException">When <paramref name="destination"/> is shorter than 32 bytes.</exception>
+    public static void Ecdh(ECPrivKey privateKey, ECPubKey publicKey, Span<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(privateKey);
         ArgumentNullException.ThrowIfNull(publicKey);
         var shared = publicKey.GetSharedPubkey(privateKey);
         Span<byte> compressed = stackalloc byte[33];
         shared.WriteToSpan(true, compressed, out _);
-        return SHA256.HashData(compressed);
+        SHA256.HashData(compressed, destination);
+    }
+
+    /// <summary>Parses a 33-byte compressed secp256k1 point (leading byte 2 or 3, on the curve), without throwing.</summary>
+    /// <param name="bytes">The encoding to check.</param>
+    /// <param name="key">The point, when valid.</param>
+    public static bool TryParseCompressedPoint(ReadOnlySpan<byte> bytes, [NotNullWhen(true)] out ECPubKey? key)
+    {
+        key = null;
+        return bytes.Length == 33 && (bytes[0] == 2 || bytes[0] == 3)
+            && ECPubKey.TryCreate(bytes, Context.Instance, out _, out key) && key is not null;
+    }
+
+    /// <summary>The 32 bytes of a private key.</summary>
+    public static byte[] PrivateKeyBytes(ECPrivKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var bytes = new byte[32];
+        key.WriteToSpan(bytes);
+        return bytes;
     }
 
     /// <summary>HKDF-SHA256 with an empty info field, returning the two 32-byte halves of its 64-byte output.</summary>
@@ -79,9 +111,6 @@ public static class Secp256k1Helpers
     /// <summary>Converts a secp256k1 library private key to NBitcoin's type (compressed public key).</summary>
     public static Key ToKey(ECPrivKey key)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        var bytes = new byte[32];
-        key.WriteToSpan(bytes);
-        return new Key(bytes);
+        return new Key(PrivateKeyBytes(key));
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Numerics;
 using NBitcoin.Secp256k1;
 using Satflow.Lightning.Codecs;
+using Satflow.Lightning.Crypto;
 using Satflow.Lightning.Features;
 using Satflow.Lightning.Types;
 using Satflow.Lightning.Wire;
@@ -247,7 +248,7 @@ public sealed class Bolt11Invoice
             {
                 throw new InvoiceFormatException("non-canonical signature (high-S) with n field");
             }
-            if (!ECPubKey.TryCreate(payee.Span, Context.Instance, out _, out var key) || key is null || !key.SigVerify(plain, message))
+            if (!Secp256k1Helpers.TryParseCompressedPoint(payee.Span, out var key) || !key.SigVerify(plain, message))
             {
                 throw new InvoiceFormatException("signature does not match the n field");
             }
@@ -263,9 +264,7 @@ public sealed class Bolt11Invoice
         {
             throw new InvoiceFormatException("signature is not recoverable");
         }
-        var compressed = new byte[33];
-        recovered.WriteToSpan(true, compressed, out _);
-        PayeeNodeId = NodeId.FromBytes(compressed);
+        PayeeNodeId = NodeId.FromECPubKey(recovered);
     }
 
     /// <summary>Fills the typed properties from <see cref="TaggedFields"/>; returns the valid <c>n</c> value if any.</summary>

@@ -357,7 +357,7 @@ internal static class Bolt12Codec
         {
             return null;
         }
-        return NodeId.TryFromBytes(value.Span, out var id) ? id : throw new WireFormatException("invalid point", field);
+        return NodeId.FromWire(value.Span, field);
     }
 
     public static IReadOnlyList<BlindedPath> ReadPaths(ReadOnlySpan<byte> value, string field)

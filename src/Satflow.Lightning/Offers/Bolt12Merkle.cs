@@ -1,4 +1,5 @@
 using NBitcoin.Secp256k1;
+using Satflow.Lightning.Crypto;
 using Satflow.Lightning.Types;
 using Satflow.Lightning.Wire;
 using SHA256 = System.Security.Cryptography.SHA256;
@@ -126,7 +127,7 @@ public static class Bolt12Merkle
         {
             return false;
         }
-        if (!ECPubKey.TryCreate(signer.Span, Context.Instance, out _, out var pub) || pub is null)
+        if (!Secp256k1Helpers.TryParseCompressedPoint(signer.Span, out var pub))
         {
             return false;
         }

@@ -23,14 +23,14 @@ public static class BlindedPaymentRoute
     /// <exception cref="ArgumentException">When the introduction node is given as a channel.</exception>
     public static IReadOnlyList<OnionHop> BuildHops(
         IReadOnlyList<(ECPubKey NodeId, PaymentOnionPayload Payload)> clearHops,
-        BlindedRoute route,
+        BlindedPath route,
         MilliSatoshi amount,
         MilliSatoshi totalAmount,
         uint finalCltvExpiry)
     {
         ArgumentNullException.ThrowIfNull(clearHops);
         ArgumentNullException.ThrowIfNull(route);
-        if (route.FirstNode.NodeId is not { } introduction)
+        if (route.FirstNodeId.NodeId is not { } introduction)
         {
             throw new ArgumentException("Resolve a sciddir introduction node to its node id first.", nameof(route));
         }
@@ -42,13 +42,13 @@ public static class BlindedPaymentRoute
             var isLast = i == route.Hops.Count - 1;
             var payload = new PaymentOnionPayload
             {
-                EncryptedRecipientData = route.Hops[i].EncryptedRecipientData,
-                CurrentPathKey = isFirst ? route.FirstPathKey : null,
+                EncryptedRecipientData = route.Hops[i].EncryptedRecipientData.ToArray(),
+                CurrentPathKey = isFirst ? route.FirstPathKey.ToECPubKey() : null,
                 AmountToForward = isLast ? amount : null,
                 OutgoingCltvValue = isLast ? finalCltvExpiry : null,
                 TotalAmount = isLast ? totalAmount : null,
             };
-            var key = isFirst ? SphinxCrypto.ParsePoint(introduction.Span, "introduction node") : route.Hops[i].BlindedNodeId;
+            var key = (isFirst ? introduction : route.Hops[i].BlindedNodeId).ToECPubKey();
             hops.Add(new OnionHop(key, payload.Encode()));
         }
         return hops;

@@ -26,7 +26,7 @@ public sealed class OnionMessagePayload
     public const ulong InvoiceErrorType = 68;
 
     /// <summary><c>reply_path</c>.</summary>
-    public BlindedRoute? ReplyPath { get; init; }
+    public BlindedPath? ReplyPath { get; init; }
 
     /// <summary><c>encrypted_recipient_data</c>.</summary>
     public ReadOnlyMemory<byte>? EncryptedRecipientData { get; init; }
@@ -63,13 +63,13 @@ public sealed class OnionMessagePayload
     public static OnionMessagePayload Decode(ReadOnlySpan<byte> bytes)
     {
         var stream = TlvStream.Parse(bytes, static t => t is ReplyPathType or EncryptedRecipientDataType or InvoiceRequestType or InvoiceType or InvoiceErrorType);
-        BlindedRoute? replyPath = null;
+        BlindedPath? replyPath = null;
         var unknown = new List<TlvRecord>();
         foreach (var record in stream.Records)
         {
             if (record.Type == ReplyPathType)
             {
-                replyPath = BlindedRoute.Parse(record.Value.Span);
+                replyPath = BlindedPath.Parse(record.Value.Span);
             }
             else if (record.Type is not (EncryptedRecipientDataType or InvoiceRequestType or InvoiceType or InvoiceErrorType))
             {

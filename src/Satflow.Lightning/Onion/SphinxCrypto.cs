@@ -1,7 +1,7 @@
 using System.Text;
 using NBitcoin.Secp256k1;
 using HMACSHA256 = System.Security.Cryptography.HMACSHA256;
-using SHA256 = System.Security.Cryptography.SHA256;
+using Satflow.Lightning.Crypto;
 using Satflow.Lightning.Types;
 
 namespace Satflow.Lightning.Onion;
@@ -37,14 +37,9 @@ public static class SphinxCrypto
     /// <summary>The ECDH shared secret: SHA256 of the compressed point <c>privateKey · publicKey</c>.</summary>
     public static Bytes32 SharedSecret(ECPubKey publicKey, ECPrivKey privateKey)
     {
-        ArgumentNullException.ThrowIfNull(publicKey);
-        ArgumentNullException.ThrowIfNull(privateKey);
-        var point = publicKey.GetSharedPubkey(privateKey);
-        Span<byte> compressed = stackalloc byte[33];
-        point.WriteToSpan(true, compressed, out _);
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(compressed, hash);
-        return new Bytes32(hash);
+        Span<byte> secret = stackalloc byte[32];
+        Secp256k1Helpers.Ecdh(privateKey, publicKey, secret);
+        return new Bytes32(secret);
     }
 
     /// <summary>A derived key: HMAC-SHA256 keyed with the ASCII <paramref name="keyType"/> over the 32-byte secret.</summary>
@@ -71,12 +66,9 @@ public static class SphinxCrypto
     public static Bytes32 BlindingFactor(ECPubKey publicKey, Bytes32 sharedSecret)
     {
         ArgumentNullException.ThrowIfNull(publicKey);
-        Span<byte> input = stackalloc byte[65];
-        publicKey.WriteToSpan(true, input, out _);
-        sharedSecret.CopyTo(input[33..]);
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(input, hash);
-        return new Bytes32(hash);
+        Span<byte> secret = stackalloc byte[32];
+        sharedSecret.CopyTo(secret);
+        return new Bytes32(Secp256k1Helpers.Sha256(publicKey.ToBytes(true), secret));
     }
 
     /// <summary>Multiplies a public key by a 32-byte scalar.</summary>
@@ -104,14 +96,8 @@ public static class SphinxCrypto
     }
 
     /// <summary>Parses a 33-byte compressed point, or returns null.</summary>
-    public static ECPubKey? TryParsePoint(ReadOnlySpan<byte> bytes)
-    {
-        if (bytes.Length != 33 || (bytes[0] != 2 && bytes[0] != 3))
-        {
-            return null;
-        }
-        return ECPubKey.TryCreate(bytes, Context.Instance, out _, out var key) ? key : null;
-    }
+    public static ECPubKey? TryParsePoint(ReadOnlySpan<byte> bytes) =>
+        Secp256k1Helpers.TryParseCompressedPoint(bytes, out var key) ? key : null;
 
     /// <summary>Parses a 33-byte compressed point.</summary>
     /// <exception cref="Wire.WireFormatException">When the bytes are not a valid compressed point.</exception>
@@ -133,13 +119,7 @@ public static class SphinxCrypto
             : throw new ArgumentException("Not a valid 32-byte secp256k1 private key.", nameof(bytes));
 
     /// <summary>The 32 bytes of a private key.</summary>
-    public static byte[] PrivateKeyBytes(ECPrivKey key)
-    {
-        ArgumentNullException.ThrowIfNull(key);
-        var bytes = new byte[32];
-        key.WriteToSpan(bytes);
-        return bytes;
-    }
+    public static byte[] PrivateKeyBytes(ECPrivKey key) => Secp256k1Helpers.PrivateKeyBytes(key);
 
     /// <summary>XORs <paramref name="source"/> into <paramref name="destination"/> byte by byte (the shorter length).</summary>
     internal static void XorInto(Span<byte> destination, ReadOnlySpan<byte> source)

@@ -163,13 +163,13 @@ public sealed class LightningTransport : IDisposable
 
         public void Encrypt(ReadOnlySpan<byte> plaintext, Span<byte> output)
         {
-            NoiseCipher.Encrypt(_aead, _nonce, ReadOnlySpan<byte>.Empty, plaintext, output);
+            ChaChaPoly.Encrypt(_aead, _nonce, ReadOnlySpan<byte>.Empty, plaintext, output);
             Advance();
         }
 
         public bool TryDecrypt(ReadOnlySpan<byte> input, Span<byte> plaintext)
         {
-            if (!NoiseCipher.TryDecrypt(_aead, _nonce, ReadOnlySpan<byte>.Empty, input, plaintext))
+            if (!ChaChaPoly.TryDecrypt(_aead, _nonce, ReadOnlySpan<byte>.Empty, input, plaintext))
             {
                 return false;
             }

@@ -80,7 +80,7 @@ public sealed class NoiseHandshake
     {
         ArgumentNullException.ThrowIfNull(localStatic);
         ArgumentNullException.ThrowIfNull(ephemeral);
-        if (remoteStatic.Span.Length != NodeId.Length || !ECPubKey.TryCreate(remoteStatic.Span, Context.Instance, out _, out var remote) || remote is null)
+        if (!Secp256k1Helpers.TryParseCompressedPoint(remoteStatic.Span, out var remote))
         {
             throw new ArgumentException("The remote node id is not a valid public key.", nameof(remoteStatic));
         }
@@ -159,12 +159,12 @@ public sealed class NoiseHandshake
         _remoteEphemeral = re;
 
         var act = new byte[ActThreeLength];
-        var c = NoiseCipher.Encrypt(tempK2, 1, _h, _localStatic.CreatePubKey().ToBytes(true));
+        var c = ChaChaPoly.Encrypt(tempK2, 1, _h, _localStatic.CreatePubKey().ToBytes(true));
         c.CopyTo(act.AsSpan(1));
         MixHash(c);
         var (ck, tempK3) = Secp256k1Helpers.Hkdf(_ck, Secp256k1Helpers.Ecdh(_localStatic, re));
         _ck = ck;
-        NoiseCipher.Encrypt(tempK3, 0, _h, ReadOnlySpan<byte>.Empty).CopyTo(act.AsSpan(1 + c.Length));
+        ChaChaPoly.Encrypt(tempK3, 0, _h, ReadOnlySpan<byte>.Empty).CopyTo(act.AsSpan(1 + c.Length));
         (_sk, _rk) = Secp256k1Helpers.Hkdf(_ck, ReadOnlySpan<byte>.Empty);
         State = HandshakeState.Complete;
         return act;
@@ -184,19 +184,19 @@ public sealed class NoiseHandshake
         {
             throw Fail(TransportError.Act3BadVersion, $"version {actThree[0]}");
         }
-        var c = actThree.Slice(1, 33 + NoiseCipher.TagLength);
+        var c = actThree.Slice(1, 33 + ChaChaPoly.TagLength);
         var t = actThree[(1 + c.Length)..];
-        if (!NoiseCipher.TryDecrypt(_tempK2, 1, _h, c, out var rsBytes))
+        if (!ChaChaPoly.TryDecrypt(_tempK2, 1, _h, c, out var rsBytes))
         {
             throw Fail(TransportError.Act3BadCiphertext);
         }
         MixHash(c);
-        if (!TryParseCompressed(rsBytes, out var rs))
+        if (!Secp256k1Helpers.TryParseCompressedPoint(rsBytes, out var rs))
         {
             throw Fail(TransportError.Act3BadPubkey);
         }
         var (ck, tempK3) = Secp256k1Helpers.Hkdf(_ck, Secp256k1Helpers.Ecdh(_ephemeral, rs));
-        if (!NoiseCipher.TryDecrypt(tempK3, 0, _h, t, out _))
+        if (!ChaChaPoly.TryDecrypt(tempK3, 0, _h, t, out _))
         {
             throw Fail(TransportError.Act3BadTag);
         }
@@ -223,7 +223,7 @@ public sealed class NoiseHandshake
         var e = _ephemeral.CreatePubKey().ToBytes(true);
         MixHash(e);
         (_ck, tempK) = Secp256k1Helpers.Hkdf(_ck, sharedSecret);
-        var c = NoiseCipher.Encrypt(tempK, 0, _h, ReadOnlySpan<byte>.Empty);
+        var c = ChaChaPoly.Encrypt(tempK, 0, _h, ReadOnlySpan<byte>.Empty);
         MixHash(c);
         e.CopyTo(act.AsSpan(1));
         c.CopyTo(act.AsSpan(34));
@@ -248,14 +248,14 @@ public sealed class NoiseHandshake
         {
             throw Fail(badVersion, $"version {act[0]}");
         }
-        if (!TryParseCompressed(act.Slice(1, 33), out var re))
+        if (!Secp256k1Helpers.TryParseCompressedPoint(act.Slice(1, 33), out var re))
         {
             throw Fail(badPubkey);
         }
         var h = Secp256k1Helpers.Sha256(_h, act.Slice(1, 33));
         var (ck, k) = Secp256k1Helpers.Hkdf(_ck, ecdh(re));
         var c = act[34..];
-        if (!NoiseCipher.TryDecrypt(k, 0, h, c, out _))
+        if (!ChaChaPoly.TryDecrypt(k, 0, h, c, out _))
         {
             throw Fail(badTag);
         }
@@ -263,21 +263,6 @@ public sealed class NoiseHandshake
         _ck = ck;
         tempK = k;
         return re;
-    }
-
-    private static bool TryParseCompressed(ReadOnlySpan<byte> bytes, out ECPubKey key)
-    {
-        key = null!;
-        if (bytes.Length != 33 || (bytes[0] != 2 && bytes[0] != 3))
-        {
-            return false;
-        }
-        if (!ECPubKey.TryCreate(bytes, Context.Instance, out _, out var parsed) || parsed is null)
-        {
-            return false;
-        }
-        key = parsed;
-        return true;
     }
 
     private void MixHash(ReadOnlySpan<byte> data) => _h = Secp256k1Helpers.Sha256(_h, data);

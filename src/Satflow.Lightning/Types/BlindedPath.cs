@@ -4,7 +4,7 @@ namespace Satflow.Lightning.Types;
 
 /// <summary>
 /// BOLT 1 <c>sciddir_or_pubkey</c>: either a 33-byte node id or a short channel id with a direction bit (9 bytes,
-/// first byte 0 or 1), naming the introduction node of a blinded path compactly.
+/// first byte 0 or 1: the channel's node_1 or node_2 end), naming the introduction node of a blinded path compactly.
 /// </summary>
 public readonly record struct SciddirOrPubkey
 {
@@ -28,6 +28,7 @@ public readonly record struct SciddirOrPubkey
     public static SciddirOrPubkey FromNodeId(NodeId nodeId) => new(nodeId, null, 0);
 
     /// <summary>The short-channel-id form.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">When the direction is not 0 or 1.</exception>
     public static SciddirOrPubkey FromShortChannelId(ShortChannelId scid, byte direction)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(direction, (byte)1);
@@ -69,7 +70,10 @@ public readonly record struct SciddirOrPubkey
     public override string ToString() => NodeId is { } id ? id.ToString() : $"{ShortChannelId}/{Direction}";
 }
 
-/// <summary>One hop of a BOLT 12 blinded path (<c>onionmsg_hop</c>): a blinded node id and its encrypted data.</summary>
+/// <summary>
+/// One hop of a BOLT 4/12 blinded path (<c>blinded_path_hop</c>, also <c>onionmsg_hop</c>): the blinded node id the
+/// onion layer is encrypted to and its <c>encrypted_recipient_data</c> (ChaCha20-Poly1305 ciphertext and tag).
+/// </summary>
 public sealed class BlindedHop
 {
     private readonly byte[] _encryptedRecipientData;
@@ -94,8 +98,9 @@ public sealed class BlindedHop
 }
 
 /// <summary>
-/// The BOLT 12 <c>blinded_path</c> wire type: <c>first_node_id</c> (sciddir_or_pubkey), <c>first_path_key</c>,
-/// <c>num_hops</c> and the hops. A path always has at least one hop.
+/// The BOLT 4/12 <c>blinded_path</c> wire type, used by offers, invoices, onion message reply paths and blinded
+/// payments: <c>first_node_id</c> (sciddir_or_pubkey), <c>first_path_key</c>, <c>num_hops</c> and the hops (the
+/// introduction node's own blinded hop first). A path always has 1 to 255 hops.
 /// </summary>
 public sealed class BlindedPath
 {
@@ -155,6 +160,16 @@ public sealed class BlindedPath
         return paths;
     }
 
+    /// <summary>Parses exactly one path.</summary>
+    /// <exception cref="WireFormatException">When malformed or followed by extra bytes.</exception>
+    public static BlindedPath Parse(ReadOnlySpan<byte> bytes)
+    {
+        var reader = new WireReader(bytes);
+        var path = Read(ref reader);
+        reader.EnsureEnd("blinded_path");
+        return path;
+    }
+
     /// <summary>Writes the path.</summary>
     public void WriteTo(WireWriter writer)
     {
@@ -167,6 +182,13 @@ public sealed class BlindedPath
         }
     }
 
-    internal static NodeId ReadPoint(ref WireReader reader, string what) =>
-        NodeId.TryFromBytes(reader.ReadSpan(NodeId.Length), out var id) ? id : throw new WireFormatException("invalid point", what);
+    /// <summary>Serializes the path into a new array.</summary>
+    public byte[] ToBytes()
+    {
+        var writer = new WireWriter();
+        WriteTo(writer);
+        return writer.ToArray();
+    }
+
+    internal static NodeId ReadPoint(ref WireReader reader, string what) => NodeId.FromWire(reader.ReadSpan(NodeId.Length), what);
 }

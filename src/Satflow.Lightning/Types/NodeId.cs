@@ -1,4 +1,6 @@
 using NBitcoin;
+using NBitcoin.Secp256k1;
+using Satflow.Lightning.Crypto;
 
 namespace Satflow.Lightning.Types;
 
@@ -28,20 +30,33 @@ public readonly struct NodeId : IEquatable<NodeId>, IComparable<NodeId>
     /// <summary>The public key.</summary>
     public PubKey ToPubKey() => new(Span.ToArray());
 
+    /// <summary>The public key as the secp256k1 library type (used by the onion and route blinding code).</summary>
+    /// <exception cref="FormatException">For the default (all-zero) value, which is not a point.</exception>
+    public ECPubKey ToECPubKey() =>
+        Secp256k1Helpers.TryParseCompressedPoint(Span, out var key) ? key : throw new FormatException("The default node id is not a point.");
+
+    /// <summary>Creates a node id from a secp256k1 library public key (its compressed encoding).</summary>
+    public static NodeId FromECPubKey(ECPubKey pubKey)
+    {
+        ArgumentNullException.ThrowIfNull(pubKey);
+        return new NodeId(pubKey.ToBytes(true));
+    }
+
     /// <summary>Creates a node id from 33 bytes, checking that they are a valid compressed point.</summary>
     /// <exception cref="FormatException">When the bytes are not a valid compressed public key.</exception>
     public static NodeId FromBytes(ReadOnlySpan<byte> bytes) =>
         TryFromBytes(bytes, out var id) ? id : throw new FormatException("Not a valid 33-byte compressed public key.");
 
+    /// <summary>Creates a node id from 33 decoded bytes, failing as a decoder does.</summary>
+    /// <exception cref="Wire.WireFormatException">"invalid point" naming <paramref name="field"/>, when the bytes are not a valid compressed point.</exception>
+    internal static NodeId FromWire(ReadOnlySpan<byte> bytes, string field) =>
+        TryFromBytes(bytes, out var id) ? id : throw new Wire.WireFormatException("invalid point", field);
+
     /// <summary>Creates a node id from 33 bytes without throwing.</summary>
     public static bool TryFromBytes(ReadOnlySpan<byte> bytes, out NodeId nodeId)
     {
         nodeId = default;
-        if (bytes.Length != Length || (bytes[0] != 2 && bytes[0] != 3))
-        {
-            return false;
-        }
-        if (!NBitcoin.Secp256k1.ECPubKey.TryCreate(bytes, null, out _, out _))
+        if (!Secp256k1Helpers.TryParseCompressedPoint(bytes, out _))
         {
             return false;
         }

@@ -42,10 +42,10 @@ public sealed class BlindedPaymentOnionVectorTests
     public void Construct_FromTypedRouteAndAmounts()
     {
         var blinded = Generate.GetProperty("blinded_route");
-        var route = new BlindedRoute(
-            IntroductionNode.FromNodeId(NodeId.Parse(blinded.Str("first_node_id"))),
-            Pub(blinded.Str("first_path_key")),
-            [.. Enumerable.Range(0, 4).Select(i => new BlindedHop(Pub(BlindedHopJson(i).Str("blinded_node_id")), BlindedHopJson(i).HexOf("encrypted_data")))]);
+        var route = new BlindedPath(
+            SciddirOrPubkey.FromNodeId(NodeId.Parse(blinded.Str("first_node_id"))),
+            NodeId.Parse(blinded.Str("first_path_key")),
+            [.. Enumerable.Range(0, 4).Select(i => new BlindedHop(NodeId.Parse(BlindedHopJson(i).Str("blinded_node_id")), BlindedHopJson(i).HexOf("encrypted_data")))]);
         var aliceTlvs = RouteHop(0).GetProperty("tlvs");
         var alice = new PaymentOnionPayload
         {
@@ -121,11 +121,11 @@ public sealed class BlindedPaymentOnionVectorTests
         var created = RouteBlinding.Create(session, [NodeId(first), NodeId(first + 1)], [Tlv(first), Tlv(first + 1)]);
         var hop = created.Route.Hops[index - first];
         Assert.Equal(BlindedHopJson(index).Str("blinded_node_id"), PubHex(hop.BlindedNodeId));
-        Assert.Equal(BlindedHopJson(index).Str("encrypted_data"), ToHex(hop.EncryptedRecipientData.Span));
+        Assert.Equal(BlindedHopJson(index).Str("encrypted_data"), ToHex(hop.EncryptedRecipientData));
         if (index == 0)
         {
             Assert.Equal(Generate.GetProperty("blinded_route").Str("first_path_key"), PubHex(created.Route.FirstPathKey));
-            Assert.Equal(Generate.GetProperty("blinded_route").Str("first_node_id"), created.Route.FirstNode.NodeId!.Value.ToString());
+            Assert.Equal(Generate.GetProperty("blinded_route").Str("first_node_id"), created.Route.FirstNodeId.NodeId!.Value.ToString());
         }
     }
 

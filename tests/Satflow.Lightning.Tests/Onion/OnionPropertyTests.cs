@@ -127,7 +127,7 @@ public sealed class OnionPropertyTests
             OnlyTypedErrors(() => PaymentOnionPayload.Decode(bytes));
             OnlyTypedErrors(() => EncryptedDataTlv.Decode(bytes));
             OnlyTypedErrors(() => OnionMessagePayload.Decode(bytes));
-            OnlyTypedErrors(() => BlindedRoute.Parse(bytes));
+            OnlyTypedErrors(() => BlindedPath.Parse(bytes));
             OnlyTypedErrors(() => FailureMessage.Decode(bytes));
             OnlyTypedErrors(() => OnionMessage.Decode(bytes));
         }, iter: 2000);
@@ -267,7 +267,7 @@ public sealed class OnionPropertyTests
         [
             b => FailureMessage.Decode(b),
             b => OnionMessage.Decode(b),
-            b => BlindedRoute.Parse(b),
+            b => BlindedPath.Parse(b),
             b => PaymentOnionPayload.Decode(b),
         ];
         for (var i = 0; i < inputs.Length; i++)

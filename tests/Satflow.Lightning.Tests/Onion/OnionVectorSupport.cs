@@ -49,6 +49,8 @@ internal static class OnionVectorSupport
 
     public static string PubHex(ECPubKey key) => ToHex(SphinxCrypto.Compress(key));
 
+    public static string PubHex(NodeId key) => key.ToString();
+
     /// <summary>Removes the BigSize length prefix the vectors put in front of hop payloads.</summary>
     public static byte[] StripLength(byte[] prefixed)
     {

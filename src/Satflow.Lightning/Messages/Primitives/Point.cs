@@ -1,4 +1,5 @@
 using NBitcoin;
+using Satflow.Lightning.Crypto;
 using Satflow.Lightning.Types;
 
 namespace Satflow.Lightning.Messages.Primitives;
@@ -37,7 +38,7 @@ public readonly struct Point : IEquatable<Point>
 
     /// <summary>True when <paramref name="bytes"/> are 33 bytes of a valid compressed point.</summary>
     public static bool IsValid(ReadOnlySpan<byte> bytes) =>
-        bytes.Length == Length && (bytes[0] == 2 || bytes[0] == 3) && NBitcoin.Secp256k1.ECPubKey.TryCreate(bytes, null, out _, out _);
+        Secp256k1Helpers.TryParseCompressedPoint(bytes, out _);
 
     /// <summary>Creates a point from 33 bytes without throwing.</summary>
     public static bool TryFromBytes(ReadOnlySpan<byte> bytes, out Point point)

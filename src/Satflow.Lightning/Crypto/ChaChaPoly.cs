@@ -1,10 +1,13 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace Satflow.Lightning.Transport;
+namespace Satflow.Lightning.Crypto;
 
-/// <summary>BOLT 8 <c>encryptWithAD</c>/<c>decryptWithAD</c>: ChaCha20-Poly1305 (IETF) with a 32-zero-bit + 64-bit little-endian nonce.</summary>
-internal static class NoiseCipher
+/// <summary>
+/// ChaCha20-Poly1305 (IETF) with a 32-zero-bit + 64-bit little-endian nonce: BOLT 8 <c>encryptWithAD</c>/<c>decryptWithAD</c>,
+/// and with nonce 0 and no associated data the BOLT 4 <c>encrypted_recipient_data</c> of route blinding.
+/// </summary>
+internal static class ChaChaPoly
 {
     public const int TagLength = 16;
 
