@@ -385,10 +385,7 @@ public sealed partial class DevnetChain
                 string.Create(CultureInfo.InvariantCulture, $"coinbase pays too much (actual={reward} vs limit={limit})"));
         }
 
-        foreach (var (tx, spentOutputs) in validators)
-        {
-            VerifyScripts(tx, spentOutputs, DevnetConsensus.ConsensusFlags, policy: false);
-        }
+        VerifyBlockScripts(validators, Options.ScriptVerificationThreads);
 
         return new ConnectPlan(spent, created.Select(kv => (kv.Key, kv.Value)).ToList(), fees);
     }
@@ -456,6 +453,45 @@ public sealed partial class DevnetChain
         }
 
         return minHeight < height && minTime < prevMtp;
+    }
+
+    /// <summary>
+    /// Verifies every script of a block, spreading transactions over up to <paramref name="threads"/> cores the way
+    /// Bitcoin Core's script-check queue does (signature checks dominate block validation). The call returns only
+    /// when all checks are done; the error reported is always the first failing transaction in block order, so the
+    /// result does not depend on scheduling.
+    /// </summary>
+    private static void VerifyBlockScripts(List<(Transaction Tx, TxOut[] Spent)> validators, int threads)
+    {
+        if (threads <= 1 || validators.Count < 2)
+        {
+            foreach (var (tx, spentOutputs) in validators)
+            {
+                VerifyScripts(tx, spentOutputs, DevnetConsensus.ConsensusFlags, policy: false);
+            }
+            return;
+        }
+
+        var failures = new DevnetValidationException?[validators.Count];
+        Parallel.For(0, validators.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, (i, state) =>
+        {
+            try
+            {
+                VerifyScripts(validators[i].Tx, validators[i].Spent, DevnetConsensus.ConsensusFlags, policy: false);
+            }
+            catch (DevnetValidationException ex)
+            {
+                failures[i] = ex;
+                state.Break(); // earlier transactions still finish, so the first failure in block order is known
+            }
+        });
+        foreach (var failure in failures)
+        {
+            if (failure is not null)
+            {
+                throw failure;
+            }
+        }
     }
 
     private static void VerifyScripts(Transaction tx, TxOut[] spentOutputs, ScriptVerify flags, bool policy)

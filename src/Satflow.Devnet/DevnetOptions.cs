@@ -28,4 +28,10 @@ public sealed class DevnetOptions
     /// follows Core 27: only transactions that signal BIP125 may be replaced.
     /// </summary>
     public bool FullReplaceByFee { get; init; }
+
+    /// <summary>
+    /// How many cores verify a block's scripts in parallel (default: all of them; 1 verifies on the calling thread
+    /// only). Mempool acceptance always verifies on the calling thread.
+    /// </summary>
+    public int ScriptVerificationThreads { get; init; } = Environment.ProcessorCount;
 }
