@@ -260,9 +260,36 @@ internal sealed class PeerConnection
             {
                 // Already finished.
             }
-            _socket.Close(0);
+            CloseSocket(abortive: _reason == DisconnectReason.SendStalled);
         });
     }
+
+    /// <summary>
+    /// Closes the socket: gracefully (FIN, so the peer reads our last message and a clean end of stream), or abortively
+    /// (RST) for a peer that stopped reading, so unsent data is not kept in the kernel.
+    /// </summary>
+    private void CloseSocket(bool abortive)
+    {
+        try
+        {
+            if (abortive)
+            {
+                _socket.Close(0);
+                return;
+            }
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already gone.
+        }
+        _socket.Close();
+    }
+
+    private static DisconnectReason ReasonOf(Exception e) =>
+        (e as SocketException ?? e.InnerException as SocketException)?.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted
+            ? DisconnectReason.RemoteClosed
+            : DisconnectReason.IoError;
 
     private async Task FinishWhenStoppedAsync()
     {
@@ -307,7 +334,7 @@ internal sealed class PeerConnection
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            Close(DisconnectReason.IoError, null, e.Message);
+            Close(ReasonOf(e), null, e.Message);
         }
     }
 
@@ -357,7 +384,7 @@ internal sealed class PeerConnection
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            Close(DisconnectReason.IoError, null, e.Message);
+            Close(ReasonOf(e), null, e.Message);
         }
     }
 
