@@ -199,8 +199,9 @@ internal sealed class PeerConnection
     {
         _cts.Token.Register(() => Close(DisconnectReason.ManagerStopped, null, "stopping"));
         _writerTask = Task.Run(WriterLoopAsync);
+        // Run synchronously up to its first timer so the first ping is scheduled before the application hears of the peer.
+        _pingTask = PingLoopAsync();
         _readerTask = Task.Run(ReaderLoopAsync);
-        _pingTask = Task.Run(PingLoopAsync);
         _ = FinishWhenStoppedAsync();
     }
 
@@ -439,6 +440,8 @@ internal sealed class PeerConnection
                     _pongWaiter = waiter;
                     _expectedPongBytes = _options.PingPongBytes;
                 }
+                // The deadline starts before the ping is queued, so it can never be scheduled after the pong arrived.
+                var deadline = waiter.Task.WaitAsync(_options.PongTimeout, _time, token);
                 try
                 {
                     await _outbound.Writer.WriteAsync(Ping.Create(_options.PingPongBytes).Encode(), token).ConfigureAwait(false);
@@ -449,7 +452,7 @@ internal sealed class PeerConnection
                 }
                 try
                 {
-                    await waiter.Task.WaitAsync(_options.PongTimeout, _time, token).ConfigureAwait(false);
+                    await deadline.ConfigureAwait(false);
                 }
                 catch (TimeoutException)
                 {
@@ -514,6 +517,18 @@ internal sealed class PeerConnection
             }
         }
         return _pendingMessages.Dequeue();
+    }
+
+    /// <summary>Drops an established connection that was never started (it lost the duplicate tie-break).</summary>
+    public void Abandon(DisconnectReason reason)
+    {
+        Interlocked.Exchange(ref _closing, 1);
+        _reason = reason;
+        CloseSocket(abortive: false);
+        _stream.Dispose();
+        _transport?.Dispose();
+        _cts.Dispose();
+        _completion.TrySetResult(reason);
     }
 
     private async ValueTask<PeerConnectionException> FailAsync(DisconnectReason reason, string detail, Exception? inner)

@@ -13,9 +13,11 @@ namespace Satflow.Lightning.Net;
 /// The Lightning peer layer over TCP (the node's I/O host): accepts and dials connections, runs the BOLT 8 handshake
 /// and the BOLT 1 <c>init</c> exchange, keeps peers alive with <c>ping</c>/<c>pong</c>, gives each peer a bounded send
 /// queue and a reader loop, delivers messages to an <see cref="IPeerMessageHandler"/> and redials persistent peers
-/// with exponential backoff. At most one connection per node id: a newer connection <b>replaces</b> the older one
-/// (the old one is closed with <see cref="DisconnectReason.Replaced"/> and reported disconnected before the new one is
-/// reported connected), because the older socket is the one most likely to be dead. All timing uses the injected
+/// with exponential backoff. At most one connection per node id: a newer connection in the same direction
+/// <b>replaces</b> the older one (closed with <see cref="DisconnectReason.Replaced"/> and reported disconnected before
+/// the new one is reported connected), because the older socket is the one most likely to be dead; when both nodes
+/// dial each other, the connection dialled by the smaller node id is kept on both sides and the other is dropped
+/// (<see cref="DisconnectReason.DuplicateConnection"/>). All timing uses the injected
 /// <see cref="TimeProvider"/>. A misbehaving peer only ever loses its own connection.
 /// </summary>
 public sealed class PeerManager : IAsyncDisposable
@@ -265,6 +267,16 @@ public sealed class PeerManager : IAsyncDisposable
         {
             if (_connected.TryGetValue(connection.NodeId, out var old))
             {
+                if (!NewConnectionWins(old, connection))
+                {
+                    connection.Abandon(DisconnectReason.DuplicateConnection);
+                    if (connection.Direction == PeerDirection.Outbound)
+                    {
+                        // We wanted a connection and we have one: the one the peer dialled.
+                        return old.Info! with { IsPersistent = _persistent.ContainsKey(old.NodeId) };
+                    }
+                    throw new PeerConnectionException(DisconnectReason.DuplicateConnection, $"Already connected to {connection.NodeId} through the connection it dialled.");
+                }
                 old.Close(DisconnectReason.Replaced, null, "a newer connection arrived");
                 await old.MonitorTask.ConfigureAwait(false);
             }
@@ -279,6 +291,22 @@ public sealed class PeerManager : IAsyncDisposable
             _registration.Release();
         }
         return connection.Info! with { IsPersistent = _persistent.ContainsKey(connection.NodeId) };
+    }
+
+    /// <summary>
+    /// One connection per node: a new connection in the same direction replaces the old one (the old socket is probably
+    /// dead). When both nodes dial each other at once, both must keep the same connection, so the tie-break keeps the
+    /// one dialled by the node with the smaller node id.
+    /// </summary>
+    private bool NewConnectionWins(PeerConnection old, PeerConnection candidate)
+    {
+        if (old.Direction == candidate.Direction)
+        {
+            return true;
+        }
+        var weAreSmaller = LocalNodeId < candidate.NodeId;
+        var dialledBySmaller = candidate.Direction == PeerDirection.Outbound ? weAreSmaller : !weAreSmaller;
+        return dialledBySmaller;
     }
 
     private async Task MonitorAsync(PeerConnection connection)

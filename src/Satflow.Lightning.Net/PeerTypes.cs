@@ -68,6 +68,12 @@ public enum DisconnectReason
 
     /// <summary>A newer connection with the same node replaced this one.</summary>
     Replaced,
+
+    /// <summary>
+    /// A connection in the opposite direction with the same node already exists and wins the tie-break (the connection
+    /// dialled by the node with the smaller node id is kept), so this one was dropped.
+    /// </summary>
+    DuplicateConnection,
 }
 
 /// <summary>A connected peer, as listed by <see cref="PeerManager.ListPeers"/>.</summary>

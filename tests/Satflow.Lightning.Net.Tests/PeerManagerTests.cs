@@ -399,6 +399,41 @@ public sealed class PeerManagerTests
         AssertSameShutdown(message, (await b.Handler.WaitForAsync<Received>()).Message);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Crossed_dials_keep_the_connection_dialled_by_the_smaller_node_id(bool firstDiallerIsSmaller)
+    {
+        await using var x = TestNode.Start();
+        await using var y = TestNode.Start();
+        var (a, b) = (x.Id < y.Id) == firstDiallerIsSmaller ? (x, y) : (y, x);
+
+        await a.Manager.ConnectAsync(b.Id, b.EndPoint);
+        await b.Handler.WaitForAsync<Connected>();
+        var second = await b.Manager.ConnectAsync(a.Id, a.EndPoint);
+
+        // Both sides agree on the surviving connection: the one dialled by the smaller id.
+        var expectedAtA = firstDiallerIsSmaller ? PeerDirection.Outbound : PeerDirection.Inbound;
+        var expectedAtB = firstDiallerIsSmaller ? PeerDirection.Inbound : PeerDirection.Outbound;
+        Assert.Equal(expectedAtB, second.Direction);
+        if (!firstDiallerIsSmaller)
+        {
+            // The old connection ends either here (replaced) or at b first (a then sees it close).
+            Assert.Contains((await a.Handler.WaitForAsync<Disconnected>()).Reason, new[] { DisconnectReason.Replaced, DisconnectReason.RemoteClosed });
+            await a.Handler.WaitForAsync<Connected>(occurrence: 2);
+        }
+        Assert.Equal(expectedAtA, Assert.Single(a.Manager.ListPeers()).Direction);
+        Assert.Equal(expectedAtB, Assert.Single(b.Manager.ListPeers()).Direction);
+
+        var message = SampleMessage(5);
+        await a.Manager.SendAsync(b.Id, message);
+        AssertSameShutdown(message, (await b.Handler.WaitForAsync<Received>()).Message);
+        await b.Manager.SendAsync(a.Id, message);
+        AssertSameShutdown(message, (await a.Handler.WaitForAsync<Received>()).Message);
+        Assert.Equal(expectedAtA, Assert.Single(a.Manager.ListPeers()).Direction);
+        Assert.Equal(expectedAtB, Assert.Single(b.Manager.ListPeers()).Direction);
+    }
+
     [Fact]
     public async Task Persistent_peer_is_redialled_after_the_remote_restarts()
     {
