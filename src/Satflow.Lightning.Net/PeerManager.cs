@@ -32,6 +32,7 @@ public sealed class PeerManager : IAsyncDisposable
     private readonly ConcurrentDictionary<NodeId, PersistentPeer> _persistent = new();
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
     private readonly SemaphoreSlim _registration = new(1, 1);
+    private readonly SemaphoreSlim _inboundHandshakes;
     private TcpListener? _listener;
     private int _disposed;
 
@@ -53,6 +54,7 @@ public sealed class PeerManager : IAsyncDisposable
         _handler = handler;
         _time = timeProvider ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _inboundHandshakes = new SemaphoreSlim(options.MaxPendingInboundHandshakes, options.MaxPendingInboundHandshakes);
         LocalNodeId = NodeId.FromBytes(nodeKey.CreatePubKey().ToBytes(true));
     }
 
@@ -170,17 +172,13 @@ public sealed class PeerManager : IAsyncDisposable
         {
             connection.Close(DisconnectReason.ManagerStopped, null, "stopping");
         }
-        try
+        while (!_tasks.IsEmpty)
         {
-            await Task.WhenAll(_tasks.Keys).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-            // Stopping.
+            // Every tracked task handles its own failures; this only waits for them to end.
+            await Task.WhenAll(_tasks.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.Yield();
         }
         _listener?.Dispose();
-        _stopping.Dispose();
-        _registration.Dispose();
     }
 
     private async Task<PeerInfo> DialAsync(NodeId nodeId, IPEndPoint endPoint, CancellationToken cancellationToken)
@@ -194,13 +192,25 @@ public sealed class PeerManager : IAsyncDisposable
             using var connectToken = CancellationTokenSource.CreateLinkedTokenSource(linked.Token, timeout.Token);
             await socket.ConnectAsync(endPoint, connectToken.Token).ConfigureAwait(false);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw;
+        }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {
             socket.Dispose();
             throw new PeerConnectionException(DisconnectReason.ConnectFailed, $"Could not connect to {endPoint}: {e.Message}", e);
         }
         var connection = new PeerConnection(socket, PeerDirection.Outbound, nodeId, _options, _handler, _time, _logger, _stopping.Token);
-        await connection.EstablishAsync(_nodeKey, linked.Token).ConfigureAwait(false);
+        try
+        {
+            await connection.EstablishAsync(_nodeKey, linked.Token).ConfigureAwait(false);
+        }
+        catch (PeerConnectionException e) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The connection attempt was cancelled.", e, cancellationToken);
+        }
         return await RegisterAsync(connection).ConfigureAwait(false);
     }
 
@@ -231,6 +241,12 @@ public sealed class PeerManager : IAsyncDisposable
                 Log.AcceptFailed(_logger, e);
                 continue;
             }
+            if (!_inboundHandshakes.Wait(0, CancellationToken.None))
+            {
+                // Too many half-open inbound connections: shed this one rather than queue it.
+                socket.Close(0);
+                continue;
+            }
             socket.NoDelay = true;
             ConfigureSocket(socket);
             Track(HandleInboundAsync(socket));
@@ -242,7 +258,14 @@ public sealed class PeerManager : IAsyncDisposable
         var connection = new PeerConnection(socket, PeerDirection.Inbound, null, _options, _handler, _time, _logger, _stopping.Token);
         try
         {
-            await connection.EstablishAsync(_nodeKey, _stopping.Token).ConfigureAwait(false);
+            try
+            {
+                await connection.EstablishAsync(_nodeKey, _stopping.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _inboundHandshakes.Release();
+            }
             await RegisterAsync(connection).ConfigureAwait(false);
         }
         catch (PeerConnectionException e)

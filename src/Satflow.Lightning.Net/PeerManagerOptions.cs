@@ -51,6 +51,9 @@ public sealed record PeerManagerOptions
     /// <summary>The socket send buffer size (SO_SNDBUF), or null for the OS default. Smaller values bound memory per peer.</summary>
     public int? SocketSendBufferSize { get; init; }
 
+    /// <summary>How many inbound connections may be in the handshake or init phase at once; more are reset on accept.</summary>
+    public int MaxPendingInboundHandshakes { get; init; } = 64;
+
     /// <summary>The first reconnection delay for persistent peers; it doubles on each failed attempt.</summary>
     public TimeSpan ReconnectInitialDelay { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -74,6 +77,10 @@ public sealed record PeerManagerOptions
         if (ReconnectMaxDelay < ReconnectInitialDelay)
         {
             throw new ArgumentException($"{nameof(ReconnectMaxDelay)} must not be below {nameof(ReconnectInitialDelay)}.");
+        }
+        if (MaxPendingInboundHandshakes < 1)
+        {
+            throw new ArgumentException($"{nameof(MaxPendingInboundHandshakes)} must be at least 1.");
         }
         if (SendQueueCapacity < 1)
         {

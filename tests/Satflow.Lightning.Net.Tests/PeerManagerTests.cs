@@ -181,6 +181,43 @@ public sealed class PeerManagerTests
     }
 
     [Fact]
+    public async Task Inbound_connections_beyond_the_pending_handshake_limit_are_shed()
+    {
+        await using var node = TestNode.Start(o => o with { MaxPendingInboundHandshakes = 1, HandshakeTimeout = TimeSpan.FromSeconds(30), InitTimeout = TimeSpan.FromSeconds(30) });
+        await using var other = TestNode.Start();
+
+        // The first peer finishes the handshake but holds its init: it occupies the only slot.
+        await using var first = await RawPeer.ConnectTcpAsync(node.EndPoint);
+        await first.HandshakeAsync(node.Id);
+        // The second is reset right after accept (the reset may even reach the client's connect call).
+        try
+        {
+            await using var shed = await RawPeer.ConnectTcpAsync(node.EndPoint);
+            Assert.Empty(await shed.ReadUntilClosedAsync());
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionReset)
+        {
+            // Shed before the connect call returned.
+        }
+
+        // Once its init arrives the slot is free again (released before the peer is reported connected).
+        await first.SendAsync(RawPeer.DefaultInit());
+        await node.Handler.WaitForAsync<Connected>(c => c.Info.NodeId == first.Id);
+        await other.Manager.ConnectAsync(node.Id, node.EndPoint);
+        Assert.Equal(2, node.Manager.ListPeers().Count);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_dial_throws_OperationCanceled()
+    {
+        await using var a = TestNode.Start();
+        await using var b = TestNode.Start();
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => a.Manager.ConnectAsync(b.Id, b.EndPoint, cancellationToken: cts.Token));
+    }
+
+    [Fact]
     public async Task Silent_client_is_dropped_at_the_handshake_timeout()
     {
         await using var node = TestNode.Start(o => o with { HandshakeTimeout = TimeSpan.FromMilliseconds(200) });
