@@ -204,6 +204,7 @@ public sealed class PeerManagerTests
         await first.SendAsync(RawPeer.DefaultInit());
         await node.Handler.WaitForAsync<Connected>(c => c.Info.NodeId == first.Id);
         await other.Manager.ConnectAsync(node.Id, node.EndPoint);
+        await node.Handler.WaitForAsync<Connected>(c => c.Info.NodeId == other.Id);
         Assert.Equal(2, node.Manager.ListPeers().Count);
     }
 
