@@ -245,6 +245,7 @@ internal sealed class PeerConnection
         }
         _ = Task.Run(async () =>
         {
+            var flushed = true;
             try
             {
                 await _writerTask.WaitAsync(FlushBound, _time).ConfigureAwait(false);
@@ -252,6 +253,7 @@ internal sealed class PeerConnection
             catch (TimeoutException)
             {
                 // The peer does not read: give up on the final message.
+                flushed = false;
             }
             try
             {
@@ -261,7 +263,7 @@ internal sealed class PeerConnection
             {
                 // Already finished.
             }
-            CloseSocket(abortive: _reason == DisconnectReason.SendStalled);
+            CloseSocket(abortive: !flushed || _reason == DisconnectReason.SendStalled);
         });
     }
 

@@ -283,7 +283,7 @@ public sealed class PeerManager : IAsyncDisposable
         }
         catch (OperationCanceledException e)
         {
-            connection.Close(DisconnectReason.ManagerStopped, null, "stopping");
+            connection.Abandon(DisconnectReason.ManagerStopped);
             throw new PeerConnectionException(DisconnectReason.ManagerStopped, "The peer manager is stopping.", e);
         }
         try

@@ -1,12 +1,12 @@
 using System.Net;
-using System.Text;
+using Xunit.Abstractions;
 using Satflow.Lightning.Features;
 using Satflow.Lightning.Messages;
 using Satflow.Lightning.Types;
 
 namespace Satflow.Lightning.Net.Tests;
 
-public sealed class PeerManagerTests
+public sealed class PeerManagerTests(ITestOutputHelper output)
 {
     private static Shutdown SampleMessage(byte tag) =>
         new(new ChannelId(new Bytes32(Enumerable.Repeat(tag, 32).ToArray())), new byte[] { 0x00, 0x14, tag, tag });
@@ -543,9 +543,11 @@ public sealed class PeerManagerTests
             }
         });
 
+        output.WriteLine($"sends completed before the stalled peer was dropped: {completed} (queue capacity {capacity})");
         Assert.NotNull(failure);
         Assert.True(sawBlockedSend, "a send should have waited for queue space");
-        Assert.InRange(completed, capacity, capacity + 40);
+        // Queue + the frame in the writer + what the 16 kB socket buffers absorb: a handful, not 1000.
+        Assert.InRange(completed, capacity, capacity + 10);
         Assert.Equal(DisconnectReason.SendStalled, (await node.Handler.WaitForAsync<Disconnected>()).Reason);
     }
 
@@ -617,6 +619,4 @@ public sealed class PeerManagerTests
             }
         }
     }
-
-    internal static string Text(ReadOnlyMemory<byte> data) => Encoding.ASCII.GetString(data.Span);
 }
