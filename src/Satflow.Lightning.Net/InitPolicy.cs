@@ -11,23 +11,32 @@ internal static class InitPolicy
     /// <summary>Bits copied into the legacy <c>globalfeatures</c> field (BOLT 9: only bits below 14 ever lived there).</summary>
     private const int GlobalFeatureLimit = 14;
 
-    public static Init BuildInit(PeerManagerOptions options, EndPoint? remote)
+    /// <summary>
+    /// Our <c>init</c>. BOLT 1: <c>remote_addr</c> is set only when we are the receiver of the connection, and never to
+    /// a private address.
+    /// </summary>
+    public static Init BuildInit(PeerManagerOptions options, EndPoint? remote, PeerDirection direction)
     {
         var global = FeatureBits.Of(options.LocalFeatures.Where(b => b < GlobalFeatureLimit));
         return new Init(global, options.LocalFeatures)
         {
             Networks = [options.Chain],
-            RemoteAddress = ToNetworkAddress(remote),
+            RemoteAddress = direction == PeerDirection.Inbound ? ToPublicNetworkAddress(remote) : null,
         };
     }
 
-    public static NetworkAddress? ToNetworkAddress(EndPoint? endPoint)
+    /// <summary>The address descriptor of a public IP endpoint, or null for anything private, local or not IP.</summary>
+    public static NetworkAddress? ToPublicNetworkAddress(EndPoint? endPoint)
     {
         if (endPoint is not IPEndPoint ip)
         {
             return null;
         }
         var address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
+        if (!IsPublic(address))
+        {
+            return null;
+        }
         var port = (ushort)ip.Port;
         return address.AddressFamily switch
         {
@@ -35,6 +44,30 @@ internal static class InitPolicy
             AddressFamily.InterNetworkV6 => new IPv6NetworkAddress(address, port),
             _ => null,
         };
+    }
+
+    /// <summary>False for loopback, private (RFC 1918, shared 100.64/10), link-local, unique-local, multicast and unspecified addresses.</summary>
+    public static bool IsPublic(IPAddress address)
+    {
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.None))
+        {
+            return false;
+        }
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            var b = address.GetAddressBytes();
+            return !(b[0] == 0 || b[0] == 10 || b[0] >= 224
+                || (b[0] == 100 && b[1] >= 64 && b[1] < 128)
+                || (b[0] == 169 && b[1] == 254)
+                || (b[0] == 172 && b[1] >= 16 && b[1] < 32)
+                || (b[0] == 192 && b[1] == 168));
+        }
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            var first = address.GetAddressBytes()[0];
+            return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || (first & 0xfe) == 0xfc);
+        }
+        return false;
     }
 
     /// <summary>Null when the peer's <c>init</c> is acceptable, else why and a text for the <c>warning</c> we send.</summary>

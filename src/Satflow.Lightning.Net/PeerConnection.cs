@@ -147,7 +147,7 @@ internal sealed class PeerConnection
         byte[]? first;
         try
         {
-            await WriteFrameAsync(InitPolicy.BuildInit(_options, RemoteEndPoint).Encode(), token).ConfigureAwait(false);
+            await WriteFrameAsync(InitPolicy.BuildInit(_options, RemoteEndPoint, Direction).Encode(), token).ConfigureAwait(false);
             first = await ReadMessageAsync(token).ConfigureAwait(false);
         }
         catch (TransportException e)

@@ -42,7 +42,7 @@ public sealed class PeerManagerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Manager_init_carries_features_networks_and_remote_addr()
+    public async Task Manager_init_carries_features_and_networks()
     {
         await using var node = TestNode.Start();
         var (peer, theirs) = await RawPeer.ConnectAsync(node);
@@ -51,8 +51,8 @@ public sealed class PeerManagerTests(ITestOutputHelper output)
         Assert.Equal(PeerManagerOptions.DefaultFeatures, theirs.Features);
         Assert.All(theirs.GlobalFeatures, bit => Assert.True(bit < 14));
         Assert.Equal([ChainHash.Regtest], theirs.Networks);
-        var remote = Assert.IsType<IPv4NetworkAddress>(theirs.RemoteAddress);
-        Assert.Equal(IPAddress.Loopback, remote.Address);
+        // BOLT 1: never a private address as remote_addr (we are on loopback).
+        Assert.Null(theirs.RemoteAddress);
         var connected = await node.Handler.WaitForAsync<Connected>();
         Assert.Equal(peer.Id, connected.Info.NodeId);
     }

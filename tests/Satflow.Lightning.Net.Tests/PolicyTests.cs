@@ -30,14 +30,39 @@ public sealed class PolicyTests
     public void Our_init_round_trips_and_is_accepted_by_ourselves()
     {
         var options = new PeerManagerOptions();
-        var init = InitPolicy.BuildInit(options, new IPEndPoint(IPAddress.Parse("::ffff:10.1.2.3"), 9735));
+        var init = InitPolicy.BuildInit(options, new IPEndPoint(IPAddress.Parse("::ffff:203.0.113.7"), 9735), PeerDirection.Inbound);
         var decoded = Assert.IsType<Init>(LightningMessage.Decode(init.Encode()));
         Assert.Equal(options.LocalFeatures, decoded.Features);
+        Assert.Equal(FeatureBits.Of(PeerManagerOptions.DefaultFeatures.Where(b => b < 14)), decoded.GlobalFeatures);
         Assert.Equal([ChainHash.Regtest], decoded.Networks);
         var remote = Assert.IsType<IPv4NetworkAddress>(decoded.RemoteAddress);
-        Assert.Equal(IPAddress.Parse("10.1.2.3"), remote.Address);
+        Assert.Equal(IPAddress.Parse("203.0.113.7"), remote.Address);
         Assert.Equal(9735, remote.Port);
         Assert.Null(InitPolicy.Check(options, decoded));
+    }
+
+    [Theory]
+    [InlineData("203.0.113.7", true)]
+    [InlineData("8.8.8.8", true)]
+    [InlineData("2001:db8::1", true)]
+    [InlineData("127.0.0.1", false)]
+    [InlineData("10.1.2.3", false)]
+    [InlineData("172.16.0.1", false)]
+    [InlineData("172.31.255.1", false)]
+    [InlineData("172.32.0.1", true)]
+    [InlineData("192.168.1.1", false)]
+    [InlineData("100.64.0.1", false)]
+    [InlineData("169.254.1.1", false)]
+    [InlineData("0.0.0.0", false)]
+    [InlineData("::1", false)]
+    [InlineData("fe80::1", false)]
+    [InlineData("fd00::1", false)]
+    public void Remote_addr_is_only_sent_for_public_addresses_of_inbound_connections(string ip, bool expected)
+    {
+        var options = new PeerManagerOptions();
+        var endPoint = new IPEndPoint(IPAddress.Parse(ip), 9735);
+        Assert.Equal(expected, InitPolicy.BuildInit(options, endPoint, PeerDirection.Inbound).RemoteAddress is not null);
+        Assert.Null(InitPolicy.BuildInit(options, endPoint, PeerDirection.Outbound).RemoteAddress);
     }
 
     [Fact]
