@@ -20,7 +20,7 @@ internal sealed record Disconnected(NodeId From, DisconnectReason Reason) : Peer
 /// <summary>Records every callback and lets tests await one without sleeping.</summary>
 internal sealed class RecordingHandler : IPeerMessageHandler
 {
-    public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(10);
 
     private readonly Lock _lock = new();
     private readonly List<PeerEvent> _events = [];
@@ -121,15 +121,15 @@ internal sealed class TestNode : IAsyncDisposable
 
     public IPEndPoint EndPoint => Manager.LocalEndPoint!;
 
-    /// <summary>Short timeouts; pings effectively off unless a test turns them on.</summary>
+    /// <summary>Timeouts short enough for tests yet roomy for a loaded CI box; pings effectively off unless a test turns them on.</summary>
     public static PeerManagerOptions FastOptions(int port = 0) => new()
     {
         ListenEndPoint = new IPEndPoint(IPAddress.Loopback, port),
-        HandshakeTimeout = TimeSpan.FromSeconds(2),
-        InitTimeout = TimeSpan.FromSeconds(2),
+        HandshakeTimeout = TimeSpan.FromSeconds(5),
+        InitTimeout = TimeSpan.FromSeconds(5),
         PingInterval = TimeSpan.FromMinutes(10),
-        PongTimeout = TimeSpan.FromSeconds(2),
-        SendStallTimeout = TimeSpan.FromSeconds(2),
+        PongTimeout = TimeSpan.FromSeconds(5),
+        SendStallTimeout = TimeSpan.FromSeconds(5),
         ReconnectInitialDelay = TimeSpan.FromMilliseconds(50),
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(300),
     };
