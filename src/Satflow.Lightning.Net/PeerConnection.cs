@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -22,6 +23,9 @@ internal sealed class PeerConnection
     private static readonly TimeSpan FlushBound = TimeSpan.FromSeconds(1);
 
     private static readonly ChannelId AllChannels = new(Bytes32.Zero);
+
+    /// <summary>A write batch is closed once it holds this many bytes.</summary>
+    private const int BatchBytes = 64 * 1024;
 
     private readonly PeerManagerOptions _options;
     private readonly TimeProvider _time;
@@ -315,13 +319,21 @@ internal sealed class PeerConnection
     {
         try
         {
-            await foreach (var message in _outbound.Reader.ReadAllAsync(_cts.Token).ConfigureAwait(false))
+            // Frames queued together are encrypted into one buffer and written with one call (up to ~64 KiB per batch).
+            var batch = new ArrayBufferWriter<byte>(BatchBytes + LightningTransport.MaxMessageLength + LightningTransport.HeaderLength + LightningTransport.MacLength);
+            var reader = _outbound.Reader;
+            while (await reader.WaitToReadAsync(_cts.Token).ConfigureAwait(false))
             {
+                batch.ResetWrittenCount();
+                while (batch.WrittenCount < BatchBytes && reader.TryRead(out var message))
+                {
+                    batch.Write(_transport!.Encrypt(message));
+                }
                 using var stall = new CancellationTokenSource(_options.SendStallTimeout, _time);
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(stall.Token, _cts.Token);
                 try
                 {
-                    await WriteFrameAsync(message, linked.Token).ConfigureAwait(false);
+                    await _stream.WriteAsync(batch.WrittenMemory, linked.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (stall.IsCancellationRequested && !_cts.IsCancellationRequested)
                 {

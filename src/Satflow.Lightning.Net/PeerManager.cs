@@ -91,10 +91,15 @@ public sealed class PeerManager : IAsyncDisposable
     /// redialled with backoff whenever the connection drops, until <see cref="DisconnectAsync"/>.
     /// </summary>
     /// <exception cref="PeerConnectionException">When the TCP connection, the handshake or the init exchange fails.</exception>
+    /// <exception cref="ArgumentException">When <paramref name="nodeId"/> is our own node id.</exception>
     public async Task<PeerInfo> ConnectAsync(NodeId nodeId, IPEndPoint endPoint, bool persistent = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (nodeId == LocalNodeId)
+        {
+            throw new ArgumentException("A node does not connect to itself.", nameof(nodeId));
+        }
         if (persistent)
         {
             var entry = _persistent.AddOrUpdate(nodeId, _ => new PersistentPeer(endPoint), (_, old) => old.EndPoint.Equals(endPoint) ? old : new PersistentPeer(endPoint));

@@ -392,8 +392,10 @@ public sealed class PeerManagerTests(ITestOutputHelper output)
         {
             port = b.EndPoint.Port;
         }
-        var e = await Assert.ThrowsAsync<PeerConnectionException>(() => a.Manager.ConnectAsync(a.Id, new IPEndPoint(IPAddress.Loopback, port)));
+        var nobody = NodeId.FromBytes(TestNode.NewKey().CreatePubKey().ToBytes(true));
+        var e = await Assert.ThrowsAsync<PeerConnectionException>(() => a.Manager.ConnectAsync(nobody, new IPEndPoint(IPAddress.Loopback, port)));
         Assert.Equal(DisconnectReason.ConnectFailed, e.Reason);
+        await Assert.ThrowsAsync<ArgumentException>(() => a.Manager.ConnectAsync(a.Id, a.EndPoint));
     }
 
     [Fact]
