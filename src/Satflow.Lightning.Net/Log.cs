@@ -30,6 +30,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Reconnecting to {NodeId} at {EndPoint} in {Delay}")]
     public static partial void Reconnecting(ILogger logger, NodeId nodeId, EndPoint endPoint, TimeSpan delay);
 
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "Unexpected failure in the connection with {NodeId}")]
+    public static partial void LoopFailed(ILogger logger, Exception exception, NodeId nodeId);
+
     [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Accept loop failed")]
     public static partial void AcceptFailed(ILogger logger, Exception exception);
 }

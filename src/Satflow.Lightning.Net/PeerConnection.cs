@@ -249,16 +249,9 @@ internal sealed class PeerConnection
         }
         _ = Task.Run(async () =>
         {
-            var flushed = true;
-            try
-            {
-                await _writerTask.WaitAsync(FlushBound, _time).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // The peer does not read: give up on the final message.
-                flushed = false;
-            }
+            // When the peer does not read, give up on the final message after the bound.
+            await _writerTask.WaitAsync(FlushBound, _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            var flushed = _writerTask.IsCompleted;
             try
             {
                 await _cts.CancelAsync().ConfigureAwait(false);
@@ -300,14 +293,8 @@ internal sealed class PeerConnection
 
     private async Task FinishWhenStoppedAsync()
     {
-        try
-        {
-            await Task.WhenAll(_writerTask, _readerTask, _pingTask).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
-        {
-            // Loops report their own reasons through Close; nothing else to do.
-        }
+        // Loops report their own reasons through Close; this only waits for them.
+        await Task.WhenAll(_writerTask, _readerTask, _pingTask).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Close(DisconnectReason.IoError, null, "loops ended");
         await _stream.DisposeAsync().ConfigureAwait(false);
         _transport?.Dispose();
@@ -350,6 +337,13 @@ internal sealed class PeerConnection
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
             Close(ReasonOf(e), null, e.Message);
+        }
+#pragma warning disable CA1031 // Safety net: a bug here must cost this peer its connection, never hang it.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.LoopFailed(_logger, e, NodeId);
+            Close(DisconnectReason.IoError, null, e.Message);
         }
     }
 
@@ -400,6 +394,13 @@ internal sealed class PeerConnection
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
             Close(ReasonOf(e), null, e.Message);
+        }
+#pragma warning disable CA1031 // Safety net: a bug here must cost this peer its connection, never hang it.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.LoopFailed(_logger, e, NodeId);
+            Close(DisconnectReason.IoError, null, e.Message);
         }
     }
 
