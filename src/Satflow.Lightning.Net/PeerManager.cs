@@ -361,7 +361,13 @@ public sealed class PeerManager : IAsyncDisposable
 
     private void ScheduleReconnect(NodeId nodeId, PersistentPeer entry)
     {
-        if (_stopping.IsCancellationRequested || Interlocked.Exchange(ref entry.Reconnecting, 1) != 0)
+        if (_stopping.IsCancellationRequested || entry.Cancel.IsCancellationRequested)
+        {
+            return;
+        }
+        // A loop already running sees the request when it ends (it may be finishing a dial whose connection just dropped).
+        Volatile.Write(ref entry.Requested, 1);
+        if (Interlocked.Exchange(ref entry.Reconnecting, 1) != 0)
         {
             return;
         }
@@ -371,6 +377,7 @@ public sealed class PeerManager : IAsyncDisposable
     private async Task ReconnectLoopAsync(NodeId nodeId, PersistentPeer entry)
     {
         var token = entry.Cancel.Token;
+        Volatile.Write(ref entry.Requested, 0);
         try
         {
             for (var attempt = 0; !token.IsCancellationRequested; attempt++)
@@ -404,6 +411,10 @@ public sealed class PeerManager : IAsyncDisposable
         finally
         {
             Interlocked.Exchange(ref entry.Reconnecting, 0);
+            if (Volatile.Read(ref entry.Requested) != 0 && !_connected.ContainsKey(nodeId))
+            {
+                ScheduleReconnect(nodeId, entry);
+            }
         }
     }
 
@@ -429,5 +440,7 @@ public sealed class PeerManager : IAsyncDisposable
         public CancellationTokenSource Cancel { get; } = new();
 
         public int Reconnecting;
+
+        public int Requested;
     }
 }

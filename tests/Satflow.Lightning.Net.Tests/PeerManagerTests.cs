@@ -489,9 +489,16 @@ public sealed class PeerManagerTests(ITestOutputHelper output)
         var dropped = await a.Handler.WaitForAsync<Disconnected>();
         Assert.NotEqual(DisconnectReason.LocalRequest, dropped.Reason);
 
-        await using var restarted = TestNode.Start(key: bKey, port: port);
+        var firstRestart = TestNode.Start(key: bKey, port: port);
         var again = await a.Handler.WaitForAsync<Connected>(occurrence: 2);
         Assert.Equal(bKey.CreatePubKey().ToBytes(true), again.Info.NodeId.ToArray());
+        await firstRestart.Handler.WaitForAsync<Connected>();
+
+        // And again: every drop of a redialled connection schedules the next redial.
+        await firstRestart.DisposeAsync();
+        await a.Handler.WaitForAsync<Disconnected>(occurrence: 2);
+        await using var restarted = TestNode.Start(key: bKey, port: port);
+        await a.Handler.WaitForAsync<Connected>(occurrence: 3);
         await restarted.Handler.WaitForAsync<Connected>();
         Assert.True(Assert.Single(a.Manager.ListPeers()).IsPersistent);
 
