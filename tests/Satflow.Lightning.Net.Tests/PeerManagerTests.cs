@@ -509,6 +509,26 @@ public sealed class PeerManagerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Persistent_peer_that_is_down_at_first_is_dialled_once_it_comes_up()
+    {
+        var bKey = TestNode.NewKey();
+        int port;
+        await using (var probe = TestNode.Start())
+        {
+            port = probe.EndPoint.Port;
+        }
+        await using var a = TestNode.Start();
+        var bId = NodeId.FromBytes(bKey.CreatePubKey().ToBytes(true));
+
+        var e = await Assert.ThrowsAsync<PeerConnectionException>(() => a.Manager.ConnectAsync(bId, new IPEndPoint(IPAddress.Loopback, port), persistent: true));
+        Assert.Equal(DisconnectReason.ConnectFailed, e.Reason);
+
+        await using var b = TestNode.Start(key: bKey, port: port);
+        Assert.Equal(bId, (await a.Handler.WaitForAsync<Connected>()).Info.NodeId);
+        Assert.True(Assert.Single(a.Manager.ListPeers()).IsPersistent);
+    }
+
+    [Fact]
     public async Task Non_persistent_peer_is_not_redialled()
     {
         await using var a = TestNode.Start();
