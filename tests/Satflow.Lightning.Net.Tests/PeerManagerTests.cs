@@ -302,6 +302,33 @@ public sealed class PeerManagerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Peer_that_never_sends_init_is_dropped_at_the_init_timeout()
+    {
+        await using var node = TestNode.Start(o => o with { InitTimeout = TimeSpan.FromMilliseconds(200) });
+        await using var peer = await RawPeer.ConnectTcpAsync(node.EndPoint);
+        await peer.HandshakeAsync(node.Id);
+
+        var received = await peer.ReadUntilClosedAsync();
+        Assert.IsType<Init>(Assert.Single(received));
+        Assert.Empty(node.Handler.Events);
+    }
+
+    [Fact]
+    public async Task Oversized_message_is_refused_before_queueing()
+    {
+        await using var a = TestNode.Start();
+        await using var b = TestNode.Start();
+        await a.Manager.ConnectAsync(b.Id, b.EndPoint);
+
+        var tooBig = new UnknownMessage(32769, new byte[65534]); // 2 + 65534 = 65536 bytes
+        await Assert.ThrowsAsync<ArgumentException>(async () => await a.Manager.SendAsync(b.Id, tooBig));
+        var largest = new UnknownMessage(32769, new byte[65533]);
+        await a.Manager.SendAsync(b.Id, largest); // exactly 65535: accepted (and ignored by b, unknown odd)
+        await a.Manager.SendAsync(b.Id, SampleMessage(7));
+        AssertSameShutdown(SampleMessage(7), (await b.Handler.WaitForAsync<Received>()).Message);
+    }
+
+    [Fact]
     public async Task Unknown_compulsory_feature_is_refused()
     {
         await using var node = TestNode.Start();
