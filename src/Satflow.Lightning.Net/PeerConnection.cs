@@ -199,8 +199,10 @@ internal sealed class PeerConnection
     }
 
     /// <summary>Starts the reader, writer and ping loops of an established connection.</summary>
-    public void Start()
+    /// <param name="isPersistent">Whether the manager redials this peer, as reported to the handler.</param>
+    public void Start(bool isPersistent)
     {
+        Info = Info! with { IsPersistent = isPersistent };
         _cts.Token.Register(() => Close(DisconnectReason.ManagerStopped, null, "stopping"));
         _writerTask = Task.Run(WriterLoopAsync);
         // Run synchronously up to its first timer so the first ping is scheduled before the application hears of the peer.

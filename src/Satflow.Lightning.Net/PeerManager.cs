@@ -312,7 +312,7 @@ public sealed class PeerManager : IAsyncDisposable
             connection.MonitorTask = MonitorAsync(connection);
             Track(connection.MonitorTask);
             Log.PeerConnected(_logger, connection.NodeId, connection.Direction, connection.RemoteEndPoint);
-            connection.Start();
+            connection.Start(_persistent.ContainsKey(connection.NodeId));
         }
         finally
         {

@@ -511,6 +511,7 @@ public sealed class PeerManagerTests(ITestOutputHelper output)
         var port = b.EndPoint.Port;
         var info = await a.Manager.ConnectAsync(b.Id, b.EndPoint, persistent: true);
         Assert.True(info.IsPersistent);
+        Assert.True((await a.Handler.WaitForAsync<Connected>()).Info.IsPersistent);
 
         await b.DisposeAsync();
         var dropped = await a.Handler.WaitForAsync<Disconnected>();
