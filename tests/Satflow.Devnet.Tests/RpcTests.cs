@@ -127,7 +127,10 @@ public sealed class RpcTests : IAsyncLifetime
         Assert.Equal(50m, (decimal)coinbase["vout"]![0]!["value"]!);
         Assert.Equal("witness_v0_keyhash", (string)coinbase["vout"]![0]!["scriptPubKey"]!["type"]!);
         Assert.Equal(MinerAddress, (string)coinbase["vout"]![0]!["scriptPubKey"]!["address"]!);
-        Assert.StartsWith("addr(", (string)coinbase["vout"]![0]!["scriptPubKey"]!["desc"]!, StringComparison.Ordinal);
+        var desc = (string)coinbase["vout"]![0]!["scriptPubKey"]!["desc"]!;
+        Assert.StartsWith("addr(", desc, StringComparison.Ordinal);
+        // Core appends the BIP380 checksum of the body.
+        Assert.Equal(Satflow.Bitcoin.Wallet.DescriptorChecksum.Compute(desc[..desc.IndexOf('#', StringComparison.Ordinal)]), desc[(desc.IndexOf('#', StringComparison.Ordinal) + 1)..]);
 
         Assert.True((long)(await CallAsync("uptime"))! >= 0);
     }

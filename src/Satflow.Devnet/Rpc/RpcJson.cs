@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json.Nodes;
 using NBitcoin;
 
@@ -8,8 +7,6 @@ namespace Satflow.Devnet.Rpc;
 /// <summary>Bitcoin Core's JSON renderings of scripts, transactions and amounts.</summary>
 internal static class RpcJson
 {
-    private const string InputCharset = "0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~ijklmnopqrstuvwxyzABCDEFGH`#\"\\ ";
-    private const string ChecksumCharset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
     /// <summary>An amount in BTC as a JSON number with 8 decimals, like Core's ValueFromAmount.</summary>
     public static JsonNode Amount(long satoshis)
@@ -153,83 +150,7 @@ internal static class RpcJson
             body = $"raw({Hex(script.ToBytes(true))})";
         }
 
-        return body + "#" + DescriptorChecksum(body);
-    }
-
-    /// <summary>The BIP380 descriptor checksum.</summary>
-    public static string DescriptorChecksum(string descriptor)
-    {
-        ulong c = 1;
-        var cls = 0;
-        var clsCount = 0;
-        foreach (var ch in descriptor)
-        {
-            var pos = InputCharset.IndexOf(ch, StringComparison.Ordinal);
-            if (pos < 0)
-            {
-                return string.Empty;
-            }
-
-            c = PolyMod(c, pos & 31);
-            cls = (cls * 3) + (pos >> 5);
-            if (++clsCount == 3)
-            {
-                c = PolyMod(c, cls);
-                cls = 0;
-                clsCount = 0;
-            }
-        }
-
-        if (clsCount > 0)
-        {
-            c = PolyMod(c, cls);
-        }
-
-        for (var j = 0; j < 8; j++)
-        {
-            c = PolyMod(c, 0);
-        }
-
-        c ^= 1;
-        var sb = new StringBuilder(8);
-        for (var j = 0; j < 8; j++)
-        {
-            sb.Append(ChecksumCharset[(int)((c >> (5 * (7 - j))) & 31)]);
-        }
-
-        return sb.ToString();
-    }
-
-    private static ulong PolyMod(ulong c, int val)
-    {
-        var c0 = (byte)(c >> 35);
-        c = ((c & 0x7ffffffffUL) << 5) ^ (ulong)val;
-        if ((c0 & 1) != 0)
-        {
-            c ^= 0xf5dee51989UL;
-        }
-
-        if ((c0 & 2) != 0)
-        {
-            c ^= 0xa9fdca3312UL;
-        }
-
-        if ((c0 & 4) != 0)
-        {
-            c ^= 0x1bab10e32dUL;
-        }
-
-        if ((c0 & 8) != 0)
-        {
-            c ^= 0x3706b1677aUL;
-        }
-
-        if ((c0 & 16) != 0)
-        {
-            c ^= 0x644d626ffdUL;
-        }
-
-        return c;
+        return body + "#" + Satflow.Bitcoin.Wallet.DescriptorChecksum.Compute(body);
     }
 
     /// <summary>Core's TxToUniv.</summary>
