@@ -381,24 +381,29 @@ internal static class WalletCommands
             using (wallet)
             {
                 var rate = await ResolveFeeRateAsync(parse, feeRate, client, ct).ConfigureAwait(false);
-                SendResult sent;
-                try
-                {
-                    sent = await wallet.SendAsync(address, sendAmount, rate, rbf: !parse.GetValue(noRbf), ct).ConfigureAwait(false);
-                }
-                catch (WalletException ex)
-                {
-                    throw new CliException(ex.Message);
-                }
-                catch (BroadcastRejectedException ex)
-                {
-                    throw new CliException($"the node rejected the transaction: {ex.Reason} (code {ex.Code})");
-                }
+                var sent = await BroadcastAsync(() => wallet.SendAsync(address, sendAmount, rate, rbf: !parse.GetValue(noRbf), ct), "transaction").ConfigureAwait(false);
                 WriteSent(parse, sent, rate);
             }
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Runs a wallet send and turns wallet errors and node rejections into one-line CLI errors.</summary>
+    private static async Task<SendResult> BroadcastAsync(Func<Task<SendResult>> send, string what)
+    {
+        try
+        {
+            return await send().ConfigureAwait(false);
+        }
+        catch (WalletException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+        catch (BroadcastRejectedException ex)
+        {
+            throw new CliException($"the node rejected the {what}: {ex.Reason} (code {ex.Code})");
+        }
     }
 
     internal sealed record SentResult(string Txid, long FeeSat, decimal FeeRateSatPerVb, int Vsize);
@@ -448,19 +453,7 @@ internal static class WalletCommands
                     var floor = new FeeRate(oldRate.SatoshiPerByte + 1m);
                     rate = urgent > floor ? urgent : floor;
                 }
-                SendResult sent;
-                try
-                {
-                    sent = await wallet.BumpFeeAsync(id, rate, ct).ConfigureAwait(false);
-                }
-                catch (WalletException ex)
-                {
-                    throw new CliException(ex.Message);
-                }
-                catch (BroadcastRejectedException ex)
-                {
-                    throw new CliException($"the node rejected the replacement: {ex.Reason} (code {ex.Code})");
-                }
+                var sent = await BroadcastAsync(() => wallet.BumpFeeAsync(id, rate, ct), "replacement").ConfigureAwait(false);
                 WriteSent(parse, sent, rate);
             }
             return 0;
