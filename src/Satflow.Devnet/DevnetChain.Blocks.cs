@@ -470,7 +470,7 @@ public sealed partial class DevnetChain
         {
             var best = FindMostWorkValid();
             var tip = TipEntry;
-            if (best == tip || best.Height <= tip.Height)
+            if (best == tip || best.Height < tip.Height || (best.Height == tip.Height && best.Sequence > tip.Sequence))
             {
                 break;
             }

@@ -412,5 +412,17 @@ public sealed partial class DevnetChain : IChainSource, IBroadcaster, IFeeEstima
         }
     }
 
+    /// <summary>Fees of a best-chain block's non-coinbase transactions in block order, or null when not in the best chain.</summary>
+    public IReadOnlyList<long>? GetBlockFees(uint256 blockHash)
+    {
+        ArgumentNullException.ThrowIfNull(blockHash);
+        lock (_sync)
+        {
+            return _index.TryGetValue(blockHash, out var entry) && IsActive(entry) && entry.TxFees is { } fees
+                ? fees.Select(f => f.Fee).ToList()
+                : null;
+        }
+    }
+
     internal static string FormatAmount(Money money) => money.ToDecimal(MoneyUnit.BTC).ToString("0.00000000", CultureInfo.InvariantCulture);
 }
