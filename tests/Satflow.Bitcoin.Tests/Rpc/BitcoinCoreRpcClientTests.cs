@@ -578,6 +578,31 @@ public sealed class BitcoinCoreRpcClientTests
         Assert.Equal(Block1.Transactions[0].Outputs[0].Value, txOut.Output.Value);
     }
 
+    [Theory]
+    [InlineData("main", "Main")]
+    [InlineData("test", "TestNet")]
+    [InlineData("testnet4", "TestNet4")]
+    [InlineData("signet", "signet")]
+    [InlineData("regtest", "RegTest")]
+    public async Task ConnectAsync_takes_the_network_from_the_node(string chain, string expected)
+    {
+        await using var server = Serve(("getblockchaininfo", _ => FakeResponse.Result($$"""{"chain":"{{chain}}","blocks":0,"bestblockhash":"{{Genesis.GetHash()}}"}""")));
+
+        using var client = await BitcoinCoreRpcClient.ConnectAsync(server.UrlWithCredentials("u", "p"));
+
+        Assert.Equal(expected, client.Network.Name);
+    }
+
+    [Fact]
+    public async Task ConnectAsync_rejects_an_unknown_chain()
+    {
+        await using var server = Serve(("getblockchaininfo", _ => FakeResponse.Result($$"""{"chain":"liquidv1","blocks":0,"bestblockhash":"{{Genesis.GetHash()}}"}""")));
+
+        var e = await Assert.ThrowsAsync<ChainSourceException>(() => BitcoinCoreRpcClient.ConnectAsync(server.Url));
+
+        Assert.Contains("liquidv1", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Constructor_rejects_bad_urls()
     {
