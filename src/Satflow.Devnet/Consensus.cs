@@ -170,6 +170,69 @@ public static class DevnetConsensus
         return (int)Math.Min(count, int.MaxValue);
     }
 
+    /// <summary>
+    /// Core's GetTransactionSigOpCost: legacy sigops and P2SH sigops count four each, witness sigops one each.
+    /// <paramref name="spentOutputs"/> must match the inputs (ignored for a coinbase).
+    /// </summary>
+    public static long SigOpCost(Transaction tx, IReadOnlyList<TxOut> spentOutputs)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(spentOutputs);
+        long cost = LegacySigOpCount(tx) * 4L;
+        if (tx.IsCoinBase)
+        {
+            return cost;
+        }
+
+        for (var i = 0; i < tx.Inputs.Count; i++)
+        {
+            var input = tx.Inputs[i];
+            var prevScript = spentOutputs[i].ScriptPubKey;
+            if (prevScript.IsScriptType(ScriptType.P2SH))
+            {
+                cost += prevScript.GetSigOpCount(input.ScriptSig) * 4L;
+            }
+
+            cost += WitnessSigOps(input, prevScript);
+        }
+
+        return cost;
+    }
+
+    private static long WitnessSigOps(TxIn input, Script prevScript)
+    {
+        var program = prevScript.ToBytes(true);
+        if (prevScript.IsScriptType(ScriptType.P2SH) && input.ScriptSig.IsPushOnly)
+        {
+            var pushes = input.ScriptSig.ToOps().ToList();
+            if (pushes.Count == 0 || pushes[^1].PushData is null)
+            {
+                return 0;
+            }
+
+            program = pushes[^1].PushData;
+        }
+
+        if (program.Length < 4 || program.Length > 42 || program[1] + 2 != program.Length || program[0] != 0)
+        {
+            return 0;
+        }
+
+        var programLength = program[1];
+        if (programLength == 20)
+        {
+            return 1;
+        }
+
+        if (programLength == 32 && input.WitScript.PushCount > 0)
+        {
+            var witnessScript = Script.FromBytesUnsafe(input.WitScript[input.WitScript.PushCount - 1]);
+            return witnessScript.GetSigOpCount(true);
+        }
+
+        return 0;
+    }
+
     /// <summary>Computes the merkle root of a list of hashes, reporting CVE-2012-2459 mutation as Core does.</summary>
     public static uint256 ComputeMerkleRoot(IReadOnlyList<uint256> leaves, out bool mutated)
     {

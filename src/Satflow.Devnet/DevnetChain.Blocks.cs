@@ -264,6 +264,7 @@ public sealed partial class DevnetChain
         var spentSet = new HashSet<OutPoint>();
         var fees = new List<(long, int)>();
         long totalFees = 0;
+        long sigOpCost = 0;
         var prevMtp = prev.MedianTimePast;
         var validators = new List<(Transaction Tx, TxOut[] Spent)>();
 
@@ -308,7 +309,18 @@ public sealed partial class DevnetChain
 
                 totalFees += fee;
                 fees.Add((fee, DevnetConsensus.VirtualSize(tx)));
-                validators.Add((tx, coins.Select(c => c.Output).ToArray()));
+                var spentOutputs = coins.Select(c => c.Output).ToArray();
+                validators.Add((tx, spentOutputs));
+                sigOpCost += DevnetConsensus.SigOpCost(tx, spentOutputs);
+            }
+            else
+            {
+                sigOpCost += DevnetConsensus.SigOpCost(tx, []);
+            }
+
+            if (sigOpCost > DevnetConsensus.MaxBlockSigOpsCost)
+            {
+                throw new DevnetValidationException("bad-blk-sigops", "too many sigops");
             }
 
             var txid = tx.GetHash();

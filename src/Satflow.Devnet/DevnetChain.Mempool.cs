@@ -14,6 +14,7 @@ public sealed partial class DevnetChain
     private const int DescendantSizeLimitVBytes = 101_000;
     private const int MaxReplacementCandidates = 100;
     private const int MaxStandardTxWeight = 400_000;
+    private const int MaxStandardTxSigOpsCost = 16_000;
     private const int MinStandardTxNonWitnessSize = 65;
     private const int MaxStandardScriptSigSize = 1650;
     private const int MaxOpReturnRelay = 83;
@@ -173,6 +174,12 @@ public sealed partial class DevnetChain
         }
 
         var fee = CheckTxInputs(tx, coins, nextHeight);
+        var sigOpCost = DevnetConsensus.SigOpCost(tx, coins.Select(c => c.Output).ToArray());
+        if (sigOpCost > MaxStandardTxSigOpsCost)
+        {
+            throw new DevnetValidationException("bad-txns-too-many-sigops", string.Create(CultureInfo.InvariantCulture, $"{sigOpCost}"));
+        }
+
         var weight = DevnetConsensus.Weight(tx);
         var vsize = (weight + 3) / 4;
         if (!bypassFeeChecks)
@@ -211,14 +218,41 @@ public sealed partial class DevnetChain
             return entry;
         }
 
+        var ownTransaction = !_store.InTransaction;
+        if (ownTransaction)
+        {
+            _store.Begin();
+        }
+
+        try
+        {
+            foreach (var conflict in allConflicting)
+            {
+                _store.RemoveMempoolTx(conflict);
+            }
+
+            _store.AddMempoolTx(txid, entry.Sequence, entryTime, tx);
+            if (ownTransaction)
+            {
+                _store.Commit();
+            }
+        }
+        catch
+        {
+            if (ownTransaction)
+            {
+                _store.Rollback();
+            }
+
+            throw;
+        }
+
         _nextMempoolSequence++;
         foreach (var conflict in allConflicting)
         {
-            _store.RemoveMempoolTx(conflict);
             _mempool.Remove(conflict);
         }
 
-        _store.AddMempoolTx(txid, entry.Sequence, entryTime, tx);
         _mempool.Add(entry);
         return entry;
     }

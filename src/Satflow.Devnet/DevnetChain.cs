@@ -97,7 +97,10 @@ public sealed partial class DevnetChain : IChainSource, IBroadcaster, IFeeEstima
         }
     }
 
-    /// <summary>Registers a listener for connected and disconnected blocks.</summary>
+    /// <summary>
+    /// Registers a listener for connected and disconnected blocks. Listeners run while the chain's mutation gate is
+    /// held, so they may read the chain but must not await a mutating call (mining, submitting, invalidating).
+    /// </summary>
     public void AddListener(IBlockListener listener)
     {
         ArgumentNullException.ThrowIfNull(listener);

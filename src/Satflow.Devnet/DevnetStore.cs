@@ -34,6 +34,7 @@ internal sealed class DevnetStore : IDisposable
                 DataSource = Path.Combine(dataDirectory, "devnet.sqlite"),
                 Mode = SqliteOpenMode.ReadWriteCreate,
                 Pooling = false,
+                DefaultTimeout = 2,
             }.ToString();
         }
 
@@ -43,6 +44,11 @@ internal sealed class DevnetStore : IDisposable
         try
         {
             store.Initialise(dataDirectory is not null);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode is 5 or 6)
+        {
+            store.Dispose();
+            throw new InvalidOperationException($"The devnet data directory {dataDirectory} is in use by another devnet.", ex);
         }
         catch
         {
@@ -57,6 +63,8 @@ internal sealed class DevnetStore : IDisposable
     {
         if (onDisk)
         {
+            // One devnet per data directory: the exclusive lock is taken by the first write below and held.
+            Execute("PRAGMA locking_mode=EXCLUSIVE;");
             Execute("PRAGMA journal_mode=WAL;");
             Execute("PRAGMA synchronous=NORMAL;");
         }
@@ -78,6 +86,8 @@ internal sealed class DevnetStore : IDisposable
             throw new InvalidOperationException($"Devnet database schema version {version} is not supported (expected {SchemaVersion}).");
         }
     }
+
+    public bool InTransaction => _transaction is not null;
 
     public void Begin() => _transaction = _connection.BeginTransaction();
 

@@ -272,6 +272,32 @@ public sealed class ConsensusTests
     }
 
     [Fact]
+    public async Task Too_many_legacy_sigops_is_bad_blk_sigops()
+    {
+        using var t = new TestChain();
+        var coins = await t.FundAsync(1);
+        var heavy = Script.FromBytesUnsafe(Enumerable.Repeat((byte)OpcodeType.OP_CHECKSIG, 20_001).ToArray());
+        var tx = t.Spend(coins, Out(49_0000_0000, heavy));
+        Assert.Equal("bad-blk-sigops", await t.SubmitAsync(t.BuildBlock([tx])));
+    }
+
+    [Fact]
+    public async Task P2sh_sigops_count_towards_the_standard_limit()
+    {
+        using var t = new TestChain();
+        var coins = await t.FundAsync(1);
+        var redeem = Script.FromBytesUnsafe(Enumerable.Range(0, 520).Select(i => i % 2 == 0 ? (byte)OpcodeType.OP_16 : (byte)OpcodeType.OP_CHECKMULTISIG).ToArray());
+        var fund = t.Spend(coins, Out(10_0000_0000, redeem.Hash.ScriptPubKey), Out(39_9999_0000, t.MinerScript));
+        Assert.True(t.Chain.AcceptToMempool(fund).Allowed);
+        await t.MineAsync(1);
+        var spend = TestChain.Net.CreateTransaction();
+        spend.Inputs.Add(new TxIn(new OutPoint(fund, 0), new Script(Op.GetPushOp(redeem.ToBytes()))));
+        spend.Outputs.Add(Out(9_9999_0000, t.NewScript()));
+        Assert.Equal(260 * 16 * 4, DevnetConsensus.SigOpCost(spend, [fund.Outputs[0]]));
+        Assert.Equal("bad-txns-too-many-sigops", t.Chain.TestMempoolAccept(spend).RejectReason);
+    }
+
+    [Fact]
     public async Task Children_of_an_invalid_block_are_bad_prevblk()
     {
         using var t = new TestChain();

@@ -186,6 +186,44 @@ public sealed class MempoolTests
     }
 
     [Fact]
+    public async Task Replacement_rules_two_and_spends_conflicting_are_enforced()
+    {
+        using var t = new TestChain();
+        var coins = await t.FundAsync(2);
+        var original = Tx(t, [coins[0]], 0xfffffffd, Out(49_9999_0000, t.MinerScript));
+        Assert.True(t.Chain.AcceptToMempool(original).Allowed);
+        var unrelated = Tx(t, [coins[1]], 0xfffffffd, Out(49_9999_0000, t.MinerScript));
+        Assert.True(t.Chain.AcceptToMempool(unrelated).Allowed);
+
+        var addsUnconfirmed = Tx(t, [coins[0], new Coin(unrelated, 0u)], 0xfffffffd, Out(99_9900_0000, t.NewScript()));
+        Assert.Equal("replacement-adds-unconfirmed", t.Chain.TestMempoolAccept(addsUnconfirmed, FeeRate.Zero).RejectReason);
+
+        var spendsConflicting = Tx(t, [coins[0], new Coin(original, 0u)], 0xfffffffd, Out(99_9900_0000, t.NewScript()));
+        Assert.Equal("bad-txns-spends-conflicting-tx", t.Chain.TestMempoolAccept(spendsConflicting, FeeRate.Zero).RejectReason);
+    }
+
+    [Fact]
+    public async Task More_than_25_descendants_is_too_long_mempool_chain()
+    {
+        using var t = new TestChain();
+        var coins = await t.FundAsync(1);
+        var outputs = Enumerable.Range(0, 26).Select(_ => Out(1_0000_0000, t.MinerScript)).ToArray();
+        var parent = t.Spend(coins, outputs);
+        Assert.True(t.Chain.AcceptToMempool(parent).Allowed);
+        for (var i = 0; i < 24; i++)
+        {
+            var child = t.Spend([new Coin(parent, (uint)i)], Out(9999_0000, t.NewScript()));
+            Assert.True(t.Chain.AcceptToMempool(child).Allowed);
+        }
+
+        var last = t.Spend([new Coin(parent, 24u)], Out(9999_0000, t.NewScript()));
+        var rejected = t.Chain.TestMempoolAccept(last);
+        Assert.Equal("too-long-mempool-chain", rejected.RejectReason);
+        Assert.Equal($"too many descendants for tx {parent.GetHash()} [limit: 25]", rejected.Rejection!.Debug);
+        Assert.Equal(25, t.Chain.GetMempoolEntry(parent.GetHash())!.DescendantCount);
+    }
+
+    [Fact]
     public async Task Connecting_a_block_evicts_conflicts_and_their_descendants()
     {
         using var t = new TestChain();

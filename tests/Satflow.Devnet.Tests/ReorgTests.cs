@@ -68,6 +68,22 @@ public sealed class ReorgTests
     }
 
     [Fact]
+    public async Task Invalidating_the_tip_switches_to_an_equal_side_branch()
+    {
+        using var t = new TestChain();
+        await t.MineAsync(2);
+        var forkPoint = t.Chain.GetBlockHash(1)!;
+        var oldTip = t.Chain.Tip.Hash;
+        var side = t.BuildBlock([], prev: forkPoint, height: 2);
+        Assert.Equal("inconclusive", await t.SubmitAsync(side));
+        var listener = new RecordingListener();
+        t.Chain.AddListener(listener);
+        Assert.True(await t.Chain.InvalidateBlockAsync(oldTip));
+        Assert.Equal(side.GetHash(), t.Chain.Tip.Hash);
+        Assert.Equal([$"-2:{oldTip}", $"+2:{side.GetHash()}"], listener.Events);
+    }
+
+    [Fact]
     public async Task Invalid_block_on_a_longer_branch_leaves_the_valid_chain_in_place()
     {
         using var t = new TestChain();
@@ -120,6 +136,27 @@ public sealed class ReorgTests
                 Assert.Equal(0, t.Chain.MempoolCount);
                 Assert.Equal(1, t.Chain.GetTransaction(pending)!.Confirmations);
             }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void A_data_directory_serves_one_devnet_at_a_time()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "satflow-devnet-lock-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var first = DevnetChain.Open(new DevnetOptions { DataDirectory = dir }))
+            {
+                Assert.Throws<InvalidOperationException>(() => DevnetChain.Open(new DevnetOptions { DataDirectory = dir }));
+            }
+
+            using var again = DevnetChain.Open(new DevnetOptions { DataDirectory = dir });
+            Assert.Equal(0, again.Height);
         }
         finally
         {

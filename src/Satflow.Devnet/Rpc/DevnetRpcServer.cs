@@ -109,6 +109,10 @@ public sealed class DevnetRpcServer : IAsyncDisposable
                 cookiePath = Path.Combine(dir, ".cookie");
                 Directory.CreateDirectory(dir);
                 await File.WriteAllTextAsync(cookiePath, $"{user}:{password}", Utf8, cancellationToken).ConfigureAwait(false);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(cookiePath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                }
             }
         }
 

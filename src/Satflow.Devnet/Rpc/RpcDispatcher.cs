@@ -239,6 +239,11 @@ internal sealed class RpcDispatcher
             }
         }
 
+        if (txid == Network.RegTest.GetGenesis().Transactions[0].GetHash())
+        {
+            throw new RpcException(RpcErrorCodes.InvalidAddressOrKey, "The genesis block coinbase is not considered an ordinary transaction and cannot be retrieved");
+        }
+
         var found = _chain.GetTransaction(txid, blockHash);
         if (found is null)
         {
