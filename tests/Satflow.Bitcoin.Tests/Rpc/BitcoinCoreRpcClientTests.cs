@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using NBitcoin;
 using Satflow.Bitcoin.Chain;
@@ -145,11 +147,7 @@ public sealed class BitcoinCoreRpcClientTests
     [Fact]
     public async Task Unreachable_node_is_a_ChainSourceException_without_credentials()
     {
-        int port;
-        await using (var server = new FakeRpcServer(_ => FakeResponse.Result("1")))
-        {
-            port = server.Port;
-        }
+        using var reserved = ReservedClosedPort(out var port);
 
         using var client = new BitcoinCoreRpcClient(new Uri($"http://alice:s3cret@127.0.0.1:{port}/"), Net);
 
@@ -162,11 +160,7 @@ public sealed class BitcoinCoreRpcClientTests
     [Fact]
     public async Task Connection_failures_are_retried_with_backoff_on_the_given_clock()
     {
-        int port;
-        await using (var server = new FakeRpcServer(_ => FakeResponse.Result("1")))
-        {
-            port = server.Port;
-        }
+        using var reserved = ReservedClosedPort(out var port);
 
         var clock = new CountingTimeProvider();
         var options = new BitcoinCoreRpcClientOptions { Retry = new RpcRetryPolicy(3, TimeSpan.FromMilliseconds(1), clock) };
@@ -608,6 +602,15 @@ public sealed class BitcoinCoreRpcClientTests
     {
         Assert.Throws<ArgumentException>(() => new BitcoinCoreRpcClient(new Uri("ftp://127.0.0.1/"), Net));
         Assert.Throws<ArgumentException>(() => new BitcoinCoreRpcClient(new Uri("/relative", UriKind.Relative), Net));
+    }
+
+    /// <summary>A port bound but not listening: connections are refused, and no other test can take it meanwhile.</summary>
+    private static Socket ReservedClosedPort(out int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        return socket;
     }
 
     private sealed class CountingTimeProvider : TimeProvider
