@@ -34,6 +34,113 @@ public sealed partial class DevnetChain
         }
     }
 
+    /// <summary>
+    /// Core's <c>testmempoolaccept</c> for several transactions: package rules (at most 25 transactions and 101 kvB,
+    /// no duplicates, parents before children, no conflicts inside the package), then each transaction is checked as if
+    /// the earlier ones had been accepted. Replacing mempool transactions is not allowed in a package. Nothing is kept.
+    /// </summary>
+    public PackageAcceptResult TestPackageAccept(IReadOnlyList<Transaction> transactions, FeeRate? maxFeeRate = null)
+    {
+        ArgumentNullException.ThrowIfNull(transactions);
+        var maxFee = maxFeeRate ?? DefaultMaxFeeRate;
+        lock (_sync)
+        {
+            ThrowIfDisposed();
+            var packageError = CheckPackage(transactions);
+            if (packageError is not null)
+            {
+                return new PackageAcceptResult(packageError, transactions.Select(_ => (MempoolAcceptResult?)null).ToList());
+            }
+
+            var results = new MempoolAcceptResult?[transactions.Count];
+            var added = new List<uint256>();
+            var savedSequence = _nextMempoolSequence;
+            var packageTxids = transactions.Select(t => t.GetHash()).ToHashSet();
+            _store.Begin();
+            try
+            {
+                for (var i = 0; i < transactions.Count; i++)
+                {
+                    var tx = transactions[i];
+                    try
+                    {
+                        if (tx.Inputs.Any(input => _mempool.SpenderOf(input.PrevOut) is { } spender && !packageTxids.Contains(spender)))
+                        {
+                            throw new DevnetValidationException("bip125-replacement-disallowed");
+                        }
+
+                        var entry = AcceptCore(tx, testOnly: false, bypassFeeChecks: false, maxFee: null, Clock.GetUtcNow().ToUnixTimeSeconds());
+                        added.Add(entry.Txid);
+                        results[i] = maxFee.FeePerK > Money.Zero && entry.Fee > maxFee.GetFee(entry.VirtualSize)
+                            ? new MempoolAcceptResult(entry.Txid, entry.Wtxid, false, entry.VirtualSize, entry.Fee, new DevnetValidationException("max-fee-exceeded"))
+                            : new MempoolAcceptResult(entry.Txid, entry.Wtxid, true, entry.VirtualSize, entry.Fee, null);
+                    }
+                    catch (DevnetValidationException ex)
+                    {
+                        var failed = new MempoolAcceptResult?[transactions.Count];
+                        failed[i] = new MempoolAcceptResult(tx.GetHash(), tx.GetWitHash(), false, null, null, ex);
+                        return new PackageAcceptResult(null, failed);
+                    }
+                }
+
+                return new PackageAcceptResult(null, results);
+            }
+            finally
+            {
+                _store.Rollback();
+                for (var i = added.Count - 1; i >= 0; i--)
+                {
+                    _mempool.Remove(added[i]);
+                }
+
+                _nextMempoolSequence = savedSequence;
+            }
+        }
+    }
+
+    private static string? CheckPackage(IReadOnlyList<Transaction> transactions)
+    {
+        if (transactions.Count > 25)
+        {
+            return "package-too-many-transactions";
+        }
+
+        if (transactions.Sum(t => (long)DevnetConsensus.VirtualSize(t)) > 101_000)
+        {
+            return "package-too-large";
+        }
+
+        var txids = transactions.Select(t => t.GetHash()).ToList();
+        if (txids.Distinct().Count() != txids.Count)
+        {
+            return "package-contains-duplicates";
+        }
+
+        var later = new HashSet<uint256>(txids);
+        foreach (var tx in transactions)
+        {
+            later.Remove(tx.GetHash());
+            if (tx.Inputs.Any(i => later.Contains(i.PrevOut.Hash)))
+            {
+                return "package-not-sorted";
+            }
+        }
+
+        var spent = new HashSet<OutPoint>();
+        foreach (var tx in transactions)
+        {
+            foreach (var input in tx.Inputs)
+            {
+                if (!spent.Add(input.PrevOut))
+                {
+                    return "conflict-in-package";
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Adds a transaction to the mempool if it passes every check (no max-fee check).</summary>
     public MempoolAcceptResult AcceptToMempool(Transaction transaction)
     {

@@ -168,6 +168,9 @@ public sealed partial class DevnetChain : IChainSource, IBroadcaster, IFeeEstima
             e.TxFees = ComputeFeesFromUndo(e);
         }
 
+        // A block stored just before a crash may not have been connected yet: finish activating the best chain.
+        ActivateBestChain([], []);
+
         var mempool = _store.LoadMempool();
         foreach (var (seq, time, tx) in mempool)
         {

@@ -94,3 +94,8 @@ public sealed record MempoolEntryInfo(
 /// <param name="Confirmations">0 for a mempool output, else 1 + tip height - creation height.</param>
 /// <param name="IsCoinbase">Whether a coinbase created it.</param>
 public sealed record DevnetTxOut(TxOut Output, int Confirmations, bool IsCoinbase);
+
+/// <summary>The outcome of testing several transactions as a package (Core's multi-transaction <c>testmempoolaccept</c>).</summary>
+/// <param name="PackageError">A package-level policy failure (for example <c>conflict-in-package</c>), or null.</param>
+/// <param name="Results">One entry per transaction; null where validation did not finish because another transaction failed.</param>
+public sealed record PackageAcceptResult(string? PackageError, IReadOnlyList<MempoolAcceptResult?> Results);

@@ -191,6 +191,42 @@ public sealed class RpcTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Testmempoolaccept_checks_packages_like_core()
+    {
+        var coins = await _t.FundAsync(2);
+        var parent = _t.Spend([coins[0]], new TxOut(Money.Coins(49.999m), _t.MinerScript));
+        var child = _t.Spend([new Coin(parent, 0u)], new TxOut(Money.Coins(49.998m), _t.NewScript()));
+        var package = (JsonArray)(await CallAsync("testmempoolaccept", new JsonArray(parent.ToHex(), child.ToHex())))!;
+        Assert.True((bool)package[0]!["allowed"]!);
+        Assert.True((bool)package[1]!["allowed"]!);
+        Assert.Equal(0, _t.Chain.MempoolCount);
+
+        var alone = (JsonArray)(await CallAsync("testmempoolaccept", new JsonArray(child.ToHex())))!;
+        Assert.Equal("missing-inputs", (string)alone[0]!["reject-reason"]!);
+
+        var unsorted = (JsonArray)(await CallAsync("testmempoolaccept", new JsonArray(child.ToHex(), parent.ToHex())))!;
+        Assert.Equal("package-not-sorted", (string)unsorted[0]!["package-error"]!);
+        Assert.Null(unsorted[0]!["allowed"]);
+
+        var doubleSpend = _t.Spend([coins[0]], new TxOut(Money.Coins(49.99m), _t.NewScript()));
+        var conflict = (JsonArray)(await CallAsync("testmempoolaccept", new JsonArray(parent.ToHex(), doubleSpend.ToHex())))!;
+        Assert.Equal("conflict-in-package", (string)conflict[1]!["package-error"]!);
+
+        var garbage = TestChain.Spend(_t.MinerKey, [new Coin(new OutPoint(uint256.One, 0), new TxOut(Money.Coins(1), _t.MinerScript))], new TxOut(Money.Coins(0.5m), _t.NewScript()));
+        var withGarbage = (JsonArray)(await CallAsync("testmempoolaccept", new JsonArray(parent.ToHex(), garbage.ToHex())))!;
+        Assert.Null(withGarbage[0]!["allowed"]);
+        Assert.False((bool)withGarbage[1]!["allowed"]!);
+        Assert.Equal("missing-inputs", (string)withGarbage[1]!["reject-reason"]!);
+
+        Assert.Equal(parent.GetHash().ToString(), (string)(await CallAsync("sendrawtransaction", parent.ToHex()))!);
+        var replacement = _t.Spend([coins[0]], new TxOut(Money.Coins(49.99m), _t.NewScript()));
+        var other = _t.Spend([coins[1]], new TxOut(Money.Coins(49.999m), _t.NewScript()));
+        var replacing = (JsonArray)(await CallAsync("testmempoolaccept", new JsonArray(other.ToHex(), replacement.ToHex()), 0))!;
+        Assert.Equal("bip125-replacement-disallowed", (string)replacing[1]!["reject-reason"]!);
+        Assert.Equal(1, _t.Chain.MempoolCount);
+    }
+
+    [Fact]
     public async Task Errors_use_cores_codes_and_http_statuses()
     {
         var notFound = await ErrorAsync("nosuchmethod");

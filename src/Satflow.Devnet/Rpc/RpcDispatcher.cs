@@ -486,31 +486,52 @@ internal sealed class RpcDispatcher
         }
 
         var result = new JsonArray();
-        foreach (var tx in txs)
+        if (txs.Count == 1)
         {
-            var r = _chain.TestMempoolAccept(tx, maxFeeRate);
-            var obj = new JsonObject { ["txid"] = r.Txid.ToString(), ["wtxid"] = r.Wtxid.ToString() };
-            if (r.Allowed)
-            {
-                obj["allowed"] = true;
-                obj["vsize"] = r.VirtualSize;
-                obj["fees"] = new JsonObject
-                {
-                    ["base"] = RpcJson.Amount(r.Fee!),
-                    ["effective-feerate"] = RpcJson.Amount(r.Fee!.Satoshi * 1000 / r.VirtualSize!.Value),
-                    ["effective-includes"] = new JsonArray(r.Wtxid.ToString()),
-                };
-            }
-            else
-            {
-                obj["allowed"] = false;
-                obj["reject-reason"] = r.RejectReason;
-            }
+            result.Add(AcceptJson(_chain.TestMempoolAccept(txs[0], maxFeeRate), txs[0], null));
+            return Done(result);
+        }
 
-            result.Add(obj);
+        var package = _chain.TestPackageAccept(txs, maxFeeRate);
+        for (var i = 0; i < txs.Count; i++)
+        {
+            result.Add(AcceptJson(package.Results[i], txs[i], package.PackageError));
         }
 
         return Done(result);
+    }
+
+    private static JsonObject AcceptJson(MempoolAcceptResult? r, Transaction tx, string? packageError)
+    {
+        var obj = new JsonObject { ["txid"] = tx.GetHash().ToString(), ["wtxid"] = tx.GetWitHash().ToString() };
+        if (packageError is not null)
+        {
+            obj["package-error"] = packageError;
+        }
+
+        if (r is null)
+        {
+            return obj;
+        }
+
+        if (r.Allowed)
+        {
+            obj["allowed"] = true;
+            obj["vsize"] = r.VirtualSize;
+            obj["fees"] = new JsonObject
+            {
+                ["base"] = RpcJson.Amount(r.Fee!),
+                ["effective-feerate"] = RpcJson.Amount(r.Fee!.Satoshi * 1000 / r.VirtualSize!.Value),
+                ["effective-includes"] = new JsonArray(r.Wtxid.ToString()),
+            };
+        }
+        else
+        {
+            obj["allowed"] = false;
+            obj["reject-reason"] = r.RejectReason == "bad-txns-inputs-missingorspent" ? "missing-inputs" : r.RejectReason;
+        }
+
+        return obj;
     }
 
     private Task<JsonNode?> EstimateSmartFee(RpcParams p, CancellationToken ct)
