@@ -89,6 +89,49 @@ public sealed partial class DevnetChain
     }
 
     /// <summary>
+    /// Core's <c>reconsiderblock</c>: clears the invalid mark of the block, its ancestors and its descendants, then
+    /// activates the most-work valid chain (blocks that really are invalid are found invalid again when connected).
+    /// </summary>
+    /// <returns>False when the block is unknown.</returns>
+    public async Task<bool> ReconsiderBlockAsync(uint256 blockHash, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(blockHash);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            List<ChainEvent> events = [];
+            lock (_sync)
+            {
+                ThrowIfDisposed();
+                if (!_index.TryGetValue(blockHash, out var entry))
+                {
+                    return false;
+                }
+
+                foreach (var other in _index.Values)
+                {
+                    var related = other.GetAncestor(entry.Height) == entry || entry.GetAncestor(other.Height) == other;
+                    if (related && other.Failed)
+                    {
+                        other.Failed = false;
+                        other.FailureReason = null;
+                        _store.SetFailed(other.Hash, false);
+                    }
+                }
+
+                ActivateBestChain(events, []);
+            }
+
+            await NotifyAsync(events, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
     /// Core's <c>TestBlockValidity</c>: runs every check for a block that would extend the current tip, without storing
     /// or connecting it.
     /// </summary>

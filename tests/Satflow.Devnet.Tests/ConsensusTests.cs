@@ -251,6 +251,31 @@ public sealed class ConsensusTests
     }
 
     [Fact]
+    public async Task Time_locktime_is_judged_against_median_time_past()
+    {
+        using var t = new TestChain();
+        var coins = await t.FundAsync(1);
+        var lockTime = t.Chain.TipMedianTimePast + 600;
+        var tx = TestChain.Net.CreateTransaction();
+        tx.Version = 2;
+        tx.Inputs.Add(new TxIn(coins[0].Outpoint) { Sequence = 0xfffffffe });
+        tx.Outputs.Add(Out(49_0000_0000, t.NewScript()));
+        tx.LockTime = new LockTime(DateTimeOffset.FromUnixTimeSeconds(lockTime));
+        TestChain.Sign(tx, t.MinerKey, coins);
+
+        // The clock is already past the lock time, but the median of the last 11 blocks is not (BIP113).
+        t.Clock.Advance(TimeSpan.FromMinutes(30));
+        Assert.Equal("non-final", t.Chain.TestMempoolAccept(tx, FeeRate.Zero).RejectReason);
+        Assert.Equal("bad-txns-nonfinal", await t.SubmitAsync(t.BuildBlock([tx])));
+        while (t.Chain.TipMedianTimePast <= lockTime)
+        {
+            await t.MineAsync(1);
+        }
+
+        Assert.True(t.Chain.TestMempoolAccept(tx, FeeRate.Zero).Allowed);
+    }
+
+    [Fact]
     public async Task Bad_signature_is_mandatory_script_verify_flag_failed()
     {
         using var t = new TestChain();

@@ -37,6 +37,22 @@ public sealed class ReorgTests
     }
 
     [Fact]
+    public async Task Reconsiderblock_restores_an_invalidated_chain()
+    {
+        using var t = new TestChain();
+        var mined = await t.MineAsync(3);
+        Assert.True(await t.Chain.InvalidateBlockAsync(mined[1]));
+        Assert.Equal(1, t.Chain.Height);
+        var listener = new RecordingListener();
+        t.Chain.AddListener(listener);
+        Assert.True(await t.Chain.ReconsiderBlockAsync(mined[2]));
+        Assert.Equal(mined[2], t.Chain.Tip.Hash);
+        Assert.Equal([$"+2:{mined[1]}", $"+3:{mined[2]}"], listener.Events);
+        Assert.False(t.Chain.GetBlockInfo(mined[1])!.Failed);
+        Assert.False(await t.Chain.ReconsiderBlockAsync(uint256.One));
+    }
+
+    [Fact]
     public async Task Longer_side_branch_reorganises_the_chain()
     {
         using var t = new TestChain();
@@ -108,6 +124,7 @@ public sealed class ReorgTests
             var clock = new ManualClock(TestChain.Start);
             uint256 tip, pending, invalidated;
             int utxos;
+            long pendingTime;
             using (var t = new TestChain(dir, clock))
             {
                 var coins = await t.FundAsync(2);
@@ -121,6 +138,7 @@ public sealed class ReorgTests
                 Assert.True(t.Chain.AcceptToMempool(parent).Allowed);
                 Assert.True(t.Chain.AcceptToMempool(child).Allowed);
                 pending = child.GetHash();
+                pendingTime = t.Chain.GetMempoolEntry(pending)!.Entry.Time;
                 tip = t.Chain.Tip.Hash;
                 utxos = t.Chain.UtxoCount;
             }
@@ -131,6 +149,7 @@ public sealed class ReorgTests
                 Assert.Equal(utxos, t.Chain.UtxoCount);
                 Assert.Equal(2, t.Chain.MempoolCount);
                 Assert.Equal(2, t.Chain.GetMempoolEntry(pending)!.AncestorCount);
+                Assert.Equal(pendingTime, t.Chain.GetMempoolEntry(pending)!.Entry.Time);
                 Assert.True(t.Chain.GetBlockInfo(invalidated)!.Failed);
                 await t.MineAsync(1);
                 Assert.Equal(0, t.Chain.MempoolCount);

@@ -105,6 +105,7 @@ public sealed class RpcTests : IAsyncLifetime
         Assert.True((bool)net["localrelay"]!);
         Assert.Equal(0.00001m, (decimal)net["relayfee"]!);
         Assert.Equal(0.00001m, (decimal)net["incrementalfee"]!);
+        Assert.Equal("0.00001000", net["relayfee"]!.ToJsonString());
 
         var header = (await CallAsync("getblockheader", best))!;
         Assert.Equal(3, (int)header["height"]!);
@@ -188,6 +189,11 @@ public sealed class RpcTests : IAsyncLifetime
 
         Assert.Null(await CallAsync("invalidateblock", (string)hashes[0]!));
         Assert.Equal(txid, (string)((JsonArray)(await CallAsync("getrawmempool"))!)[0]!);
+        Assert.Equal(-1, (int)(await CallAsync("getblockheader", (string)hashes[0]!))!["confirmations"]!);
+
+        Assert.Null(await CallAsync("reconsiderblock", (string)hashes[0]!));
+        Assert.Equal((string)hashes[0]!, (string)(await CallAsync("getbestblockhash"))!);
+        Assert.Empty((JsonArray)(await CallAsync("getrawmempool"))!);
     }
 
     [Fact]

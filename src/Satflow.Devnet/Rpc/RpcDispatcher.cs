@@ -42,6 +42,7 @@ internal sealed class RpcDispatcher
             ["estimatesmartfee"] = (["conf_target", "estimate_mode"], 1, "conf_target ( \"estimate_mode\" )", EstimateSmartFee),
             ["generatetoaddress"] = (["nblocks", "address", "maxtries"], 2, "nblocks \"address\" ( maxtries )", GenerateToAddress),
             ["invalidateblock"] = (["blockhash"], 1, "\"blockhash\"", InvalidateBlock),
+            ["reconsiderblock"] = (["blockhash"], 1, "\"blockhash\"", ReconsiderBlock),
             ["submitblock"] = (["hexdata", "dummy"], 1, "\"hexdata\" ( \"dummy\" )", SubmitBlock),
             ["uptime"] = ([], 0, "", (_, _) => Done((long)(_clock.GetUtcNow() - _started).TotalSeconds)),
             ["stop"] = ([], 0, "", (_, _) =>
@@ -593,6 +594,17 @@ internal sealed class RpcDispatcher
     {
         var hash = p.GetHash(0, "blockhash");
         if (!await _chain.InvalidateBlockAsync(hash, ct).ConfigureAwait(false))
+        {
+            throw new RpcException(RpcErrorCodes.InvalidAddressOrKey, "Block not found");
+        }
+
+        return null;
+    }
+
+    private async Task<JsonNode?> ReconsiderBlock(RpcParams p, CancellationToken ct)
+    {
+        var hash = p.GetHash(0, "blockhash");
+        if (!await _chain.ReconsiderBlockAsync(hash, ct).ConfigureAwait(false))
         {
             throw new RpcException(RpcErrorCodes.InvalidAddressOrKey, "Block not found");
         }

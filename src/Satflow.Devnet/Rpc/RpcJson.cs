@@ -12,7 +12,12 @@ internal static class RpcJson
     private const string ChecksumCharset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
     /// <summary>An amount in BTC as a JSON number with 8 decimals, like Core's ValueFromAmount.</summary>
-    public static JsonNode Amount(long satoshis) => JsonValue.Create(decimal.Round(satoshis / 100_000_000m, 8))!;
+    public static JsonNode Amount(long satoshis)
+    {
+        // Scale 8 so the number prints with eight decimals, as Core's ValueFromAmount does.
+        var magnitude = (ulong)Math.Abs(satoshis);
+        return JsonValue.Create(new decimal((int)(uint)(magnitude & 0xffffffff), (int)(uint)(magnitude >> 32), 0, satoshis < 0, 8))!;
+    }
 
     public static JsonNode Amount(Money money) => Amount(money.Satoshi);
 
