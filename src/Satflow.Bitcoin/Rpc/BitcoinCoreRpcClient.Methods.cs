@@ -154,6 +154,13 @@ public sealed partial class BitcoinCoreRpcClient
         return CallAsync("invalidateblock", _ => true, cancellationToken, blockHash);
     }
 
+    /// <summary><c>reconsiderblock</c>: undoes <see cref="InvalidateBlockAsync"/> for a block and its descendants.</summary>
+    public Task ReconsiderBlockAsync(uint256 blockHash, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(blockHash);
+        return CallAsync("reconsiderblock", _ => true, cancellationToken, blockHash);
+    }
+
     /// <summary><c>uptime</c>: how long the node has been running.</summary>
     public Task<TimeSpan> UptimeAsync(CancellationToken cancellationToken = default) =>
         CallAsync("uptime", r => TimeSpan.FromSeconds(RpcJson.AsLong(r)), cancellationToken);

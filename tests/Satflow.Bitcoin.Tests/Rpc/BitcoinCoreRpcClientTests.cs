@@ -556,6 +556,7 @@ public sealed class BitcoinCoreRpcClientTests
                 return FakeResponse.Result($"[\"{Genesis.GetHash()}\",\"{Block1.GetHash()}\"]");
             }),
             ("invalidateblock", _ => FakeResponse.Result("null")),
+            ("reconsiderblock", _ => FakeResponse.Result("null")),
             ("uptime", _ => FakeResponse.Result("3600")),
             ("stop", _ => FakeResponse.Result("\"Bitcoin Core stopping\"")),
             ("gettxout", _ => FakeResponse.Result(CoreJson.TxOut(Block1.Transactions[0].Outputs[0], Block1.GetHash(), 1, coinbase: true))));
@@ -564,6 +565,8 @@ public sealed class BitcoinCoreRpcClientTests
         Assert.Equal([Genesis.GetHash(), Block1.GetHash()], await client.GenerateToAddressAsync(2, address));
         await client.InvalidateBlockAsync(Block1.GetHash());
         Assert.Equal(Block1.GetHash().ToString(), server.Requests.Last().Params[0].GetString());
+        await client.ReconsiderBlockAsync(Block1.GetHash());
+        Assert.Equal(("reconsiderblock", Block1.GetHash().ToString()), (server.Requests.Last().RpcMethod, server.Requests.Last().Params[0].GetString()));
         Assert.Equal(TimeSpan.FromHours(1), await client.UptimeAsync());
         Assert.Equal("Bitcoin Core stopping", await client.StopAsync());
         var txOut = await client.GetTxOutAsync(new OutPoint(Block1.Transactions[0], 0));

@@ -98,6 +98,18 @@ public sealed class DevnetRpcConformanceTests : ChainSourceConformanceTests
     }
 
     [Fact]
+    public async Task Reconsiderblock_restores_an_invalidated_branch()
+    {
+        var mined = await MineFreshAsync(2);
+        await Client.InvalidateBlockAsync(mined[0]);
+        Assert.Equal(-1, (await Source.GetHeaderAsync(mined[1]))!.Confirmations);
+
+        await Client.ReconsiderBlockAsync(mined[0]);
+
+        Assert.Equal(new ChainTip(2, mined[1]), await Source.GetTipAsync());
+    }
+
+    [Fact]
     public async Task Wrong_password_is_a_ChainSourceException_without_the_password()
     {
         var url = new UriBuilder(_server!.Uri) { UserName = "conformance", Password = "wrong-password" }.Uri;
