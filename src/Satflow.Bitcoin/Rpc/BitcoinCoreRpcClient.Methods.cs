@@ -1,10 +1,42 @@
 using System.Text.Json;
 using NBitcoin;
+using Satflow.Bitcoin.Chain;
 
 namespace Satflow.Bitcoin.Rpc;
 
 public sealed partial class BitcoinCoreRpcClient
 {
+    /// <summary>
+    /// Creates a client whose <see cref="Network"/> is the one the node reports in <c>getblockchaininfo</c>
+    /// (<c>main</c>, <c>test</c>, <c>testnet4</c>, <c>signet</c> or <c>regtest</c>).
+    /// </summary>
+    /// <exception cref="ChainSourceException">The node cannot be reached or reports a chain NBitcoin does not know.</exception>
+    public static async Task<BitcoinCoreRpcClient> ConnectAsync(Uri url, BitcoinCoreRpcClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        var probe = new BitcoinCoreRpcClient(url, Network.RegTest, options);
+        Network network;
+        try
+        {
+            var info = await probe.GetBlockchainInfoAsync(cancellationToken).ConfigureAwait(false);
+            network = Network.GetNetwork(info.Chain)
+                ?? throw new ChainSourceException($"Bitcoin Core at {probe._displayUrl} runs chain '{info.Chain}', which is not supported.");
+        }
+        catch
+        {
+            probe.Dispose();
+            throw;
+        }
+
+        if (network == Network.RegTest)
+        {
+            return probe;
+        }
+
+        probe.Dispose();
+        return new BitcoinCoreRpcClient(url, network, options);
+    }
+
     /// <summary><c>getblockchaininfo</c>.</summary>
     public Task<BlockchainInfo> GetBlockchainInfoAsync(CancellationToken cancellationToken = default) =>
         CallAsync("getblockchaininfo", BlockchainInfo.Parse, cancellationToken);
@@ -120,6 +152,13 @@ public sealed partial class BitcoinCoreRpcClient
     {
         ArgumentNullException.ThrowIfNull(blockHash);
         return CallAsync("invalidateblock", _ => true, cancellationToken, blockHash);
+    }
+
+    /// <summary><c>reconsiderblock</c>: undoes <see cref="InvalidateBlockAsync"/> for a block and its descendants.</summary>
+    public Task ReconsiderBlockAsync(uint256 blockHash, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(blockHash);
+        return CallAsync("reconsiderblock", _ => true, cancellationToken, blockHash);
     }
 
     /// <summary><c>uptime</c>: how long the node has been running.</summary>

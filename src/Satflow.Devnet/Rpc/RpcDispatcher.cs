@@ -428,7 +428,7 @@ internal sealed class RpcDispatcher
 
             return tx;
         }
-        catch (Exception ex) when (ex is FormatException or EndOfStreamException or ArgumentException or OverflowException or InvalidOperationException or IndexOutOfRangeException or OutOfMemoryException or NotSupportedException)
+        catch (Exception ex) when (ex is FormatException or EndOfStreamException or InvalidDataException or ArgumentException or OverflowException or InvalidOperationException or IndexOutOfRangeException or OutOfMemoryException or NotSupportedException)
         {
             throw new RpcException(RpcErrorCodes.DeserializationError, "TX decode failed. Make sure the tx has at least one input.");
         }
@@ -629,7 +629,7 @@ internal sealed class RpcDispatcher
                 throw new RpcException(RpcErrorCodes.DeserializationError, "Block does not start with a coinbase");
             }
         }
-        catch (Exception ex) when (ex is FormatException or EndOfStreamException or ArgumentException or OverflowException or InvalidOperationException or IndexOutOfRangeException or OutOfMemoryException or NotSupportedException)
+        catch (Exception ex) when (ex is FormatException or EndOfStreamException or InvalidDataException or ArgumentException or OverflowException or InvalidOperationException or IndexOutOfRangeException or OutOfMemoryException or NotSupportedException)
         {
             throw new RpcException(RpcErrorCodes.DeserializationError, "Block decode failed");
         }

@@ -180,6 +180,45 @@ public sealed class ChainSyncTests
     }
 
     [Fact]
+    public async Task Overlapping_polls_are_serialised_and_deliver_each_block_once()
+    {
+        var chain = new FakeChainSource();
+        var gate = new GatedListener();
+        var sync = new ChainSync(chain, [gate]);
+        await sync.PollAsync();
+        var mined = chain.Mine(2);
+
+        var first = sync.PollAsync();
+        await gate.Entered.Task;
+        var second = sync.PollAsync();
+        Assert.False(second.IsCompleted);
+        gate.Release.SetResult();
+        var results = await Task.WhenAll(first, second);
+
+        Assert.Equal([mined[0], mined[1]], gate.Connected);
+        Assert.Equal([2, 0], results.Select(r => r.Connected));
+    }
+
+    private sealed class GatedListener : IBlockListener
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<uint256> Connected { get; } = [];
+
+        public async ValueTask BlockConnectedAsync(Block block, int height, CancellationToken cancellationToken = default)
+        {
+            Entered.TrySetResult();
+            await Release.Task;
+            Connected.Add(block.GetHash());
+        }
+
+        public ValueTask BlockDisconnectedAsync(BlockHeader header, int height, CancellationToken cancellationToken = default) =>
+            throw new InvalidOperationException("no reorg in this test");
+    }
+
+    [Fact]
     public void Options_are_validated()
     {
         var chain = new FakeChainSource();

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using NBitcoin;
 using Satflow.Bitcoin.Chain;
@@ -145,11 +147,7 @@ public sealed class BitcoinCoreRpcClientTests
     [Fact]
     public async Task Unreachable_node_is_a_ChainSourceException_without_credentials()
     {
-        int port;
-        await using (var server = new FakeRpcServer(_ => FakeResponse.Result("1")))
-        {
-            port = server.Port;
-        }
+        using var reserved = ReservedClosedPort(out var port);
 
         using var client = new BitcoinCoreRpcClient(new Uri($"http://alice:s3cret@127.0.0.1:{port}/"), Net);
 
@@ -162,11 +160,7 @@ public sealed class BitcoinCoreRpcClientTests
     [Fact]
     public async Task Connection_failures_are_retried_with_backoff_on_the_given_clock()
     {
-        int port;
-        await using (var server = new FakeRpcServer(_ => FakeResponse.Result("1")))
-        {
-            port = server.Port;
-        }
+        using var reserved = ReservedClosedPort(out var port);
 
         var clock = new CountingTimeProvider();
         var options = new BitcoinCoreRpcClientOptions { Retry = new RpcRetryPolicy(3, TimeSpan.FromMilliseconds(1), clock) };
@@ -562,6 +556,7 @@ public sealed class BitcoinCoreRpcClientTests
                 return FakeResponse.Result($"[\"{Genesis.GetHash()}\",\"{Block1.GetHash()}\"]");
             }),
             ("invalidateblock", _ => FakeResponse.Result("null")),
+            ("reconsiderblock", _ => FakeResponse.Result("null")),
             ("uptime", _ => FakeResponse.Result("3600")),
             ("stop", _ => FakeResponse.Result("\"Bitcoin Core stopping\"")),
             ("gettxout", _ => FakeResponse.Result(CoreJson.TxOut(Block1.Transactions[0].Outputs[0], Block1.GetHash(), 1, coinbase: true))));
@@ -570,6 +565,8 @@ public sealed class BitcoinCoreRpcClientTests
         Assert.Equal([Genesis.GetHash(), Block1.GetHash()], await client.GenerateToAddressAsync(2, address));
         await client.InvalidateBlockAsync(Block1.GetHash());
         Assert.Equal(Block1.GetHash().ToString(), server.Requests.Last().Params[0].GetString());
+        await client.ReconsiderBlockAsync(Block1.GetHash());
+        Assert.Equal(("reconsiderblock", Block1.GetHash().ToString()), (server.Requests.Last().RpcMethod, server.Requests.Last().Params[0].GetString()));
         Assert.Equal(TimeSpan.FromHours(1), await client.UptimeAsync());
         Assert.Equal("Bitcoin Core stopping", await client.StopAsync());
         var txOut = await client.GetTxOutAsync(new OutPoint(Block1.Transactions[0], 0));
@@ -578,11 +575,45 @@ public sealed class BitcoinCoreRpcClientTests
         Assert.Equal(Block1.Transactions[0].Outputs[0].Value, txOut.Output.Value);
     }
 
+    [Theory]
+    [InlineData("main", "Main")]
+    [InlineData("test", "TestNet")]
+    [InlineData("testnet4", "TestNet4")]
+    [InlineData("signet", "signet")]
+    [InlineData("regtest", "RegTest")]
+    public async Task ConnectAsync_takes_the_network_from_the_node(string chain, string expected)
+    {
+        await using var server = Serve(("getblockchaininfo", _ => FakeResponse.Result($$"""{"chain":"{{chain}}","blocks":0,"bestblockhash":"{{Genesis.GetHash()}}"}""")));
+
+        using var client = await BitcoinCoreRpcClient.ConnectAsync(server.UrlWithCredentials("u", "p"));
+
+        Assert.Equal(expected, client.Network.Name);
+    }
+
+    [Fact]
+    public async Task ConnectAsync_rejects_an_unknown_chain()
+    {
+        await using var server = Serve(("getblockchaininfo", _ => FakeResponse.Result($$"""{"chain":"liquidv1","blocks":0,"bestblockhash":"{{Genesis.GetHash()}}"}""")));
+
+        var e = await Assert.ThrowsAsync<ChainSourceException>(() => BitcoinCoreRpcClient.ConnectAsync(server.Url));
+
+        Assert.Contains("liquidv1", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Constructor_rejects_bad_urls()
     {
         Assert.Throws<ArgumentException>(() => new BitcoinCoreRpcClient(new Uri("ftp://127.0.0.1/"), Net));
         Assert.Throws<ArgumentException>(() => new BitcoinCoreRpcClient(new Uri("/relative", UriKind.Relative), Net));
+    }
+
+    /// <summary>A port bound but not listening: connections are refused, and no other test can take it meanwhile.</summary>
+    private static Socket ReservedClosedPort(out int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        return socket;
     }
 
     private sealed class CountingTimeProvider : TimeProvider
