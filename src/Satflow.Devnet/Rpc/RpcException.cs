@@ -1,7 +1,7 @@
 namespace Satflow.Devnet.Rpc;
 
 /// <summary>A JSON-RPC error with Bitcoin Core's code and message.</summary>
-public sealed class RpcException : Exception
+internal sealed class RpcException : Exception
 {
     /// <summary>Creates the exception.</summary>
     public RpcException(int code, string message) : base(message) => Code = code;
