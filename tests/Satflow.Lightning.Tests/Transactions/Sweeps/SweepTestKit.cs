@@ -24,13 +24,13 @@ internal static class SweepTestKit
 
     public static Script Destination { get; } = new Key(Enumerable.Repeat((byte)0x55, 32).ToArray()).PubKey.WitHash.ScriptPubKey;
 
-    /// <summary>The Appendix C commitment with HTLCs 0-4 (offered 2 and 3, received 0, 1 and 4), none trimmed.</summary>
+    /// <summary>The Appendix C commitment with HTLCs 0-4 (offered 2 and 3, received 0, 1 and 4; 12 000 sat in flight), none trimmed.</summary>
     public static CommitmentTransaction Commitment(CommitmentFormat format, uint feeratePerKw = 253) =>
         CommitmentTransactionBuilder.Build(
             F.Parameters(format, feeratePerKw, 546),
             F.Keys,
             MilliSatoshi.FromSatoshis(6_000_000),
-            MilliSatoshi.FromSatoshis(3_000_000),
+            MilliSatoshi.FromSatoshis(10_000_000 - 6_000_000 - 12_000),
             F.Htlcs.Take(5).Select(h => h.Htlc).ToList());
 
     public static void AssertValid(SweepTransaction sweep)
