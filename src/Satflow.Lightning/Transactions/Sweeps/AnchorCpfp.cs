@@ -22,7 +22,7 @@ public static class AnchorCpfp
     /// <param name="commitment">The commitment being bumped (ours or the peer's; both carry an anchor for our funding key).</param>
     /// <param name="signedCommitment">The fully signed commitment transaction (for its weight).</param>
     /// <param name="fundingKey">Our funding private key (locks our anchor).</param>
-    /// <param name="walletInputs">Wallet coins adding funds, e.g. <see cref="SweepInput.P2wpkh"/> (at least one).</param>
+    /// <param name="walletInputs">Wallet coins adding funds, e.g. <see cref="SweepInput.P2wpkh(OutPoint, Money, Key)"/> or its external-signer overload (at least one).</param>
     /// <param name="changeDestination">Where the remaining value goes.</param>
     /// <param name="targetFeeratePerKw">The package fee rate to reach, in sat per 1000 weight units.</param>
     /// <param name="dustLimit">Smallest acceptable change output (330 sat when <c>null</c>).</param>

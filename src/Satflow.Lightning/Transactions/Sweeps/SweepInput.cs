@@ -1,4 +1,5 @@
 using NBitcoin;
+using NBitcoin.Crypto;
 using Satflow.Lightning.Types;
 
 namespace Satflow.Lightning.Transactions.Sweeps;
@@ -46,12 +47,18 @@ public sealed class SweepInput
     private readonly Func<byte[], byte[][]> _witnessItems;
 
     private SweepInput(SweepInputKind kind, OutPoint outPoint, TxOut spentOutput, Script? witnessScript, Key key, Sequence sequence, uint lockTime, Func<byte[], byte[][]> witnessItems)
+        : this(kind, outPoint, spentOutput, witnessScript, key.PubKey, hash => key.Sign(hash, useLowR: false), sequence, lockTime, witnessItems)
+    {
+    }
+
+    private SweepInput(SweepInputKind kind, OutPoint outPoint, TxOut spentOutput, Script? witnessScript, PubKey pubKey, Func<uint256, ECDSASignature> signer, Sequence sequence, uint lockTime, Func<byte[], byte[][]> witnessItems)
     {
         Kind = kind;
         OutPoint = outPoint;
         SpentOutput = spentOutput;
         WitnessScript = witnessScript;
-        Key = key;
+        PubKey = pubKey;
+        Signer = signer;
         Sequence = sequence;
         RequiredLockTime = lockTime;
         _witnessItems = witnessItems;
@@ -69,8 +76,11 @@ public sealed class SweepInput
     /// <summary>The P2WSH witness script, or <c>null</c> for P2WPKH.</summary>
     public Script? WitnessScript { get; }
 
-    /// <summary>The key that signs the input.</summary>
-    internal Key Key { get; }
+    /// <summary>The public key whose signature the input needs.</summary>
+    public PubKey PubKey { get; }
+
+    /// <summary>Signs a SIGHASH_ALL segwit v0 signature hash for <see cref="PubKey"/>.</summary>
+    internal Func<uint256, ECDSASignature> Signer { get; }
 
     /// <summary>The nSequence the input needs (a relative timelock, or <see cref="ReplaceableSequence"/>).</summary>
     public Sequence Sequence { get; }
@@ -79,7 +89,7 @@ public sealed class SweepInput
     public uint RequiredLockTime { get; }
 
     /// <summary>The scriptCode committed to by the signature hash.</summary>
-    internal Script ScriptCode => WitnessScript ?? Key.PubKey.Hash.ScriptPubKey;
+    internal Script ScriptCode => WitnessScript ?? PubKey.Hash.ScriptPubKey;
 
     /// <summary>The witness for a given signature (with its sighash byte).</summary>
     internal WitScript Witness(byte[] signature)
@@ -204,6 +214,24 @@ public sealed class SweepInput
         ArgumentNullException.ThrowIfNull(amount);
         var pubKey = key.PubKey.Compress();
         return new(SweepInputKind.P2wpkh, Check(outPoint), new TxOut(amount, pubKey.WitHash.ScriptPubKey), null, key, ReplaceableSequence, 0, sig => [sig, pubKey.ToBytes()]);
+    }
+
+    /// <summary>
+    /// A P2WPKH wallet coin signed by an external signer (hardware wallet, wallet service): <paramref name="signer"/> gets
+    /// the SIGHASH_ALL segwit v0 signature hash and returns the signature, which is checked against <paramref name="pubKey"/>
+    /// when the transaction is built.
+    /// </summary>
+    /// <param name="outPoint">The coin.</param>
+    /// <param name="amount">Its amount.</param>
+    /// <param name="pubKey">The coin's public key.</param>
+    /// <param name="signer">Signs a signature hash with the coin's private key.</param>
+    public static SweepInput P2wpkh(OutPoint outPoint, Money amount, PubKey pubKey, Func<uint256, ECDSASignature> signer)
+    {
+        ArgumentNullException.ThrowIfNull(pubKey);
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(amount);
+        var compressed = pubKey.Compress();
+        return new(SweepInputKind.P2wpkh, Check(outPoint), new TxOut(amount, compressed.WitHash.ScriptPubKey), null, compressed, signer, ReplaceableSequence, 0, sig => [sig, compressed.ToBytes()]);
     }
 
     /// <summary>Our 330-sat anchor output, signed with our funding key.</summary>

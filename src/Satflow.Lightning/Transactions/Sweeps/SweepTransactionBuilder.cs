@@ -30,7 +30,10 @@ public static class SweepTransactionBuilder
     /// <param name="destination">Where the swept value goes.</param>
     /// <param name="feeratePerKw">Fee rate in satoshis per 1000 weight units.</param>
     /// <param name="dustLimit">The smallest acceptable output (<see cref="DefaultDustLimit"/> when <c>null</c>).</param>
-    /// <exception cref="SweepException"><see cref="SweepFailure.OutputBelowDust"/> when the value left after the fee is below the dust limit.</exception>
+    /// <exception cref="SweepException">
+    /// <see cref="SweepFailure.OutputBelowDust"/> when the value left after the fee is below the dust limit;
+    /// <see cref="SweepFailure.KeyMismatch"/> when an external signer returns a signature that does not verify.
+    /// </exception>
     public static SweepTransaction Build(IReadOnlyList<SweepInput> inputs, Script destination, uint feeratePerKw, Money? dustLimit = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
@@ -90,7 +93,12 @@ public static class SweepTransactionBuilder
         for (var i = 0; i < inputs.Count; i++)
         {
             var input = inputs[i];
-            var signature = Bolt3Signing.Sign(tx, i, input.ScriptCode, input.SpentOutput, SigHash.All, input.Key);
+            var hash = tx.GetSignatureHash(input.ScriptCode, i, SigHash.All, input.SpentOutput, HashVersion.WitnessV0);
+            var signature = input.Signer(hash);
+            if (signature is null || !input.PubKey.Verify(hash, signature))
+            {
+                throw new SweepException(SweepFailure.KeyMismatch, $"The signature for input {i} does not verify against its public key.");
+            }
             tx.Inputs[i].WitScript = input.Witness(new TransactionSignature(signature, SigHash.All).ToBytes());
         }
     }

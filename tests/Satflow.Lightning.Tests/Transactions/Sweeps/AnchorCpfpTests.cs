@@ -85,4 +85,26 @@ public sealed class AnchorCpfpTests
         Resign(tx, cpfp.Child.SpentOutputs, 0, F.RemoteFundingKey);
         Assert.NotNull(ErrorOf(tx, cpfp.Child.SpentOutputs, 0));
     }
+
+    [Fact]
+    public void WalletCoinCanBeSignedByAnExternalSigner()
+    {
+        var commitment = Commitment(CommitmentFormat.AnchorOutputs);
+        var outPoint = new OutPoint(uint256.One, 3);
+        var calls = 0;
+        var external = SweepInput.P2wpkh(outPoint, Money.Satoshis(80_000), WalletKey.PubKey, hash =>
+        {
+            calls++;
+            return WalletKey.Sign(hash, useLowR: true);
+        });
+        var cpfp = AnchorCpfp.Build(commitment, Signed(commitment), F.LocalFundingKey, [external], Destination, 3000);
+        AssertValid(cpfp.Child);
+        Assert.Equal(1, calls);
+        Assert.True(cpfp.PackageFeeratePerKw >= 3000);
+
+        // A signer answering with another key's signature is caught before anything is returned.
+        var rogue = SweepInput.P2wpkh(outPoint, Money.Satoshis(80_000), WalletKey.PubKey, hash => new Key().Sign(hash));
+        Assert.Equal(SweepFailure.KeyMismatch, Assert.Throws<SweepException>(() =>
+            AnchorCpfp.Build(commitment, Signed(commitment), F.LocalFundingKey, [rogue], Destination, 3000)).Reason);
+    }
 }
