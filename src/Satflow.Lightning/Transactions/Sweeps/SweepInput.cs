@@ -185,10 +185,12 @@ public sealed class SweepInput
     /// <param name="htlcKey">Our HTLC private key for that commitment.</param>
     /// <param name="cltvExpiry">The HTLC's <c>cltv_expiry</c>.</param>
     /// <param name="format">The commitment format.</param>
+    /// <exception cref="ArgumentOutOfRangeException">When <paramref name="cltvExpiry"/> is not a block height.</exception>
     public static SweepInput RemoteReceivedHtlc(OutPoint outPoint, Money amount, Script receivedHtlcScript, Key htlcKey, uint cltvExpiry, CommitmentFormat format)
     {
         ArgumentNullException.ThrowIfNull(receivedHtlcScript);
         ArgumentNullException.ThrowIfNull(htlcKey);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(cltvExpiry, 500_000_000u);
         RequireKeyInScript(receivedHtlcScript, htlcKey);
         return new(SweepInputKind.RemoteReceivedHtlcTimeout, Check(outPoint), Out(amount, receivedHtlcScript), receivedHtlcScript, htlcKey, CsvSequence(format), cltvExpiry, sig => [sig, []]);
     }
@@ -212,6 +214,7 @@ public sealed class SweepInput
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(amount);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(amount.Satoshi, nameof(amount));
         var pubKey = key.PubKey.Compress();
         return new(SweepInputKind.P2wpkh, Check(outPoint), new TxOut(amount, pubKey.WitHash.ScriptPubKey), null, key, ReplaceableSequence, 0, sig => [sig, pubKey.ToBytes()]);
     }
@@ -230,6 +233,7 @@ public sealed class SweepInput
         ArgumentNullException.ThrowIfNull(pubKey);
         ArgumentNullException.ThrowIfNull(signer);
         ArgumentNullException.ThrowIfNull(amount);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(amount.Satoshi, nameof(amount));
         var compressed = pubKey.Compress();
         return new(SweepInputKind.P2wpkh, Check(outPoint), new TxOut(amount, compressed.WitHash.ScriptPubKey), null, compressed, signer, ReplaceableSequence, 0, sig => [sig, compressed.ToBytes()]);
     }
@@ -255,6 +259,7 @@ public sealed class SweepInput
     private static TxOut Out(Money amount, Script witnessScript)
     {
         ArgumentNullException.ThrowIfNull(amount);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(amount.Satoshi, nameof(amount));
         return new TxOut(amount, witnessScript.WitHash.ScriptPubKey);
     }
 

@@ -134,4 +134,21 @@ public sealed class RemoteCommitmentClaimTests
         }
         Assert.Equal(SweepFailure.KeyMismatch, Assert.Throws<SweepException>(() => OnChainClaims.ClaimToRemote(theirs, new Key(), Destination, 2000)).Reason);
     }
+
+    [Theory]
+    [InlineData(CommitmentFormat.StaticRemoteKey)]
+    [InlineData(CommitmentFormat.AnchorOutputs)]
+    public void AllHtlcClaimsOfTheirCommitmentBatchIntoOneTransaction(CommitmentFormat format)
+    {
+        var theirs = Commitment(format);
+        var inputs = theirs.HtlcOutputs
+            .Select(o => OnChainClaims.RemoteHtlcInput(theirs, o, OurHtlcKey, o.Kind == CommitmentOutputKind.OfferedHtlc ? F.PreimageOf(o.Htlc!) : null))
+            .ToList();
+        var batch = SweepTransactionBuilder.Build(inputs, Destination, 1000);
+        AssertValid(batch);
+        Assert.Equal(5, batch.Transaction.Inputs.Count);
+        // The locktime is the latest expiry among the timeout claims (HTLCs 0, 1 and 4 expire at 500, 501, 504).
+        Assert.Equal(new LockTime(504), batch.Transaction.LockTime);
+        Assert.Equal(12_000 - batch.Fee.Satoshi, batch.Transaction.Outputs[0].Value.Satoshi);
+    }
 }
