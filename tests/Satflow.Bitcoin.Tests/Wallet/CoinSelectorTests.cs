@@ -64,8 +64,10 @@ public sealed class CoinSelectorTests
             Assert.Equal(weight, result.Weight);
             var floor = TxWeights.FeeFor(p.FeeRate, weight);
             Assert.True(result.FeeSat >= floor, $"fee {result.FeeSat} below {floor}");
-            // and not much more: at most what a change output would have cost plus the dust it would have held
-            var bound = TxWeights.FeeFor(p.FeeRate, p.ChangeOutputWeight) + TxWeights.FeeFor(p.LongTermFeeRate, p.ChangeSpendWeight) + p.ChangeDustSat + result.Selected.Count;
+            // and not much more: at most what a change output would have cost plus the dust it would have held, plus
+            // the per-input rounding to whole vbytes (as Core does, each input's fee is charged on ceil(weight/4))
+            var perInputRounding = (p.FeeRate.FeePerK.Satoshi / 1000) + 1;
+            var bound = TxWeights.FeeFor(p.FeeRate, p.ChangeOutputWeight) + TxWeights.FeeFor(p.LongTermFeeRate, p.ChangeSpendWeight) + p.ChangeDustSat + (result.Selected.Count * perInputRounding);
             Assert.True(result.FeeSat - floor <= bound, $"fee {result.FeeSat} exceeds {floor} by more than {bound}");
             if (result.HasChange)
             {
