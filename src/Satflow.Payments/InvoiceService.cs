@@ -154,6 +154,29 @@ public sealed class InvoiceService
         return record;
     }
 
+    /// <summary>Creates an invoice with a description (<c>d</c> field); see <see cref="CreateAsync(InvoiceRequest, CancellationToken)"/>.</summary>
+    /// <param name="amount">The requested amount, or null for an any-amount invoice.</param>
+    /// <param name="description">The description (at most 639 UTF-8 bytes).</param>
+    /// <param name="expirySeconds">Seconds until expiry (default 3600).</param>
+    /// <param name="minFinalCltvExpiryDelta">The minimum final CLTV expiry delta (default 18).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The stored record.</returns>
+    public Task<InvoiceRecord> CreateAsync(MilliSatoshi? amount, string description, ulong expirySeconds = Bolt11Invoice.DefaultExpirySeconds, uint minFinalCltvExpiryDelta = (uint)Bolt11Invoice.DefaultMinFinalCltvExpiryDelta, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(description);
+        return CreateAsync(new InvoiceRequest { Amount = amount, Description = description, ExpirySeconds = expirySeconds, MinFinalCltvExpiryDelta = minFinalCltvExpiryDelta }, cancellationToken);
+    }
+
+    /// <summary>Creates an invoice with a description hash (<c>h</c> field); see <see cref="CreateAsync(InvoiceRequest, CancellationToken)"/>.</summary>
+    /// <param name="amount">The requested amount, or null for an any-amount invoice.</param>
+    /// <param name="descriptionHash">SHA256 of the description.</param>
+    /// <param name="expirySeconds">Seconds until expiry (default 3600).</param>
+    /// <param name="minFinalCltvExpiryDelta">The minimum final CLTV expiry delta (default 18).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The stored record.</returns>
+    public Task<InvoiceRecord> CreateAsync(MilliSatoshi? amount, Bytes32 descriptionHash, ulong expirySeconds = Bolt11Invoice.DefaultExpirySeconds, uint minFinalCltvExpiryDelta = (uint)Bolt11Invoice.DefaultMinFinalCltvExpiryDelta, CancellationToken cancellationToken = default) =>
+        CreateAsync(new InvoiceRequest { Amount = amount, DescriptionHash = descriptionHash, ExpirySeconds = expirySeconds, MinFinalCltvExpiryDelta = minFinalCltvExpiryDelta }, cancellationToken);
+
     /// <summary>Looks an invoice up by payment hash.</summary>
     /// <param name="paymentHash">The payment hash.</param>
     /// <param name="cancellationToken">Cancels the read.</param>

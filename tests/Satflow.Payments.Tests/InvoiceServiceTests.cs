@@ -58,6 +58,43 @@ public sealed class InvoiceServiceTests
     }
 
     [Fact]
+    public async Task Create_ConvenienceOverloads_MatchTheRequestForm()
+    {
+        await using var store = new InMemoryKeyValueStore();
+        var service = TestEnv.Invoices(store, TestEnv.Clock());
+        var withText = await service.CreateAsync(Amount, "tea", expirySeconds: 120);
+        var withHash = await service.CreateAsync(null, new Bytes32(SHA256.HashData("tea"u8)), minFinalCltvExpiryDelta: 144);
+
+        Assert.Equal("tea", Bolt11Invoice.Decode(withText.Bolt11).Description);
+        Assert.Equal(120UL, withText.ExpirySeconds);
+        Assert.Equal(18U, withText.MinFinalCltvExpiryDelta);
+        Assert.True(Bolt11Invoice.Decode(withHash.Bolt11).MatchesDescription("tea"));
+        Assert.Equal(144UL, Bolt11Invoice.Decode(withHash.Bolt11).MinFinalCltvExpiryDelta);
+        Assert.Equal(2, (await service.ListAsync()).Count);
+    }
+
+    [Fact]
+    public async Task ConcurrentSettles_OfOneInvoice_OnlyOneSucceeds()
+    {
+        await using var store = new InMemoryKeyValueStore();
+        var service = TestEnv.Invoices(store, TestEnv.Clock());
+        var record = await service.CreateAsync(Amount, "race");
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            try
+            {
+                await service.SettleAsync(record.PaymentHash, record.PaymentSecret, Amount);
+                return true;
+            }
+            catch (InvoiceException e) when (e.Reason == PaymentsErrorReason.InvoiceNotOpen)
+            {
+                return false;
+            }
+        })));
+        Assert.Single(results, won => won);
+    }
+
+    [Fact]
     public async Task Create_UsesTheInjectedRandomness()
     {
         await using var a = new InMemoryKeyValueStore();
