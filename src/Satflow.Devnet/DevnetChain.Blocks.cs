@@ -21,18 +21,27 @@ public sealed partial class DevnetChain
     /// Submits a block (Core's <c>submitblock</c>): checks it, stores it, and makes the most-work valid chain the best
     /// chain, reorganising when a side branch becomes longer.
     /// </summary>
-    public async Task<SubmitBlockResult> SubmitBlockAsync(Block block, CancellationToken cancellationToken = default)
+    public Task<SubmitBlockResult> SubmitBlockAsync(Block block, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(block);
+        return MutateAsync(events => ProcessBlock(block, events), cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs one change of the chain: waits for the mutation gate, applies <paramref name="change"/> under the state lock
+    /// (it records the connect/disconnect events it causes), then tells the listeners, in order, outside the lock.
+    /// </summary>
+    private async Task<T> MutateAsync<T>(Func<List<ChainEvent>, T> change, CancellationToken cancellationToken)
+    {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             List<ChainEvent> events = [];
-            SubmitBlockResult result;
+            T result;
             lock (_sync)
             {
                 ThrowIfDisposed();
-                result = ProcessBlock(block, events);
+                result = change(events);
             }
 
             await NotifyAsync(events, cancellationToken).ConfigureAwait(false);
@@ -49,43 +58,31 @@ public sealed partial class DevnetChain
     /// best chain (their transactions return to the mempool when still valid) and activates the best valid chain.
     /// </summary>
     /// <returns>False when the block is unknown.</returns>
-    public async Task<bool> InvalidateBlockAsync(uint256 blockHash, CancellationToken cancellationToken = default)
+    public Task<bool> InvalidateBlockAsync(uint256 blockHash, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(blockHash);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        return MutateAsync(events =>
         {
-            List<ChainEvent> events = [];
-            lock (_sync)
+            if (!_index.TryGetValue(blockHash, out var entry))
             {
-                ThrowIfDisposed();
-                if (!_index.TryGetValue(blockHash, out var entry))
-                {
-                    return false;
-                }
-
-                if (entry.Height == 0)
-                {
-                    throw new DevnetValidationException("Genesis block cannot be invalidated", rpcCode: RpcErrorCodes.InvalidParameter);
-                }
-
-                List<List<Transaction>> disconnected = [];
-                while (IsActive(entry))
-                {
-                    DisconnectTip(events, disconnected);
-                }
-
-                MarkFailed(entry, null);
-                ActivateBestChain(events, disconnected);
+                return false;
             }
 
-            await NotifyAsync(events, cancellationToken).ConfigureAwait(false);
+            if (entry.Height == 0)
+            {
+                throw new DevnetValidationException("Genesis block cannot be invalidated", rpcCode: RpcErrorCodes.InvalidParameter);
+            }
+
+            List<List<Transaction>> disconnected = [];
+            while (IsActive(entry))
+            {
+                DisconnectTip(events, disconnected);
+            }
+
+            MarkFailed(entry, null);
+            ActivateBestChain(events, disconnected);
             return true;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        }, cancellationToken);
     }
 
     /// <summary>
@@ -93,42 +90,30 @@ public sealed partial class DevnetChain
     /// activates the most-work valid chain (blocks that really are invalid are found invalid again when connected).
     /// </summary>
     /// <returns>False when the block is unknown.</returns>
-    public async Task<bool> ReconsiderBlockAsync(uint256 blockHash, CancellationToken cancellationToken = default)
+    public Task<bool> ReconsiderBlockAsync(uint256 blockHash, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(blockHash);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        return MutateAsync(events =>
         {
-            List<ChainEvent> events = [];
-            lock (_sync)
+            if (!_index.TryGetValue(blockHash, out var entry))
             {
-                ThrowIfDisposed();
-                if (!_index.TryGetValue(blockHash, out var entry))
-                {
-                    return false;
-                }
-
-                foreach (var other in _index.Values)
-                {
-                    var related = other.GetAncestor(entry.Height) == entry || entry.GetAncestor(other.Height) == other;
-                    if (related && other.Failed)
-                    {
-                        other.Failed = false;
-                        other.FailureReason = null;
-                        _store.SetFailed(other.Hash, false);
-                    }
-                }
-
-                ActivateBestChain(events, []);
+                return false;
             }
 
-            await NotifyAsync(events, cancellationToken).ConfigureAwait(false);
+            foreach (var other in _index.Values)
+            {
+                var related = other.GetAncestor(entry.Height) == entry || entry.GetAncestor(other.Height) == other;
+                if (related && other.Failed)
+                {
+                    other.Failed = false;
+                    other.FailureReason = null;
+                    _store.SetFailed(other.Hash, false);
+                }
+            }
+
+            ActivateBestChain(events, []);
             return true;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        }, cancellationToken);
     }
 
     /// <summary>

@@ -20,29 +20,14 @@ public sealed partial class DevnetChain
         for (var n = 0; n < count; n++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+            hashes.Add(await MutateAsync(events =>
             {
-                List<ChainEvent> events = [];
-                lock (_sync)
-                {
-                    ThrowIfDisposed();
-                    var block = CreateBlock(payoutScript);
-                    var result = ProcessBlock(block, events);
-                    if (result.Status != SubmitBlockStatus.Accepted)
-                    {
-                        throw new InvalidOperationException($"Mined block was not accepted: {result.ToRpcResult()}");
-                    }
-
-                    hashes.Add(block.GetHash());
-                }
-
-                await NotifyAsync(events, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                _gate.Release();
-            }
+                var block = CreateBlock(payoutScript);
+                var result = ProcessBlock(block, events);
+                return result.Status == SubmitBlockStatus.Accepted
+                    ? block.GetHash()
+                    : throw new InvalidOperationException($"Mined block was not accepted: {result.ToRpcResult()}");
+            }, cancellationToken).ConfigureAwait(false));
         }
 
         return hashes;
