@@ -93,12 +93,20 @@ public sealed class DevnetWalletCommandTests : IAsyncLifetime
         Assert.True(replacement.GetProperty("fee_sat").GetInt64() > first.GetProperty("fee_sat").GetInt64());
         Assert.Equal(1, _host.Chain.MempoolCount);
 
+        // Child-pays-for-parent on the replacement's change: one more unconfirmed transaction, which the block below confirms.
+        var child = await Run([.. Wallet(walletDir, "cpfp", replacement.GetProperty("txid").GetString()!, "--fee-rate", "20"), "--json"]);
+        Assert.True(child.Code == 0, child.Err);
+        var childFee = Json(child.Out).GetProperty("fee_sat").GetInt64();
+        Assert.True(childFee > 0);
+        Assert.Equal(2, _host.Chain.MempoolCount);
+
         await Run("devnet", "mine", "1", "--rpc", RpcUrl); // to the default anyone-can-spend address, not the wallet
+        Assert.Equal(0, _host.Chain.MempoolCount);
         var utxos = Json((await Run([.. Wallet(walletDir, "list-utxos"), "--json"])).Out);
         Assert.Contains(utxos.EnumerateArray(), u => u.GetProperty("address").GetString() == taprootAddress && u.GetProperty("amount_sat").GetInt64() == 1_0000_0000);
         var afterSend = Json((await Run([.. Wallet(walletDir, "balance"), "--json"])).Out);
         var total = afterSend.GetProperty("total_sat").GetInt64();
-        Assert.Equal(101 * 50_0000_0000L - replacement.GetProperty("fee_sat").GetInt64(), total);
+        Assert.Equal(101 * 50_0000_0000L - replacement.GetProperty("fee_sat").GetInt64() - childFee, total);
 
         // A fresh data dir restored from the mnemonic finds exactly the same coins.
         var restoredDir = Path.Combine(_root, "restored");

@@ -25,6 +25,7 @@ internal static class WalletCommands
         command.Subcommands.Add(CreateSend());
         command.Subcommands.Add(CreateListUtxos());
         command.Subcommands.Add(CreateBumpFee());
+        command.Subcommands.Add(CreateCpfp());
         return command;
     }
 
@@ -419,6 +420,38 @@ internal static class WalletCommands
         {
             parse.InvocationConfiguration.Output.WriteLine($"{result.Txid} (fee {result.FeeSat} sat, {result.Vsize} vB)");
         }
+    }
+
+    private static Command CreateCpfp()
+    {
+        var context = new WalletContext();
+        var txid = new Argument<string>("txid") { Description = "The unconfirmed transaction (ours or paying us) to speed up." };
+        var feeRate = FeeRateOption("Fee rate in sat/vB that parent and child together must reach (default: the backend's 2-block estimate).");
+        var output = new Option<int?>("--output") { Description = "Which of the parent's outputs to spend (default: the first one the wallet owns)." };
+        var command = new Command("cpfp", "Child-pays-for-parent: spend an unconfirmed output so the package pays the target fee rate.");
+        context.AddTo(command);
+        command.Arguments.Add(txid);
+        command.Options.Add(feeRate);
+        command.Options.Add(output);
+        command.SetAction(async (parse, ct) =>
+        {
+            if (!uint256.TryParse(parse.GetValue(txid), out var id))
+            {
+                throw new CliException($"'{parse.GetValue(txid)}' is not a transaction id (64 hex characters)");
+            }
+            var (wallet, client) = await context.OpenSyncedAsync(parse, ct).ConfigureAwait(false);
+            using (client)
+            using (wallet)
+            {
+                var rate = parse.GetValue(feeRate) is not null
+                    ? await ResolveFeeRateAsync(parse, feeRate, client, ct).ConfigureAwait(false)
+                    : (await client.EstimateFeeRateAsync(ConfirmationTarget.Urgent, ct).ConfigureAwait(false)).ToFeeRate();
+                var sent = await BroadcastAsync(() => wallet.CpfpAsync(id, parse.GetValue(output), rate, ct), "child transaction").ConfigureAwait(false);
+                WriteSent(parse, sent, rate);
+            }
+            return 0;
+        });
+        return command;
     }
 
     private static Command CreateBumpFee()
