@@ -97,6 +97,15 @@ public static class CommitmentTransactionBuilder
         var funderCost = baseFee + (format == CommitmentFormat.AnchorOutputs ? Bolt3Fees.AnchorAmount * 2 : Money.Zero);
         var localSat = (long)toLocal.TruncateToSatoshis();
         var remoteSat = (long)toRemote.TruncateToSatoshis();
+        var funderSat = parameters.LocalIsFunder ? localSat : remoteSat;
+        if (format == CommitmentFormat.AnchorOutputs && funderSat < (Bolt3Fees.AnchorAmount * 2).Satoshi)
+        {
+            // BOLT 2 forbids this state (the funder must always afford both anchors); building it would create outputs
+            // worth more than the funding output. The fee itself may exceed the funder's balance (BOLT 3 trims it).
+            throw new ArgumentException(
+                $"The funder's balance ({funderSat} sat) cannot pay for the two anchor outputs ({(Bolt3Fees.AnchorAmount * 2).Satoshi} sat).",
+                parameters.LocalIsFunder ? nameof(toLocal) : nameof(toRemote));
+        }
         if (parameters.LocalIsFunder)
         {
             localSat = Math.Max(0, localSat - funderCost.Satoshi);

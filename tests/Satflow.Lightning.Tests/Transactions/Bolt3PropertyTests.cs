@@ -30,10 +30,19 @@ public sealed class Bolt3PropertyTests
                 var toRemote = rest - toLocal;
                 var format = anchors ? CommitmentFormat.AnchorOutputs : CommitmentFormat.StaticRemoteKey;
                 var parameters = f.Parameters(format, feerate, 546) with { LocalIsFunder = localFunds };
+                var funderSat = (localFunds ? toLocal : toRemote).TruncateToSatoshis();
+                if (anchors && funderSat < 660)
+                {
+                    // A funder that cannot pay both anchors is a BOLT 2 violation; the builder refuses instead of
+                    // creating outputs worth more than the funding output.
+                    Assert.Throws<ArgumentException>(() => CommitmentTransactionBuilder.Build(parameters, f.Keys, toLocal, toRemote, htlcs));
+                    return;
+                }
                 var c = CommitmentTransactionBuilder.Build(parameters, f.Keys, toLocal, toRemote, htlcs);
                 var tx = c.Transaction;
 
                 Assert.True(c.ActualFee >= Money.Zero);
+                Assert.True(tx.TotalOut <= f.FundingAmount);
                 Assert.True(c.ActualFee >= c.BaseFee || c.Outputs.All(o => o.Kind != (localFunds ? CommitmentOutputKind.ToLocal : CommitmentOutputKind.ToRemote)));
                 Assert.Equal(htlcs.Length, c.HtlcOutputs.Count() + c.TrimmedHtlcs.Count);
                 Assert.All(c.Outputs, o => Assert.True(o.Amount >= parameters.DustLimit || o.Kind is CommitmentOutputKind.LocalAnchor or CommitmentOutputKind.RemoteAnchor));
