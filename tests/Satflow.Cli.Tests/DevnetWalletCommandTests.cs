@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using NBitcoin;
 using Satflow.Devnet;
 
 namespace Satflow.Cli.Tests;
@@ -102,8 +103,12 @@ public sealed class DevnetWalletCommandTests : IAsyncLifetime
 
         await Run("devnet", "mine", "1", "--rpc", RpcUrl); // to the default anyone-can-spend address, not the wallet
         Assert.Equal(0, _host.Chain.MempoolCount);
+        // The confirmed replacement paid 1 BTC to our taproot address (the CPFP child may have re-spent that output).
+        var confirmed = _host.Chain.GetTransaction(uint256.Parse(replacement.GetProperty("txid").GetString()!))!;
+        Assert.Equal(1, confirmed.Confirmations);
+        Assert.Contains(confirmed.Transaction.Outputs, o => o.Value == Money.Coins(1) && o.ScriptPubKey == BitcoinAddress.Create(taprootAddress, Network.RegTest).ScriptPubKey);
         var utxos = Json((await Run([.. Wallet(walletDir, "list-utxos"), "--json"])).Out);
-        Assert.Contains(utxos.EnumerateArray(), u => u.GetProperty("address").GetString() == taprootAddress && u.GetProperty("amount_sat").GetInt64() == 1_0000_0000);
+        Assert.All(utxos.EnumerateArray(), u => Assert.True(u.GetProperty("confirmations").GetInt32() >= 1));
         var afterSend = Json((await Run([.. Wallet(walletDir, "balance"), "--json"])).Out);
         var total = afterSend.GetProperty("total_sat").GetInt64();
         Assert.Equal(101 * 50_0000_0000L - replacement.GetProperty("fee_sat").GetInt64() - childFee, total);
