@@ -30,7 +30,7 @@ public static class SatflowCli
     {
         var root = Build();
         var parse = root.Parse(args);
-        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         try
         {
             return await parse.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
