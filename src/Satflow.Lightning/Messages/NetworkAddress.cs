@@ -86,77 +86,69 @@ public abstract record NetworkAddress
     }
 }
 
+/// <summary>An IP address (type 1 or 2) and port; the two families share one layout: type, address bytes, port.</summary>
+public abstract record IPNetworkAddress : NetworkAddress
+{
+    /// <summary>Checks the family and stores the endpoint.</summary>
+    /// <exception cref="ArgumentException">When <paramref name="address"/> is not of <paramref name="family"/>.</exception>
+    private protected IPNetworkAddress(IPAddress address, ushort port, AddressFamily family, string familyName)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (address.AddressFamily != family)
+        {
+            throw new ArgumentException($"Not an {familyName} address.", nameof(address));
+        }
+        Address = address;
+        Port = port;
+    }
+
+    /// <summary>The address.</summary>
+    public IPAddress Address { get; }
+
+    /// <summary>The TCP port.</summary>
+    public ushort Port { get; }
+
+    /// <inheritdoc />
+    public override void WriteTo(WireWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteByte(AddressType).WriteBytes(Address.GetAddressBytes()).WriteUInt16(Port);
+    }
+}
+
 /// <summary>Type 1: an IPv4 address and port.</summary>
-public sealed record IPv4NetworkAddress : NetworkAddress
+public sealed record IPv4NetworkAddress : IPNetworkAddress
 {
     internal const byte TypeId = 1;
 
     /// <summary>Creates the address.</summary>
     /// <exception cref="ArgumentException">When <paramref name="address"/> is not IPv4.</exception>
     public IPv4NetworkAddress(IPAddress address, ushort port)
+        : base(address, port, AddressFamily.InterNetwork, "IPv4")
     {
-        ArgumentNullException.ThrowIfNull(address);
-        if (address.AddressFamily != AddressFamily.InterNetwork)
-        {
-            throw new ArgumentException("Not an IPv4 address.", nameof(address));
-        }
-        Address = address;
-        Port = port;
     }
-
-    /// <summary>The address.</summary>
-    public IPAddress Address { get; }
-
-    /// <summary>The TCP port.</summary>
-    public ushort Port { get; }
 
     /// <inheritdoc />
     public override byte AddressType => TypeId;
-
-    /// <inheritdoc />
-    public override void WriteTo(WireWriter writer)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteByte(TypeId).WriteBytes(Address.GetAddressBytes()).WriteUInt16(Port);
-    }
 
     /// <inheritdoc />
     public override string ToString() => $"{Address}:{Port}";
 }
 
 /// <summary>Type 2: an IPv6 address and port.</summary>
-public sealed record IPv6NetworkAddress : NetworkAddress
+public sealed record IPv6NetworkAddress : IPNetworkAddress
 {
     internal const byte TypeId = 2;
 
     /// <summary>Creates the address.</summary>
     /// <exception cref="ArgumentException">When <paramref name="address"/> is not IPv6.</exception>
     public IPv6NetworkAddress(IPAddress address, ushort port)
+        : base(address, port, AddressFamily.InterNetworkV6, "IPv6")
     {
-        ArgumentNullException.ThrowIfNull(address);
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            throw new ArgumentException("Not an IPv6 address.", nameof(address));
-        }
-        Address = address;
-        Port = port;
     }
-
-    /// <summary>The address.</summary>
-    public IPAddress Address { get; }
-
-    /// <summary>The TCP port.</summary>
-    public ushort Port { get; }
 
     /// <inheritdoc />
     public override byte AddressType => TypeId;
-
-    /// <inheritdoc />
-    public override void WriteTo(WireWriter writer)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteByte(TypeId).WriteBytes(Address.GetAddressBytes()).WriteUInt16(Port);
-    }
 
     /// <inheritdoc />
     public override string ToString() => $"[{Address}]:{Port}";
