@@ -100,6 +100,17 @@ public sealed class OpeningRuleTests
     }
 
     [Fact]
+    public void FunderRejectsAcceptWhenBothBalancesAreBelowTheReserve()
+    {
+        var options = Options(push: MilliSatoshi.FromSatoshis(15_000)) with { FundingAmount = Money.Satoshis(100_000), FeeratePerKw = 60_000, LocalLimits = FunderLimits with { ChannelReserve = Money.Satoshis(1_000) } };
+        var funder = NewFunder(options);
+        var accept = NewFundee(funder.OpenChannel).AcceptChannel;
+        var ex = Assert.Throws<ChannelOpeningException>(() => funder.HandleAcceptChannel(accept with { ChannelReserveSatoshis = new Satoshis(20_000) }));
+        Assert.Equal(ChannelOpeningFailure.BalancesBelowReserve, ex.Reason);
+        Assert.Equal(Money.Satoshis(100_000), funder.HandleAcceptChannel(accept).Amount);
+    }
+
+    [Fact]
     public void FunderRejectsDustAboveItsReserve()
     {
         var funder = NewFunder(Options() with { LocalLimits = FunderLimits with { ChannelReserve = Money.Satoshis(600) } });
