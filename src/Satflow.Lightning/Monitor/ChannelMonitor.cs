@@ -20,6 +20,12 @@ public sealed partial class ChannelMonitor
     /// <summary>The lowest feerate the monitor uses, in sat per 1000 weight units (1 sat/vB, rounded up as nodes relay).</summary>
     public const uint MinimumFeeratePerKw = 253;
 
+    /// <summary>Blocks past an offered HTLC's expiry after which the monitor force closes to time it out on chain.</summary>
+    public const uint OfferedHtlcGraceBlocks = 3;
+
+    /// <summary>Blocks before a received HTLC's expiry at which the monitor force closes to claim it on chain with its known preimage.</summary>
+    public const uint ReceivedHtlcClaimBufferBlocks = 18;
+
     private const byte SerializationVersion = 1;
 
     private readonly LocalChannelKeys _keys;
@@ -151,7 +157,38 @@ public sealed partial class ChannelMonitor
         _lastFeerate = Math.Max(feeratePerKw, MinimumFeeratePerKw);
         var hadSpend = _log.SpendOf(Parameters.FundingOutPoint) is not null;
         var added = _log.Connect(height, blockHash, transactions);
-        return hadSpend || added || IsForceClosed || _reported.Count > 0 ? Analyze(bump: true) : MonitorOutput.Empty;
+        var forced = ForceCloseOnHtlcDeadline();
+        var output = hadSpend || added || IsForceClosed || _reported.Count > 0 ? Analyze(bump: true) : MonitorOutput.Empty;
+        return forced is null ? output : output with { Events = [forced, .. output.Events] };
+    }
+
+    /// <summary>Force closes when an HTLC of our commitment must be resolved on chain now (BOLT 2 "deadline" rules).</summary>
+    private MonitorForceClosed? ForceCloseOnHtlcDeadline()
+    {
+        if (IsForceClosed || _localTx is null || _log.SpendOf(Parameters.FundingOutPoint) is not null)
+        {
+            return null;
+        }
+        var tip = (ulong)_log.TipHeight;
+        foreach (var output in _localTx.HtlcOutputs)
+        {
+            var htlc = output.Htlc!;
+            string? reason = null;
+            if (htlc.Direction == HtlcDirection.Offered && tip >= (ulong)htlc.CltvExpiry + OfferedHtlcGraceBlocks)
+            {
+                reason = $"offered HTLC {htlc.Id} expired at {htlc.CltvExpiry}";
+            }
+            else if (htlc.Direction == HtlcDirection.Received && tip + ReceivedHtlcClaimBufferBlocks >= htlc.CltvExpiry && _preimages.ContainsKey(htlc.PaymentHash))
+            {
+                reason = $"received HTLC {htlc.Id} expires at {htlc.CltvExpiry} and its preimage is known";
+            }
+            if (reason is not null)
+            {
+                _forceCloseReason = reason;
+                return new MonitorForceClosed(reason);
+            }
+        }
+        return null;
     }
 
     /// <summary>

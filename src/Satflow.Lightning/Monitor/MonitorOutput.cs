@@ -87,6 +87,15 @@ public sealed record CommitmentConfirmed(CommitmentKind Kind, uint256 TxId, uint
 /// <param name="OfferedByUs">Whether we offered the HTLC (an outgoing HTLC) rather than received it.</param>
 public sealed record HtlcResolvedOnChain(PaymentHash PaymentHash, PaymentPreimage? Preimage, bool TimedOut, ulong HtlcId, bool OfferedByUs) : MonitorEvent;
 
+/// <summary>
+/// The monitor force closed the channel on its own (BOLT 2/5): an HTLC we offered is past its expiry plus
+/// <see cref="ChannelMonitor.OfferedHtlcGraceBlocks"/>, or an HTLC we can fulfil is within
+/// <see cref="ChannelMonitor.ReceivedHtlcClaimBufferBlocks"/> of its expiry. The channel must no longer be used; the
+/// output carries our commitment.
+/// </summary>
+/// <param name="Reason">Which HTLC deadline triggered it.</param>
+public sealed record MonitorForceClosed(string Reason) : MonitorEvent;
+
 /// <summary>One of our claim transactions paying the destination script confirmed.</summary>
 /// <param name="Amount">The amount it pays to the destination.</param>
 /// <param name="TxId">The claim transaction id.</param>

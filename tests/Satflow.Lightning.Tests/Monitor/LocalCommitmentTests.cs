@@ -111,4 +111,44 @@ public sealed class LocalCommitmentTests
             Assert.DoesNotContain(chain.Mine(monitor).Broadcasts, b => b.Purpose == ClaimPurpose.HtlcTimeout);
         }
     }
+
+    [Fact]
+    public void OfferedHtlcPastItsExpiryForcesTheChannelClosed()
+    {
+        var parties = new TwoParties(CommitmentFormat.AnchorOutputs);
+        var chain = new TestChain(OfferedExpiry - 1, parties.CommitmentOfA(1).FundingOutput, parties.ParamsA.FundingOutPoint);
+        var monitor = parties.StandardMonitor(new FakeWallet(chain));
+        while (chain.Height < OfferedExpiry + ChannelMonitor.OfferedHtlcGraceBlocks - 1)
+        {
+            Assert.Empty(chain.Mine(monitor).Events);
+        }
+        Assert.False(monitor.IsForceClosed);
+        var output = chain.Mine(monitor);
+        Assert.IsType<MonitorForceClosed>(Assert.Single(output.Events));
+        Assert.True(monitor.IsForceClosed);
+        Assert.Contains(output.Broadcasts, b => b.Purpose == ClaimPurpose.LocalCommitment);
+        Assert.Contains(output.Broadcasts, b => b.Purpose == ClaimPurpose.AnchorCpfp);
+        // Reported once; a later ForceCloseUpdate from the state machine changes nothing.
+        Assert.Empty(chain.Mine(monitor).Events);
+        monitor.ApplyUpdate(new ForceCloseUpdate(6, "late"));
+    }
+
+    [Fact]
+    public void ReceivedHtlcWithPreimageNearItsExpiryForcesTheChannelClosed()
+    {
+        var parties = new TwoParties(CommitmentFormat.StaticRemoteKey);
+        var start = ReceivedExpiry - ChannelMonitor.ReceivedHtlcClaimBufferBlocks - 2;
+        var chain = new TestChain(start, parties.CommitmentOfA(1).FundingOutput, parties.ParamsA.FundingOutPoint);
+        var monitor = parties.StandardMonitor(null);
+        // Without the preimage there is nothing to claim: no reason to close yet (the offered HTLC is not expired before 503).
+        var before = chain.Mine(monitor);
+        Assert.Empty(before.Events);
+        monitor.ApplyUpdate(new PreimageUpdate(6, PreimageReceived));
+        var output = chain.Mine(monitor);
+        Assert.Equal(ReceivedExpiry - ChannelMonitor.ReceivedHtlcClaimBufferBlocks, chain.Height);
+        Assert.IsType<MonitorForceClosed>(Assert.Single(output.Events));
+        var commitment = Assert.Single(output.Broadcasts).Transaction;
+        output = chain.Mine(monitor, commitment);
+        Assert.Contains(output.Broadcasts, b => b.Purpose == ClaimPurpose.HtlcSuccess);
+    }
 }
