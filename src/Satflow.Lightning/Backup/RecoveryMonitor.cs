@@ -101,10 +101,7 @@ public sealed class RecoveryMonitor
                     continue;
                 }
                 allBuried = false;
-                if (anchors && _log.TipHeight + 1 < commit.Height + 1)
-                {
-                    continue;
-                }
+                // The anchors output's 1-block CSV is met by any block after the commitment's: the tip is at least its block.
                 var amount = tx.Outputs[i].Value;
                 var input = anchors ? SweepInput.ToRemoteAnchors(op, amount, _paymentKey) : SweepInput.P2wpkh(op, amount, _paymentKey);
                 try

@@ -49,6 +49,18 @@ public sealed class LocalCommitmentTests
             foreach (var b in output.Broadcasts)
             {
                 firstSeen.TryAdd(b.Purpose, chain.Height);
+                if (b.Purpose is ClaimPurpose.HtlcSuccess or ClaimPurpose.HtlcTimeout)
+                {
+                    // Zero-fee anchors HTLC transactions bring a wallet coin (input 1) and its change (output 1).
+                    var inputs = format == CommitmentFormat.AnchorOutputs ? 2 : 1;
+                    Assert.Equal(inputs, b.Transaction.Inputs.Count);
+                    Assert.Equal(inputs, b.Transaction.Outputs.Count);
+                    Assert.Equal(b.Purpose == ClaimPurpose.HtlcTimeout ? OfferedExpiry : 0u, b.Transaction.LockTime.Value);
+                    if (inputs == 2)
+                    {
+                        Assert.Equal(wallet.ChangeScript, b.Transaction.Outputs[1].ScriptPubKey);
+                    }
+                }
             }
             toMine = output.Broadcasts.Select(b => b.Transaction).ToArray();
         }
