@@ -117,4 +117,28 @@ public sealed class RemoteCommitmentTests
         Assert.True(monitor.IsFullyResolved);
         Assert.DoesNotContain(chain.Events, e => e is HtlcResolvedOnChain);
     }
+
+    [Fact]
+    public void OfferedHtlcMissingFromTheConfirmedCommitmentFailsOnceBuried()
+    {
+        var parties = new TwoParties(CommitmentFormat.AnchorOutputs);
+        var chain = new TestChain(479, parties.CommitmentOfA(1).FundingOutput, parties.ParamsA.FundingOutPoint);
+        var monitor = new ChannelMonitor(parties.ParamsA, parties.A, Destination);
+        monitor.ApplyUpdate(parties.LocalUpdate(1, 0));
+        monitor.ApplyUpdate(parties.RemoteUpdate(2, 0));
+        // We signed B's commitment 1 with both HTLCs, but B has not revoked 0 yet and broadcasts it.
+        monitor.ApplyUpdate(parties.RemoteUpdate(3, 1));
+        var old = parties.SignedCommitmentOfB(0);
+        var output = chain.Mine(monitor, old);
+        Assert.Contains(new CommitmentConfirmed(CommitmentKind.Remote, old.GetHash(), 480, 0), output.Events);
+        for (var i = 0; i < ChannelMonitor.AntiReorgDelay - 2; i++)
+        {
+            chain.Mine(monitor, output.Broadcasts.Select(b => b.Transaction).ToArray());
+            output = MonitorOutput.Empty;
+        }
+        Assert.DoesNotContain(chain.Events, e => e is HtlcResolvedOnChain);
+        output = chain.Mine(monitor);
+        // Only the HTLC we offered is reported (failed): the one we received was never ours to claim here.
+        Assert.Equal(new HtlcResolvedOnChain(PreimageOffered.Hash, null, true, 0, true), Assert.Single(output.Events.OfType<HtlcResolvedOnChain>()));
+    }
 }
