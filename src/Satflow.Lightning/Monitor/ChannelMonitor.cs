@@ -32,7 +32,8 @@ public sealed partial class ChannelMonitor
     private readonly IClaimFeeWallet? _wallet;
     private readonly List<RemoteCommitmentUpdate> _remotes = [];
     private readonly Dictionary<ulong, CommitmentTransaction> _remoteTxs = [];
-    private readonly Dictionary<uint256, RevokedCommitment> _revoked = [];
+    private readonly Dictionary<(HtlcDirection PeerDirection, ulong Id), CommitmentHtlc> _peerHtlcs = [];
+    private readonly Dictionary<uint256, RevokedMatch?> _revokedMatches = [];
     private readonly Dictionary<PaymentHash, PaymentPreimage> _preimages = [];
     private readonly HashSet<uint256> _cooperative = [];
     private readonly Dictionary<string, uint> _claimFeerates = new(StringComparer.Ordinal);
@@ -249,6 +250,11 @@ public sealed partial class ChannelMonitor
         var commitment = BuildRemote(update.CommitmentNumber, update.PerCommitmentPoint, update.FeeratePerKw, update.RemoteToLocal, update.RemoteToRemote, update.Htlcs);
         _remotes.Add(update);
         _remoteTxs[update.CommitmentNumber] = commitment;
+        foreach (var htlc in update.Htlcs)
+        {
+            _peerHtlcs[(htlc.Direction, htlc.Id)] = htlc;
+        }
+        _revokedMatches.Clear();
     }
 
     /// <summary>The number of the next commitment the peer must revoke, when known from earlier revocations.</summary>
@@ -284,9 +290,8 @@ public sealed partial class ChannelMonitor
             throw new ChannelMonitorException(ChannelMonitorError.InvalidRevocationSecret, e.Message, e);
         }
         _secrets = restored;
-        var txId = _remoteTxs[revoked.CommitmentNumber].TxId;
-        _revoked[txId] = new RevokedCommitment(revoked.CommitmentNumber, revoked.FeeratePerKw, revoked.RemoteToLocal, revoked.RemoteToRemote, revoked.Htlcs.ToList());
         _remotes.RemoveAt(0);
+        _revokedMatches.Clear();
         _remoteTxs.Remove(revoked.CommitmentNumber);
     }
 
@@ -324,6 +329,6 @@ public sealed partial class ChannelMonitor
         }
     }
 
-    /// <summary>What is kept of a revoked peer commitment: enough to rebuild it once its secret is known.</summary>
-    private sealed record RevokedCommitment(ulong Number, uint FeeratePerKw, MilliSatoshi ToLocal, MilliSatoshi ToRemote, IReadOnlyList<CommitmentHtlc> Htlcs);
+    /// <summary>A funding spend recognised as a revoked peer commitment: its number and secret, and what each of its outputs is.</summary>
+    private sealed record RevokedMatch(ulong Number, Bytes32 Secret, CommitmentKeys Keys, IReadOnlyList<(int Index, CommitmentOutputKind Kind, Script? WitnessScript, CommitmentHtlc? Htlc)> Outputs);
 }

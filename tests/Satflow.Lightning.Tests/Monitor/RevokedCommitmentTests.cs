@@ -94,4 +94,44 @@ public sealed class RevokedCommitmentTests
         }
         Assert.True(fees[^1] >= fees[0] * 2, $"{fees[0]} -> {fees[^1]}");
     }
+
+    [Fact]
+    public void RevocationArrivingAfterTheCommitmentConfirmedStillPunishes()
+    {
+        var parties = new TwoParties(CommitmentFormat.AnchorOutputs);
+        var chain = new TestChain(479, parties.CommitmentOfA(1).FundingOutput, parties.ParamsA.FundingOutPoint);
+        var monitor = parties.StandardMonitor(null);
+        monitor.ApplyUpdate(parties.RemoteUpdate(6, 2));
+        var commitment = parties.SignedCommitmentOfB(1);
+        var output = chain.Mine(monitor, commitment);
+        Assert.Contains(new CommitmentConfirmed(CommitmentKind.Remote, commitment.GetHash(), 480, 1), output.Events);
+        Assert.DoesNotContain(output.Broadcasts, b => b.Purpose == ClaimPurpose.Penalty);
+
+        // The peer revokes the very commitment it just broadcast: it is now a breach.
+        output = monitor.ApplyUpdate(parties.Revocation(7, 1));
+        chain.Check(output);
+        Assert.Contains(new CommitmentConfirmed(CommitmentKind.RemoteRevoked, commitment.GetHash(), 480, 1), output.Events);
+        var penalty = Assert.Single(output.Broadcasts, b => b.Purpose == ClaimPurpose.Penalty);
+        Assert.Equal(3, penalty.Transaction.Inputs.Count);
+    }
+
+    [Fact]
+    public void OnlyTheSecretsAndTheHtlcTableAreKeptForRevokedCommitments()
+    {
+        var parties = new TwoParties(CommitmentFormat.StaticRemoteKey);
+        var monitor = parties.StandardMonitor(null);
+        var size = monitor.Serialize().Length;
+        // Many more revoked commitments with the same HTLCs do not grow the monitor (the secret store is bounded).
+        var id = 6ul;
+        for (ulong n = 2; n < 40; n++)
+        {
+            monitor.ApplyUpdate(parties.RemoteUpdate(id++, n));
+            monitor.ApplyUpdate(parties.Revocation(id++, n - 1));
+        }
+        Assert.InRange(monitor.Serialize().Length, size, size + (49 * 40));
+        // Any of them is still recognised and punished.
+        var output = monitor.BlockConnected(600, uint256.One, [parties.SignedCommitmentOfB(17)], 1000);
+        Assert.Contains(output.Events, e => e is CommitmentConfirmed { Kind: CommitmentKind.RemoteRevoked, CommitmentNumber: 17 });
+        Assert.Contains(output.Broadcasts, b => b.Purpose == ClaimPurpose.Penalty);
+    }
 }
