@@ -7,10 +7,17 @@ namespace Satflow.Lightning.Monitor;
 
 /// <summary>
 /// The BOLT 5 chain monitor of one channel. It keeps what is needed to react to any transaction spending the funding
-/// output (our latest commitment, the peer's unrevoked commitments, compact records of revoked ones, revocation
-/// secrets and preimages), and on every block returns the claim transactions to broadcast and the events to act on.
-/// Pure: no threads, no clock, no I/O; the host feeds updates and blocks in order and persists <see cref="Serialize"/>
-/// after each call that changed it.
+/// output: our latest commitment with the peer's signatures, the peer's unrevoked commitments (current and next), the
+/// revocation secrets (BOLT 3 compact store, each checked against its commitment's point and the earlier secrets), the
+/// HTLCs of every commitment we signed for the peer (one entry per HTLC, not per commitment) and known preimages.
+/// Nothing is stored per revoked commitment: a breach is recognised from the commitment number obscured in its
+/// locktime and sequence, whose secret re-derives every output script.
+/// <para>
+/// On every block it returns the claim transactions to broadcast (unconfirmed ones again, fee-bumped as deadlines
+/// near) and new events. The recorded spend tree of the funding output is kept per block, and everything else is
+/// recomputed from it, so a disconnected block simply un-sees its spends. Pure: no threads, no clock, no I/O; the host
+/// feeds updates and blocks in order and persists <see cref="Serialize"/> after each call.
+/// </para>
 /// </summary>
 public sealed partial class ChannelMonitor
 {
