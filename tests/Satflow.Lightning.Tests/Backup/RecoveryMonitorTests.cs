@@ -1,3 +1,4 @@
+using CsCheck;
 using NBitcoin;
 using Satflow.Lightning.Backup;
 using Satflow.Lightning.Monitor;
@@ -58,5 +59,39 @@ public sealed class RecoveryMonitorTests
         var output = recovery.BlockConnected(700, uint256.One, [other], 1000);
         Assert.Empty(output.Broadcasts);
         Assert.Equal(CommitmentKind.Unknown, Assert.IsType<CommitmentConfirmed>(Assert.Single(output.Events)).Kind);
+    }
+
+    [Fact]
+    public void StateSurvivesARestartWithoutRepeatingEvents()
+    {
+        var parties = new TwoParties(CommitmentFormat.AnchorOutputs);
+        var entry = StaticChannelBackupTests.Entry(CommitmentFormat.AnchorOutputs);
+        var recovery = new RecoveryMonitor(entry, TwoParties.SeedA, TwoParties.Destination);
+        var commitment = parties.SignedCommitmentOfB(1);
+        var first = recovery.BlockConnected(700, uint256.One, [commitment], 1000);
+        var saved = recovery.Serialize();
+        Assert.Equal(1, saved[0]);
+        var restored = RecoveryMonitor.Deserialize(saved, entry, TwoParties.SeedA, TwoParties.Destination);
+        Assert.Equal(saved, restored.Serialize());
+        var next = restored.BlockConnected(701, uint256.Zero, [], 1000);
+        Assert.Empty(next.Events);
+        Assert.Equal(first.Broadcasts.Single().Transaction.GetHash(), next.Broadcasts.Single().Transaction.GetHash());
+
+        var other = entry with { FundingOutPoint = new OutPoint(uint256.One, 0) };
+        Assert.Equal("wrong channel", Assert.Throws<ChannelMonitorFormatException>(() => RecoveryMonitor.Deserialize(saved, other, TwoParties.SeedA, TwoParties.Destination)).Reason);
+        Gen.Byte.Array[0, 300].Sample(bytes =>
+        {
+            try
+            {
+                RecoveryMonitor.Deserialize(bytes, entry, TwoParties.SeedA, TwoParties.Destination);
+            }
+            catch (ChannelMonitorFormatException)
+            {
+            }
+        }, iter: 100);
+        for (var cut = 0; cut < saved.Length; cut += 37)
+        {
+            Assert.Throws<ChannelMonitorFormatException>(() => RecoveryMonitor.Deserialize(saved.AsSpan(0, cut), entry, TwoParties.SeedA, TwoParties.Destination));
+        }
     }
 }
