@@ -340,8 +340,9 @@ public sealed partial class ChannelMonitor
                     : SweepInput.RevokedHtlc(op, amount, witnessScript!, revocationKey));
                 continue;
             }
-            if (htlc is not null)
+            if (htlc is not null && (IsPending(htlc, offeredByUs) || ExtractPreimage(spend.Tx.Transaction.Inputs[spend.Input].WitScript, htlc.PaymentHash) is not null))
             {
+                // A long-resolved HTLC of an old commitment is not reported failed again; a revealed preimage always is.
                 HtlcFacts(pass, htlc, offeredByUs, spend);
             }
             var (stx, input) = spend;
@@ -368,6 +369,15 @@ public sealed partial class ChannelMonitor
         {
             Sweep(pass, inputs[0].OutPoint, ClaimPurpose.PenaltySecondStage, tx.Height + delay, () => inputs, inputs.Select(i => i.OutPoint));
         }
+    }
+
+    /// <summary>Whether the HTLC is in our latest commitment or one of the peer's unrevoked ones (still to be resolved upstream).</summary>
+    private bool IsPending(CommitmentHtlc peerViewHtlc, bool offeredByUs)
+    {
+        var ourDirection = offeredByUs ? HtlcDirection.Offered : HtlcDirection.Received;
+        var peerDirection = offeredByUs ? HtlcDirection.Received : HtlcDirection.Offered;
+        return (_local?.Htlcs.Any(h => h.Id == peerViewHtlc.Id && h.Direction == ourDirection) ?? false)
+            || _remotes.Any(r => r.Htlcs.Any(h => h.Id == peerViewHtlc.Id && h.Direction == peerDirection));
     }
 
     private static string HtlcKey(bool offeredByUs, ulong id) => string.Create(CultureInfo.InvariantCulture, $"htlc:{(offeredByUs ? 'o' : 'r')}:{id}");

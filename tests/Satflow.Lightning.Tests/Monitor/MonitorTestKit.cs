@@ -63,12 +63,13 @@ internal sealed class TwoParties
 
     public static MilliSatoshi Sat(ulong satoshis) => MilliSatoshi.FromSatoshis(satoshis);
 
-    /// <summary>Balances (A, B) of commitment number n: with HTLCs from number 1 on.</summary>
+    /// <summary>Balances (A, B) of commitment number n: with both HTLCs from number 1 to 9, settled from 10 on.</summary>
     public static (MilliSatoshi A, MilliSatoshi B, IReadOnlyList<CommitmentHtlc> HtlcsA, IReadOnlyList<CommitmentHtlc> HtlcsB) State(ulong n) => n switch
     {
         0 => (Sat(700_000), Sat(300_000), [], []),
         1 => (Sat(590_000), Sat(300_000), HtlcsOfA, HtlcsOfB),
-        _ => (Sat(580_000), Sat(310_000), HtlcsOfA, HtlcsOfB),
+        < 10 => (Sat(580_000), Sat(310_000), HtlcsOfA, HtlcsOfB),
+        _ => (Sat(650_000), Sat(350_000), [], []),
     };
 
     public CommitmentTransaction CommitmentOfA(ulong n)

@@ -134,4 +134,30 @@ public sealed class RevokedCommitmentTests
         Assert.Contains(output.Events, e => e is CommitmentConfirmed { Kind: CommitmentKind.RemoteRevoked, CommitmentNumber: 17 });
         Assert.Contains(output.Broadcasts, b => b.Purpose == ClaimPurpose.Penalty);
     }
+
+    [Fact]
+    public void HtlcsSettledSinceTheRevokedCommitmentAreNotReportedFailed()
+    {
+        var parties = new TwoParties(CommitmentFormat.AnchorOutputs);
+        var chain = new TestChain(479, parties.CommitmentOfA(1).FundingOutput, parties.ParamsA.FundingOutPoint);
+        var monitor = parties.StandardMonitor(null);
+        // The HTLCs were settled: the latest commitments (10) carry none.
+        var id = 6ul;
+        for (ulong n = 2; n <= 10; n++)
+        {
+            monitor.ApplyUpdate(parties.RemoteUpdate(id++, n));
+            monitor.ApplyUpdate(parties.Revocation(id++, n - 1));
+        }
+        monitor.ApplyUpdate(parties.LocalUpdate(id, 10));
+        var output = chain.Mine(monitor, parties.SignedCommitmentOfB(1));
+        var penalty = Assert.Single(output.Broadcasts, b => b.Purpose == ClaimPurpose.Penalty);
+        Assert.Equal(3, penalty.Transaction.Inputs.Count);
+        var toMine = output.Broadcasts.Select(b => b.Transaction).ToArray();
+        for (var i = 0; i < 10 && !monitor.IsFullyResolved; i++)
+        {
+            toMine = chain.Mine(monitor, toMine).Broadcasts.Select(b => b.Transaction).ToArray();
+        }
+        Assert.True(monitor.IsFullyResolved);
+        Assert.DoesNotContain(chain.Events, e => e is HtlcResolvedOnChain);
+    }
 }
