@@ -179,7 +179,7 @@ public sealed class RecoveryMonitor
             }
             var number = tx.Inputs.Count == 1 ? CommitmentNumberObscuring.Recover(tx.LockTime, tx.Inputs[0].Sequence, factor) : null;
             facts[$"commit:{commit.TxId}:{commit.Height}"] = new CommitmentConfirmed(ours ? CommitmentKind.Remote : CommitmentKind.Unknown, commit.TxId, commit.Height, number);
-            foreach (var seen in _log.Seen.Where(s => s.TxId != commit.TxId))
+            foreach (var seen in _log.Seen.Where(s => s.TxId != commit.TxId && s.Transaction.Inputs.All(i => _log.FindTx(i.PrevOut.Hash) is not null)))
             {
                 var swept = seen.Transaction.Outputs.Where(o => o.ScriptPubKey == Destination).Select(o => o.Value).Sum();
                 if (swept > Money.Zero)

@@ -80,7 +80,9 @@ public sealed partial class ChannelMonitor
 
         foreach (var seen in _log.Seen)
         {
-            if (seen.TxId == commit.TxId)
+            // Only our sweeps: transactions spending channel outputs alone (not the CPFP child or fee-paying HTLC
+            // transactions, whose wallet change may use the same script).
+            if (seen.TxId == commit.TxId || !seen.Transaction.Inputs.All(i => _log.FindTx(i.PrevOut.Hash) is not null))
             {
                 continue;
             }

@@ -152,7 +152,8 @@ internal sealed class FakeWallet : IClaimFeeWallet
         }
     }
 
-    public Script ChangeScript { get; } = new Key(Enumerable.Repeat((byte)0x66, 32).ToArray()).PubKey.WitHash.ScriptPubKey;
+    /// <summary>The change script: the monitors' destination, as a node sweeping into its own wallet may use.</summary>
+    public Script ChangeScript { get; } = TwoParties.Destination;
 
     public int Calls { get; private set; }
 
