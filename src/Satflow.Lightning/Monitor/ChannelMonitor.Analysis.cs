@@ -127,7 +127,10 @@ public sealed partial class ChannelMonitor
             var key = HtlcKey(true, id);
             if (!pass.HtlcOutputs.Contains(key))
             {
-                pass.Facts.TryAdd(key, new HtlcResolvedOnChain(hash, null, true, id, true));
+                // Fulfilled off chain before the close (its preimage is known): a success, never a failure.
+                pass.Facts.TryAdd(key, _preimages.TryGetValue(hash, out var known)
+                    ? new HtlcResolvedOnChain(hash, known, false, id, true)
+                    : new HtlcResolvedOnChain(hash, null, true, id, true));
             }
         }
     }
@@ -396,7 +399,10 @@ public sealed partial class ChannelMonitor
         }
         else if (_log.Confirmations(spend.Tx.Height) >= AntiReorgDelay)
         {
-            pass.Facts[key] = new HtlcResolvedOnChain(htlc.PaymentHash, null, true, htlc.Id, offeredByUs);
+            // An HTLC we offered whose preimage we already have succeeded off chain, whoever took the output.
+            pass.Facts[key] = offeredByUs && _preimages.TryGetValue(htlc.PaymentHash, out var known)
+                ? new HtlcResolvedOnChain(htlc.PaymentHash, known, false, htlc.Id, offeredByUs)
+                : new HtlcResolvedOnChain(htlc.PaymentHash, null, true, htlc.Id, offeredByUs);
         }
     }
 

@@ -141,4 +141,24 @@ public sealed class RemoteCommitmentTests
         // Only the HTLC we offered is reported (failed): the one we received was never ours to claim here.
         Assert.Equal(new HtlcResolvedOnChain(PreimageOffered.Hash, null, true, 0, true), Assert.Single(output.Events.OfType<HtlcResolvedOnChain>()));
     }
+
+    [Fact]
+    public void OfferedHtlcFulfilledOffChainIsNeverReportedFailed()
+    {
+        var parties = new TwoParties(CommitmentFormat.StaticRemoteKey);
+        var chain = new TestChain(479, parties.CommitmentOfA(1).FundingOutput, parties.ParamsA.FundingOutPoint);
+        var monitor = new ChannelMonitor(parties.ParamsA, parties.A, Destination);
+        monitor.ApplyUpdate(parties.LocalUpdate(1, 0));
+        monitor.ApplyUpdate(parties.RemoteUpdate(2, 0));
+        monitor.ApplyUpdate(parties.RemoteUpdate(3, 1));
+        // B fulfilled our HTLC (update_fulfill_htlc) and then closed with commitment 0, which does not carry it.
+        monitor.ApplyUpdate(new PreimageUpdate(4, PreimageOffered));
+        chain.Mine(monitor, parties.SignedCommitmentOfB(0));
+        for (var i = 0; i < ChannelMonitor.AntiReorgDelay; i++)
+        {
+            chain.Mine(monitor);
+        }
+        var resolved = Assert.Single(chain.Events.OfType<HtlcResolvedOnChain>());
+        Assert.Equal(new HtlcResolvedOnChain(PreimageOffered.Hash, PreimageOffered, false, 0, true), resolved);
+    }
 }
