@@ -459,11 +459,16 @@ public sealed partial class ChannelMonitor
             var sweep = SweepTransactionBuilder.Build(inputs(), Destination, rate);
             pass.Broadcasts.Add(new MonitorBroadcast(sweep.Transaction, purpose, sweep.SpentOutputs));
         }
-        catch (SweepException e) when (e.Reason is SweepFailure.OutputBelowDust)
+        catch (SweepException e)
         {
-            foreach (var op in covered ?? [key])
+            // Below dust at this feerate: not worth claiming, so it does not hold back full resolution (retried each
+            // block). Any other refusal leaves the output pending rather than failing the whole block.
+            if (e.Reason is SweepFailure.OutputBelowDust)
             {
-                pass.Abandoned.Add(op);
+                foreach (var op in covered ?? [key])
+                {
+                    pass.Abandoned.Add(op);
+                }
             }
         }
     }
