@@ -427,7 +427,10 @@ public sealed partial class ChannelMonitor
     /// <summary>Whether an input with a relative lock of <paramref name="blocks"/> on an output confirmed at <paramref name="confirmedAt"/> can be mined in the next block.</summary>
     private bool CsvSatisfied(uint confirmedAt, uint blocks) => (ulong)_log.TipHeight + 1 >= (ulong)confirmedAt + blocks;
 
-    /// <summary>The feerate of a claim: the block estimate, raised as its deadline nears, never below what it used before (and bumped by at least 25 % when raised, for RBF).</summary>
+    /// <summary>
+    /// The feerate of a claim: the block estimate, raised as its deadline nears, never below what its last broadcast
+    /// version used (and bumped by at least 25 % when raised, for RBF). Recorded by <see cref="Broadcast"/>.
+    /// </summary>
     private uint ClaimFeerate(Pass pass, string key, uint? deadline)
     {
         var rate = (ulong)_lastFeerate;
@@ -447,7 +450,6 @@ public sealed partial class ChannelMonitor
         {
             computed = !pass.Bump || computed <= last ? last : Math.Max(computed, (uint)Math.Min(last * 5UL / 4, uint.MaxValue));
         }
-        _claimFeerates[key] = computed;
         return computed;
     }
 
@@ -457,19 +459,39 @@ public sealed partial class ChannelMonitor
         try
         {
             var sweep = SweepTransactionBuilder.Build(inputs(), Destination, rate);
-            pass.Broadcasts.Add(new MonitorBroadcast(sweep.Transaction, purpose, sweep.SpentOutputs));
+            Broadcast(pass, $"{purpose}:{key}", rate, new MonitorBroadcast(sweep.Transaction, purpose, sweep.SpentOutputs));
         }
         catch (SweepException e)
         {
-            // Below dust at this feerate: not worth claiming, so it does not hold back full resolution (retried each
-            // block). Any other refusal leaves the output pending rather than failing the whole block.
-            if (e.Reason is SweepFailure.OutputBelowDust)
+            // Dust even at the lowest feerate: never worth claiming, so it does not hold back full resolution. Only
+            // uneconomical at this feerate: stays pending and is retried each block. Any other refusal leaves the
+            // output pending rather than failing the whole block.
+            if (e.Reason is SweepFailure.OutputBelowDust && !WorthClaimingAtMinimumFeerate(inputs))
             {
                 foreach (var op in covered ?? [key])
                 {
                     pass.Abandoned.Add(op);
                 }
             }
+        }
+    }
+
+    private void Broadcast(Pass pass, string feerateKey, uint feerate, MonitorBroadcast broadcast)
+    {
+        _claimFeerates[feerateKey] = feerate;
+        pass.Broadcasts.Add(broadcast);
+    }
+
+    private bool WorthClaimingAtMinimumFeerate(Func<IReadOnlyList<SweepInput>> inputs)
+    {
+        try
+        {
+            SweepTransactionBuilder.Build(inputs(), Destination, MinimumFeeratePerKw);
+            return true;
+        }
+        catch (SweepException)
+        {
+            return false;
         }
     }
 
@@ -483,7 +505,8 @@ public sealed partial class ChannelMonitor
             return;
         }
         uint? deadline = _local.Htlcs.Count == 0 ? null : _local.Htlcs.Min(h => h.CltvExpiry);
-        var rate = ClaimFeerate(pass, "cpfp:" + ct.TxId, deadline);
+        var feerateKey = "cpfp:" + ct.TxId;
+        var rate = ClaimFeerate(pass, feerateKey, deadline);
         var parentWeight = SweepTransactionBuilder.WeightOf(signed);
         var minimum = SweepTransactionBuilder.FeeFor(rate, parentWeight + 1000) + SweepTransactionBuilder.DefaultDustLimit;
         if (_wallet.GetFeeInput(minimum, pass.UsedCoins) is not { } coin)
@@ -494,7 +517,7 @@ public sealed partial class ChannelMonitor
         {
             var cpfp = AnchorCpfp.Build(ct, signed, _keys.FundingKey, [coin.Coin], coin.ChangeScript, rate);
             pass.UsedCoins.Add(coin.Coin.OutPoint);
-            pass.Broadcasts.Add(new MonitorBroadcast(cpfp.Child.Transaction, ClaimPurpose.AnchorCpfp, cpfp.Child.SpentOutputs));
+            Broadcast(pass, feerateKey, rate, new MonitorBroadcast(cpfp.Child.Transaction, ClaimPurpose.AnchorCpfp, cpfp.Child.SpentOutputs));
         }
         catch (SweepException e) when (e.Reason is SweepFailure.InsufficientFunds or SweepFailure.NothingToClaim)
         {
@@ -519,7 +542,8 @@ public sealed partial class ChannelMonitor
         {
             return;
         }
-        var rate = ClaimFeerate(pass, $"{purpose}:{output.Index}:{ct.TxId}", deadline);
+        var feerateKey = $"{purpose}:{output.Index}:{ct.TxId}";
+        var rate = ClaimFeerate(pass, feerateKey, deadline);
         var baseWeight = htlcTx.IsSuccess ? Bolt3Fees.HtlcSuccessWeight(ct.Parameters.Format) : Bolt3Fees.HtlcTimeoutWeight(ct.Parameters.Format);
         var minimum = SweepTransactionBuilder.FeeFor(rate, baseWeight + 600) + SweepTransactionBuilder.DefaultDustLimit;
         if (_wallet.GetFeeInput(minimum, pass.UsedCoins) is not { } fee)
@@ -551,7 +575,7 @@ public sealed partial class ChannelMonitor
         }
         tx.Inputs[1].WitScript = coin.Witness(new TransactionSignature(coinSignature, SigHash.All).ToBytes());
         pass.UsedCoins.Add(coin.OutPoint);
-        pass.Broadcasts.Add(new MonitorBroadcast(tx, purpose, [spentHtlc, coin.SpentOutput]));
+        Broadcast(pass, feerateKey, rate, new MonitorBroadcast(tx, purpose, [spentHtlc, coin.SpentOutput]));
     }
 
     /// <summary>The working set of one analysis.</summary>

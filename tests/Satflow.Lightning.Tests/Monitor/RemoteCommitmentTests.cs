@@ -161,4 +161,26 @@ public sealed class RemoteCommitmentTests
         var resolved = Assert.Single(chain.Events.OfType<HtlcResolvedOnChain>());
         Assert.Equal(new HtlcResolvedOnChain(PreimageOffered.Hash, PreimageOffered, false, 0, true), resolved);
     }
+
+    [Fact]
+    public void OutputTooExpensiveToSweepNowWaitsForLowerFees()
+    {
+        var parties = new TwoParties(CommitmentFormat.StaticRemoteKey);
+        var chain = new TestChain(479, parties.CommitmentOfA(1).FundingOutput, parties.ParamsA.FundingOutPoint);
+        var monitor = new ChannelMonitor(parties.ParamsA, parties.A, Destination);
+        monitor.ApplyUpdate(parties.LocalUpdate(1, 0));
+        monitor.ApplyUpdate(parties.RemoteUpdate(2, 0));
+        var commitment = parties.SignedCommitmentOfB(0);
+        MonitorOutput Expensive(uint h, uint256 hash, IReadOnlyList<Transaction> txs) => monitor.BlockConnected(h, hash, txs, 2_000_000_000);
+        var output = chain.Mine(Expensive, commitment);
+        Assert.Empty(output.Broadcasts);
+        for (var i = 0; i < ChannelMonitor.AntiReorgDelay + 2; i++)
+        {
+            chain.Mine(Expensive);
+        }
+        // Our to_remote is still unswept: the channel is not resolved (the monitor must not be forgotten yet).
+        Assert.False(monitor.IsFullyResolved);
+        output = chain.Mine(monitor);
+        Assert.Equal(ClaimPurpose.ClaimToRemote, Assert.Single(output.Broadcasts).Purpose);
+    }
 }
