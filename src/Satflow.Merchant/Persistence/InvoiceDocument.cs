@@ -97,3 +97,9 @@ internal static class InvoiceDocument
     private sealed record EventDto(long Sequence, string Type, long At, string Status, string AdditionalStatus, string? PaymentMethod,
         string? PaymentReference, bool ManuallyMarked, bool AfterExpiration, bool PartiallyPaid, bool OverPaid);
 }
+
+/// <summary>Test access to the stored document form (used to compare invoices field by field).</summary>
+internal static class InvoiceDocumentProbe
+{
+    public static string Serialize(Invoice invoice) => InvoiceDocument.Serialize(invoice);
+}

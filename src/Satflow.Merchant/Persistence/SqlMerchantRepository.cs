@@ -511,17 +511,20 @@ public abstract class SqlMerchantRepository : IMerchantRepository
     }
 
     /// <inheritdoc/>
-    public Task<IReadOnlyList<AccountBalance>> GetBalancesAsync(StoreId? store = null, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<AccountBalance>> GetBalancesAsync(StoreId? store = null, CancellationToken cancellationToken = default)
     {
         var sql = "SELECT store_id, account, currency, SUM(CASE WHEN side = 'Debit' THEN amount ELSE 0 END), SUM(CASE WHEN side = 'Credit' THEN amount ELSE 0 END) FROM postings"
             + (store is null ? "" : " WHERE store_id = @s")
-            + " GROUP BY store_id, account, currency ORDER BY store_id, account, currency";
-        return Query(sql, r => new AccountBalance(
+            + " GROUP BY store_id, account, currency";
+        var rows = await Query(sql, r => new AccountBalance(
                 new LedgerAccount(new StoreId(r.GetString(0)), Enum.Parse<LedgerAccountKind>(r.GetString(1))),
                 r.GetString(2),
                 Convert.ToInt64(r.GetValue(3), CultureInfo.InvariantCulture),
                 Convert.ToInt64(r.GetValue(4), CultureInfo.InvariantCulture)),
-            cancellationToken, store is null ? [] : [("s", store.Value.Value)]);
+            cancellationToken, store is null ? [] : [("s", store.Value.Value)]).ConfigureAwait(false);
+
+        // Same order as MerchantLedger.Balances: store (ordinal), account kind, currency.
+        return rows.OrderBy(b => b.Account.Store.Value, StringComparer.Ordinal).ThenBy(b => b.Account.Kind).ThenBy(b => b.Currency, StringComparer.Ordinal).ToArray();
     }
 
     /// <inheritdoc/>
@@ -603,10 +606,6 @@ public abstract class SqlMerchantRepository : IMerchantRepository
             var p = cmd.CreateParameter();
             p.ParameterName = "@" + name;
             p.Value = value ?? DBNull.Value;
-            if (value is null)
-            {
-                p.DbType = DbType.String;
-            }
 
             cmd.Parameters.Add(p);
         }
