@@ -137,6 +137,34 @@ public abstract class MerchantRepositoryKit : IAsyncLifetime
     public Task Idempotency_keys() => IdempotencyTests.Protocol(Repo);
 
     [Fact]
+    public async Task Concurrent_requests_with_one_idempotency_key_process_once()
+    {
+        const string scope = "key:concurrent";
+        var hash = Idempotency.IdempotencyKeys.HashRequest("POST", "/x", "{}"u8);
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            try
+            {
+                return (await Idempotency.IdempotencyKeys.BeginAsync(Repo, scope, "same", hash, T0)).ShouldProcess ? "process" : "replay";
+            }
+            catch (Idempotency.IdempotencyConflictException e)
+            {
+                return e.Conflict.ToString();
+            }
+        }));
+        Assert.Equal(1, outcomes.Count(o => o == "process"));
+        Assert.All(outcomes.Where(o => o != "process"), o => Assert.Equal("InProgress", o));
+    }
+
+    [Fact]
+    public void Migrations_are_numbered_contiguously_from_one()
+    {
+        var migrations = ((SqlMerchantRepository)Repo).Migrations();
+        Assert.Equal(Enumerable.Range(1, migrations.Count), migrations.Select(m => m.Version));
+        Assert.All(migrations, m => Assert.False(string.IsNullOrWhiteSpace(m.Sql)));
+    }
+
+    [Fact]
     public async Task Completing_an_unreserved_idempotency_key_is_refused()
     {
         var e = await Assert.ThrowsAsync<MerchantException>(() => Repo.CompleteIdempotencyKeyAsync("key:x", "nope", new Idempotency.IdempotentResponse(200, "text/plain", [])));
@@ -212,6 +240,26 @@ public abstract class MerchantRepositoryKit : IAsyncLifetime
 
         var report = ReconciliationReport.Create(await Repo.GetBalancesAsync(), MilliSatoshi.Zero, MilliSatoshi.FromSatoshis(100_000), T0);
         Assert.True(report.IsReconciled, report.ToText());
+    }
+
+    [Fact]
+    public async Task Concurrent_payments_on_one_invoice_all_land_once_through_retries()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
+        var invoices = new InvoiceService(time, new Rates.RateRuleEvaluator([Rates.RateTableSource.Parse("BTC_USD = 50000")]), [new FakeOnChainProvider(), new FakeLightningProvider()]);
+        var service = new MerchantService(Repo, invoices, new PasswordHasher(PasswordHasher.MinimumIterations), time);
+        var (owner, store) = await SeedAsync();
+        var invoice = await service.CreateInvoiceAsync(new MerchantPrincipal(owner.Id, null), store.Id, new CreateInvoiceRequest(100_000m, "SATS"));
+        var address = invoice.Prompt(PaymentMethodId.OnChain)!.Destination;
+
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(i => service.RecordPaymentAsync(address,
+            new PaymentObservation(PaymentMethodId.OnChain, $"tx{i}:0", MilliSatoshi.FromSatoshis(20_000), 1, false, T0))));
+
+        var final = (await Repo.GetInvoiceAsync(invoice.Id))!;
+        Assert.Equal(5, final.Payments.Count);
+        Assert.Equal(InvoiceStatus.Settled, final.Status);
+        Assert.Equal(5, (await Repo.ListJournalEntriesAsync(store.Id, 0, 100)).Count);
+        Assert.True((await service.ReconcileAsync(MilliSatoshi.FromSatoshis(100_000), MilliSatoshi.Zero)).IsReconciled);
     }
 
     [Fact]
