@@ -316,6 +316,23 @@ public sealed class UnifiedPaymentUriTests
     }
 
     [Fact]
+    public void Random_destinations_only_raise_typed_errors()
+    {
+        Gen.Select(Gen.String, Gen.String, Gen.ULong[0, 3_000_000_000_000_000_000]).Sample((address, bolt11, msat) =>
+        {
+            var e = Record.Exception(() => UnifiedPaymentUri.BuildForQr(address, new MilliSatoshi(msat), bolt11));
+            Assert.True(e is null or MerchantException, e?.ToString());
+            var p = Record.Exception(() => new PaymentPrompt(PaymentMethodId.OnChain, address, null).Validate());
+            Assert.True(p is null or MerchantException, p?.ToString());
+        }, iter: 1000);
+        Gen.String.Sample(s =>
+        {
+            var e = Record.Exception(() => Satflow.Merchant.Rates.CurrencyPair.Parse(s));
+            Assert.True(e is null or MerchantException, e?.ToString());
+        }, iter: 1000);
+    }
+
+    [Fact]
     public void Bad_destinations_are_refused()
     {
         Assert.Throws<MerchantException>(() => UnifiedPaymentUri.Build(null, null, null));

@@ -331,6 +331,18 @@ public abstract class MerchantRepositoryKit : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_corrupt_invoice_document_is_a_typed_storage_error()
+    {
+        await SeedAsync();
+        var invoice = InvoiceFixtures.New();
+        await Repo.CreateInvoiceAsync(invoice);
+        await ExecuteRawAsync("UPDATE invoices SET document = '{\"Layout\":1,\"Id\":null}'");
+        Assert.Equal(MerchantErrorReason.StorageFailure, (await Assert.ThrowsAsync<MerchantException>(() => Repo.GetInvoiceAsync(invoice.Id))).Reason);
+        await ExecuteRawAsync("UPDATE invoices SET document = 'not json'");
+        Assert.Equal(MerchantErrorReason.StorageFailure, (await Assert.ThrowsAsync<MerchantException>(() => Repo.GetInvoiceAsync(invoice.Id))).Reason);
+    }
+
+    [Fact]
     public async Task Postings_are_immutable_in_the_database()
     {
         await SeedAsync();

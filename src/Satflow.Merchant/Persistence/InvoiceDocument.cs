@@ -74,7 +74,8 @@ internal static class InvoiceDocument
                 Enum.Parse<InvoiceAdditionalStatus>(d.AdditionalStatus),
                 version);
         }
-        catch (Exception e) when (e is JsonException or FormatException or ArgumentException or OverflowException or UriFormatException or NullReferenceException)
+        catch (Exception e) when (e is JsonException or FormatException or ArgumentException or OverflowException or UriFormatException or NullReferenceException
+            or MerchantException { Reason: not MerchantErrorReason.UnsupportedSchemaVersion })
         {
             throw new MerchantException(MerchantErrorReason.StorageFailure, "A stored invoice document is corrupt: " + e.Message, e);
         }
