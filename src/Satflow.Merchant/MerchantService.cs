@@ -136,6 +136,24 @@ public sealed class MerchantService
         return created;
     }
 
+    /// <summary>Revokes one of the principal's own API keys.</summary>
+    /// <param name="principal">Who asks.</param>
+    /// <param name="keyId">The key.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Whether a live key was revoked.</returns>
+    /// <exception cref="MerchantException"><see cref="MerchantErrorReason.NotFound"/> when the user has no such key.</exception>
+    public async Task<bool> RevokeApiKeyAsync(MerchantPrincipal principal, ApiKeyId keyId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        var keys = await _repository.ListApiKeysAsync(principal.UserId, cancellationToken).ConfigureAwait(false);
+        if (keys.All(k => k.Id != keyId))
+        {
+            throw new MerchantException(MerchantErrorReason.NotFound, $"No API key {keyId} for this user.");
+        }
+
+        return await _repository.RevokeApiKeyAsync(keyId, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Authenticates an <c>Authorization: token ...</c> header.</summary>
     /// <param name="authorizationHeader">The header value.</param>
     /// <param name="cancellationToken">Cancels.</param>
@@ -173,6 +191,32 @@ public sealed class MerchantService
         var invoice = await _invoices.CreateAsync(store, request, cancellationToken).ConfigureAwait(false);
         await _repository.CreateInvoiceAsync(invoice, cancellationToken).ConfigureAwait(false);
         return invoice;
+    }
+
+    /// <summary>Reads an invoice (needs <c>invoices.view</c> on its store).</summary>
+    /// <param name="principal">Who.</param>
+    /// <param name="invoiceId">The invoice.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>The invoice.</returns>
+    /// <exception cref="MerchantException">Not found, or forbidden.</exception>
+    public async Task<Invoice> GetInvoiceAsync(MerchantPrincipal principal, InvoiceId invoiceId, CancellationToken cancellationToken = default)
+    {
+        var invoice = await _repository.GetInvoiceAsync(invoiceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new MerchantException(MerchantErrorReason.NotFound, $"No invoice {invoiceId}.");
+        await AuthorizeAsync(principal, invoice.StoreId, Permission.InvoicesView, cancellationToken).ConfigureAwait(false);
+        return invoice;
+    }
+
+    /// <summary>Lists a store's invoices (needs <c>invoices.view</c>).</summary>
+    /// <param name="principal">Who.</param>
+    /// <param name="storeId">The store.</param>
+    /// <param name="query">Filters and paging.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Invoices, newest first.</returns>
+    public async Task<IReadOnlyList<Invoice>> ListInvoicesAsync(MerchantPrincipal principal, StoreId storeId, InvoiceQuery query, CancellationToken cancellationToken = default)
+    {
+        await AuthorizeAsync(principal, storeId, Permission.InvoicesView, cancellationToken).ConfigureAwait(false);
+        return await _repository.ListInvoicesAsync(storeId, query, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -105,6 +105,29 @@ public sealed class MerchantServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Keys_are_revoked_by_their_owner_only_and_invoices_read_with_view_permission()
+    {
+        var owner = await _service.RegisterUserAsync("owner@example.com", "pw");
+        var other = await _service.RegisterUserAsync("other@example.com", "pw");
+        var store = await _service.CreateStoreAsync(owner.Id, "Shop", "SATS");
+        var session = new MerchantPrincipal(owner.Id, null);
+        var key = await _service.CreateApiKeyAsync(session, "k", [Permission.InvoicesView, Permission.InvoicesCreate], store.Id);
+        var byKey = await _service.AuthenticateAsync("token " + key.Token);
+
+        var invoice = await _service.CreateInvoiceAsync(byKey, store.Id, new CreateInvoiceRequest(10m));
+        Assert.Equal(invoice.Id, (await _service.GetInvoiceAsync(byKey, invoice.Id)).Id);
+        Assert.Equal([invoice.Id], (await _service.ListInvoicesAsync(byKey, store.Id, new InvoiceQuery())).Select(i => i.Id));
+        await Assert.ThrowsAsync<MerchantException>(() => _service.GetInvoiceAsync(new MerchantPrincipal(other.Id, null), invoice.Id));
+        Assert.Equal(MerchantErrorReason.NotFound, (await Assert.ThrowsAsync<MerchantException>(() => _service.GetInvoiceAsync(session, new InvoiceId("nope")))).Reason);
+
+        Assert.Equal(MerchantErrorReason.NotFound, (await Assert.ThrowsAsync<MerchantException>(() =>
+            _service.RevokeApiKeyAsync(new MerchantPrincipal(other.Id, null), key.Record.Id))).Reason);
+        Assert.True(await _service.RevokeApiKeyAsync(session, key.Record.Id));
+        Assert.False(await _service.RevokeApiKeyAsync(session, key.Record.Id));
+        Assert.Equal(AuthenticationFailure.Revoked, (await Assert.ThrowsAsync<ApiKeyAuthenticationException>(() => _service.AuthenticateAsync("token " + key.Token))).Failure);
+    }
+
+    [Fact]
     public async Task Tick_expires_and_invalidates_and_reports_events()
     {
         var owner = await _service.RegisterUserAsync("owner@example.com", "pw");
