@@ -23,7 +23,7 @@ public abstract class MerchantRepositoryKit : IAsyncLifetime
 
     public async Task InitializeAsync() => Repo = await OpenAsync();
 
-    public async Task DisposeAsync() => await Repo.DisposeAsync();
+    public virtual async Task DisposeAsync() => await Repo.DisposeAsync();
 
     private async Task<(User Owner, Store Store)> SeedAsync(string storeId = "shop", string email = "owner@example.com")
     {
@@ -376,6 +376,13 @@ public sealed class SqliteMerchantRepositoryTests : MerchantRepositoryKit
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "satflow-merchant-" + Guid.NewGuid().ToString("N")[..12]);
 
     protected override async Task<IMerchantRepository> OpenAsync() => await SqliteMerchantRepository.OpenInDataDirectoryAsync(_directory);
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
 
     protected override async Task<IMerchantRepository> OpenSameAsync() => await SqliteMerchantRepository.OpenInDataDirectoryAsync(_directory);
 
