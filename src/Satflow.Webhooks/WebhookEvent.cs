@@ -84,6 +84,11 @@ public sealed record WebhookEvent
     /// <exception cref="WebhookException">Malformed JSON or a missing/invalid member.</exception>
     public static WebhookEvent Parse(ReadOnlySpan<byte> body)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            throw new WebhookException(WebhookErrorReason.InvalidArgument, "The event body is not valid UTF-8.");
+        }
+
         try
         {
             using var document = JsonDocument.Parse(body.ToArray());
