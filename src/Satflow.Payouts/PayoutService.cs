@@ -1,6 +1,9 @@
 using System.Text.RegularExpressions;
+using System.Security.Cryptography;
+using System.Text;
 using NBitcoin;
 using Satflow.Lightning.Types;
+using Satflow.Payouts.Lnurl;
 
 namespace Satflow.Payouts;
 
@@ -219,6 +222,78 @@ public sealed partial class PayoutService
             PayoutChanged?.Invoke(this, new PayoutChangedEventArgs(stored, null));
             return stored;
         });
+
+    /// <summary>
+    /// LUD-03: the withdrawRequest a wallet gets when it scans the pull payment's LNURL-withdraw link. Only BTC pull
+    /// payments that allow Lightning qualify. <c>k1</c> is the pull payment id; the range is the per-claim limits
+    /// capped by what remains.
+    /// </summary>
+    /// <param name="id">The pull payment.</param>
+    /// <param name="callback">The host's callback URL for this pull payment.</param>
+    /// <param name="allowInsecureLoopback">Allow an http loopback callback (tests only).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="PayoutsException">Inactive, not BTC, no Lightning, or nothing left to claim.</exception>
+    /// <exception cref="LnurlException">An unusable callback URL.</exception>
+    public async Task<LnurlWithdrawRequest> GetWithdrawRequestAsync(PullPaymentId id, Uri callback, bool allowInsecureLoopback = false, CancellationToken cancellationToken = default)
+    {
+        var pull = await GetPullPaymentAsync(id, cancellationToken).ConfigureAwait(false);
+        if (!pull.IsActiveAt(_time.GetUtcNow()))
+        {
+            throw new PayoutsException(PayoutsErrorReason.NotActive, "The pull payment is not active.");
+        }
+
+        if (!IsBitcoin(pull.Currency) || !pull.Methods.Contains(PayoutMethod.Lightning))
+        {
+            throw new PayoutsException(PayoutsErrorReason.InvalidDestination, "LNURL-withdraw needs a BTC pull payment that pays over Lightning.");
+        }
+
+        var min = pull.MinimumClaim is { } m ? ToMilliSatoshis(m, ceiling: true) : 1000UL;
+        var maxBtc = pull.MaximumClaim is { } cap ? Math.Min(cap, pull.Remaining) : pull.Remaining;
+        var max = ToMilliSatoshis(maxBtc, ceiling: false);
+        if (max < min || max == 0)
+        {
+            throw new PayoutsException(PayoutsErrorReason.LimitExceeded, "Nothing is left to withdraw.");
+        }
+
+        var request = new LnurlWithdrawRequest
+        {
+            Callback = callback,
+            K1 = pull.Id.Value,
+            DefaultDescription = pull.Description ?? pull.Name,
+            MinWithdrawable = new MilliSatoshi(min),
+            MaxWithdrawable = new MilliSatoshi(max),
+        };
+        request.Validate(allowInsecureLoopback);
+        return request;
+    }
+
+    /// <summary>
+    /// LUD-03 callback: the wallet sends <paramref name="k1"/> (the pull payment id) and an invoice with an amount;
+    /// the claim is made as for <see cref="ClaimAsync(PullPaymentId, string, decimal?, CancellationToken)"/> with kind
+    /// <see cref="PayoutDestinationKind.LnurlWithdraw"/>. The host answers <see cref="LnurlStatus.OkJson"/> or
+    /// <see cref="LnurlStatus.ErrorJson"/> with the exception message.
+    /// </summary>
+    /// <exception cref="PayoutsException">A wrong k1, an invoice without amount, or any claim rule.</exception>
+    public Task<Payout> ClaimByLnurlWithdrawAsync(PullPaymentId id, string? k1, string? invoice, CancellationToken cancellationToken = default)
+    {
+        if (k1 is null || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(k1), Encoding.UTF8.GetBytes(id.Value)))
+        {
+            throw new PayoutsException(PayoutsErrorReason.InvalidArgument, "k1 does not match this pull payment.");
+        }
+
+        if (string.IsNullOrEmpty(invoice) || PayoutDestination.Parse(invoice, _options.Network, _time.GetUtcNow()).InvoiceAmount is null)
+        {
+            throw new PayoutsException(PayoutsErrorReason.InvalidDestination, "LNURL-withdraw needs an invoice with an amount.");
+        }
+
+        return ClaimAsync(id, invoice, null, PayoutDestinationKind.LnurlWithdraw, cancellationToken);
+    }
+
+    private static ulong ToMilliSatoshis(decimal btc, bool ceiling)
+    {
+        var msat = btc * MilliSatoshisPerBitcoin;
+        return (ulong)Math.Clamp(ceiling ? decimal.Ceiling(msat) : decimal.Floor(msat), 0, MilliSatoshi.MaxMoney.Value);
+    }
 
     /// <summary>Creates a payout that is not a claim (e.g. a refund decided by the store); it awaits approval.</summary>
     /// <exception cref="PayoutsException">Invalid fields or destination.</exception>
