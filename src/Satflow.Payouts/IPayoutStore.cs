@@ -32,8 +32,11 @@ public sealed class PayoutChangeSet
     /// <summary>Payment requests to write.</summary>
     public List<PaymentRequest> PaymentRequests { get; } = [];
 
+    /// <summary>Processor leases to write.</summary>
+    public List<ProcessorLease> Leases { get; } = [];
+
     /// <summary>How many records it holds.</summary>
-    public int Count => PullPayments.Count + Payouts.Count + Batches.Count + PaymentRequests.Count;
+    public int Count => PullPayments.Count + Payouts.Count + Batches.Count + PaymentRequests.Count + Leases.Count;
 }
 
 /// <summary>
@@ -63,6 +66,9 @@ public interface IPayoutStore : IAsyncDisposable
 
     /// <summary>A store's payment requests, oldest first.</summary>
     Task<IReadOnlyList<PaymentRequest>> ListPaymentRequestsAsync(string storeId, CancellationToken cancellationToken = default);
+
+    /// <summary>The processor lease, or null.</summary>
+    Task<ProcessorLease?> GetLeaseAsync(string name, CancellationToken cancellationToken = default);
 
     /// <summary>Writes every record of <paramref name="changes"/> or none.</summary>
     /// <exception cref="PayoutsException"><see cref="PayoutsErrorReason.Conflict"/> when a version does not match

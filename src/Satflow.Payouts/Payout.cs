@@ -158,3 +158,23 @@ public sealed record OnChainPayoutBatch
     [JsonIgnore]
     public long Version { get; init; }
 }
+
+/// <summary>
+/// Who may run a store's payout processor: held by <see cref="Owner"/> until <see cref="ExpiresAt"/>, renewed on every
+/// run. It keeps two processes from reconciling each other's in-flight payments.
+/// </summary>
+public sealed record ProcessorLease
+{
+    /// <summary>The lease name (one per store).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The processor instance holding it.</summary>
+    public required string Owner { get; init; }
+
+    /// <summary>When it lapses unless renewed.</summary>
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    /// <summary>The storage version this copy was read at (0 before the first save).</summary>
+    [JsonIgnore]
+    public long Version { get; init; }
+}

@@ -22,6 +22,15 @@ public sealed record PayoutProcessorOptions
 
     /// <summary>At most this many Lightning payouts are started per run (default 50).</summary>
     public int MaxLightningPaymentsPerRun { get; init; } = 50;
+
+    /// <summary>
+    /// This processor's identity for the store's lease (default: random per instance). A host that restarts should
+    /// reuse its id (e.g. from configuration) so it takes its own lease back at once instead of waiting for it to lapse.
+    /// </summary>
+    public string InstanceId { get; init; } = Guid.NewGuid().ToString("N");
+
+    /// <summary>How long a run's lease lasts (default 10 minutes; far longer than any sender call should take).</summary>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>What one <see cref="PayoutProcessor.RunOnceAsync"/> did.</summary>
@@ -44,6 +53,9 @@ public sealed record PayoutProcessorReport
 
     /// <summary>Sender calls that threw (their payouts stay in progress for reconciliation).</summary>
     public int SenderErrors { get; init; }
+
+    /// <summary>True when another instance holds the store's lease, so this run did nothing.</summary>
+    public bool LeaseHeldElsewhere { get; init; }
 }
 
 /// <summary>
@@ -56,6 +68,9 @@ public sealed record PayoutProcessorReport
 /// asking the sender about the reference: succeeded/confirmed completes them, failed/conflicted fails them, pending
 /// waits, and unknown (the sender never saw it) re-sends the same payment hash or re-broadcasts the very same
 /// transaction, which cannot pay twice. A sender call that throws leaves the payout in progress for the next run.</para>
+/// <para>Only one processor instance works on a store at a time: each run first takes (or renews) the store's
+/// <see cref="ProcessorLease"/> by compare-and-swap, and runs of one instance are serialised, so a live processor's
+/// in-flight payment is never mistaken for one lost in a crash.</para>
 /// </summary>
 public sealed class PayoutProcessor
 {
@@ -64,6 +79,7 @@ public sealed class PayoutProcessor
     private readonly PayoutProcessorOptions _options;
     private readonly ILightningPayoutSender? _lightning;
     private readonly IOnChainPayoutSender? _onChain;
+    private readonly SemaphoreSlim _running = new(1, 1);
 
     /// <summary>Creates a processor for <paramref name="storeId"/>; a method without a sender is not paid.</summary>
     public PayoutProcessor(string storeId, IPayoutStore store, PayoutProcessorOptions options, ILightningPayoutSender? lightning, IOnChainPayoutSender? onChain)
@@ -73,9 +89,10 @@ public sealed class PayoutProcessor
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         ArgumentNullException.ThrowIfNull(options.Network);
-        if (options.MaxOnChainBatchSize < 1 || options.RequiredConfirmations < 1 || options.MaxLightningPaymentsPerRun < 1 || options.OnChainBatchDelay < TimeSpan.Zero)
+        if (options.MaxOnChainBatchSize < 1 || options.RequiredConfirmations < 1 || options.MaxLightningPaymentsPerRun < 1 || options.OnChainBatchDelay < TimeSpan.Zero
+            || options.LeaseDuration <= TimeSpan.Zero || string.IsNullOrWhiteSpace(options.InstanceId))
         {
-            throw new PayoutsException(PayoutsErrorReason.InvalidConfiguration, "Processor options: batch size, confirmations and payments per run >= 1, delay >= 0.");
+            throw new PayoutsException(PayoutsErrorReason.InvalidConfiguration, "Processor options: batch size, confirmations and payments per run >= 1, delay >= 0, a positive lease and an instance id.");
         }
 
         _lightning = lightning;
@@ -91,6 +108,68 @@ public sealed class PayoutProcessor
     /// <exception cref="PayoutsException">A storage failure, or a sender that broke its contract.</exception>
     public async Task<PayoutProcessorReport> RunOnceAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
     {
+        await _running.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunLockedAsync(now, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _running.Release();
+        }
+    }
+
+    /// <summary>Gives the store's lease up (on a clean shutdown) so another instance can take over at once.</summary>
+    public async Task ReleaseLeaseAsync(CancellationToken cancellationToken = default)
+    {
+        var lease = await _store.GetLeaseAsync(LeaseName, cancellationToken).ConfigureAwait(false);
+        if (lease is not null && lease.Owner == _options.InstanceId)
+        {
+            var changes = new PayoutChangeSet();
+            changes.Leases.Add(lease with { ExpiresAt = DateTimeOffset.UnixEpoch });
+            try
+            {
+                await _store.CommitAsync(changes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PayoutsException e) when (e.Reason == PayoutsErrorReason.Conflict)
+            {
+                // Someone else took it meanwhile.
+            }
+        }
+    }
+
+    private string LeaseName => "payout-processor:" + _storeId;
+
+    private async Task<bool> TryTakeLeaseAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var lease = await _store.GetLeaseAsync(LeaseName, cancellationToken).ConfigureAwait(false);
+        if (lease is not null && lease.Owner != _options.InstanceId && lease.ExpiresAt > now)
+        {
+            return false;
+        }
+
+        var changes = new PayoutChangeSet();
+        changes.Leases.Add(lease is null
+            ? new ProcessorLease { Name = LeaseName, Owner = _options.InstanceId, ExpiresAt = now + _options.LeaseDuration }
+            : lease with { Owner = _options.InstanceId, ExpiresAt = now + _options.LeaseDuration });
+        try
+        {
+            await _store.CommitAsync(changes, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (PayoutsException e) when (e.Reason == PayoutsErrorReason.Conflict)
+        {
+            return false;
+        }
+    }
+
+    private async Task<PayoutProcessorReport> RunLockedAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (!await TryTakeLeaseAsync(now, cancellationToken).ConfigureAwait(false))
+        {
+            return new PayoutProcessorReport { LeaseHeldElsewhere = true };
+        }
+
         var report = new Counter();
         await ReconcileAsync(now, report, cancellationToken).ConfigureAwait(false);
         if (_lightning is not null)

@@ -52,9 +52,13 @@ public sealed class SimulatedCrashException(string where) : Exception("simulated
 /// Counts steps across restarts and kills the process at chosen steps: the step throws, and every later call of
 /// the dead process throws too, until <see cref="Restart"/>.
 /// </summary>
-public sealed class CrashPlan(IEnumerable<int> crashAt)
+public sealed class CrashPlan(IEnumerable<int> crashAt, string? crashAtFirst = null)
 {
     private readonly HashSet<int> _crashAt = [.. crashAt];
+    private string? _crashAtFirst = crashAtFirst;
+
+    /// <summary>Crashes the first time a step whose name starts with <paramref name="where"/> runs.</summary>
+    public static CrashPlan AtFirst(string where) => new([], where);
 
     public int Steps { get; private set; }
 
@@ -69,8 +73,9 @@ public sealed class CrashPlan(IEnumerable<int> crashAt)
             throw new SimulatedCrashException("(dead) " + where);
         }
 
-        if (_crashAt.Contains(Steps++))
+        if (_crashAt.Contains(Steps++) || (_crashAtFirst is not null && where.StartsWith(_crashAtFirst, StringComparison.Ordinal)))
         {
+            _crashAtFirst = null;
             Dead = true;
             Crashes.Add(where);
             throw new SimulatedCrashException(where);
@@ -97,9 +102,11 @@ public sealed class CrashingStore(IPayoutStore inner, CrashPlan plan) : IPayoutS
 
     public Task<IReadOnlyList<PaymentRequest>> ListPaymentRequestsAsync(string storeId, CancellationToken cancellationToken = default) => inner.ListPaymentRequestsAsync(storeId, cancellationToken);
 
+    public Task<ProcessorLease?> GetLeaseAsync(string name, CancellationToken cancellationToken = default) { plan.Step("read lease"); return inner.GetLeaseAsync(name, cancellationToken); }
+
     public async Task CommitAsync(PayoutChangeSet changes, CancellationToken cancellationToken = default)
     {
-        var what = string.Join(",", changes.Payouts.Select(p => p.State)) + (changes.Batches.Count > 0 ? "+batch" : "");
+        var what = string.Join(",", changes.Payouts.Select(p => p.State)) + (changes.Batches.Count > 0 ? "+batch" : "") + (changes.Leases.Count > 0 ? "lease" : "");
         plan.Step("before commit " + what);
         await inner.CommitAsync(changes, cancellationToken);
         plan.Step("after commit " + what);

@@ -16,6 +16,7 @@ public sealed class PayoutStore : IPayoutStore
     private const string PayoutKind = "payout";
     private const string BatchKind = "batch";
     private const string PaymentRequestKind = "payment_request";
+    private const string LeaseKind = "lease";
 
     private readonly IDocumentBackend _backend;
 
@@ -73,6 +74,10 @@ public sealed class PayoutStore : IPayoutStore
         QueryAsync<PaymentRequest>(PaymentRequestKind, new DocumentQuery(storeId, null, null), (r, v) => r with { Version = v }, cancellationToken);
 
     /// <inheritdoc />
+    public async Task<ProcessorLease?> GetLeaseAsync(string name, CancellationToken cancellationToken = default) =>
+        await GetAsync<ProcessorLease>(LeaseKind, name, (r, v) => r with { Version = v }, cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
     public Task CommitAsync(PayoutChangeSet changes, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(changes);
@@ -81,6 +86,7 @@ public sealed class PayoutStore : IPayoutStore
         docs.AddRange(changes.Payouts.Select(p => new StoredDocument(PayoutKind, p.Id.Value, p.StoreId, p.PullPaymentId?.Value, (int)p.State, p.CreatedAt.ToUnixTimeMilliseconds(), p.Version, PayoutJson.Write(p))));
         docs.AddRange(changes.Batches.Select(b => new StoredDocument(BatchKind, b.Id.Value, b.StoreId, null, (int)b.State, b.CreatedAt.ToUnixTimeMilliseconds(), b.Version, PayoutJson.Write(b))));
         docs.AddRange(changes.PaymentRequests.Select(r => new StoredDocument(PaymentRequestKind, r.Id.Value, r.StoreId, null, 0, r.CreatedAt.ToUnixTimeMilliseconds(), r.Version, PayoutJson.Write(r))));
+        docs.AddRange(changes.Leases.Select(l => new StoredDocument(LeaseKind, l.Name, "", null, 0, 0, l.Version, PayoutJson.Write(l))));
         if (docs.Select(d => (d.Kind, d.Id)).Distinct().Count() != docs.Count)
         {
             throw new PayoutsException(PayoutsErrorReason.InvalidArgument, "A change set names the same record twice.");
