@@ -158,6 +158,18 @@ public sealed class FakeLightningNode : ILightningPayoutSender
         return Task.FromResult(_records.TryGetValue(paymentHash, out var s) ? s : new LightningPaymentStatus(LightningPaymentState.Unknown));
     }
 
+    /// <summary>Resolves every pending payment as succeeded.</summary>
+    public void SettleAllPending()
+    {
+        foreach (var (hash, status) in _records)
+        {
+            if (status.State == LightningPaymentState.Pending)
+            {
+                Settle(hash);
+            }
+        }
+    }
+
     /// <summary>Resolves a pending payment as succeeded.</summary>
     public void Settle(PaymentHash hash) => _records[hash] = new LightningPaymentStatus(LightningPaymentState.Succeeded, Kit.Preimages[hash]);
 }
