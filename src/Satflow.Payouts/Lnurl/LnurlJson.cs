@@ -109,7 +109,7 @@ internal static class LnurlJson
             throw new LnurlException(LnurlError.InvalidUrl, $"'{name}' is not an absolute URL");
         }
 
-        Lnurl.ValidateServiceUrl(uri, allowInsecureLoopback);
+        LnurlCodec.ValidateServiceUrl(uri, allowInsecureLoopback);
         return uri;
     }
 

@@ -100,7 +100,7 @@ public sealed record LnurlPayRequest
     /// <exception cref="LnurlException">The first violation.</exception>
     public void Validate(bool allowInsecureLoopback = false)
     {
-        Lnurl.ValidateServiceUrl(Callback, allowInsecureLoopback);
+        LnurlCodec.ValidateServiceUrl(Callback, allowInsecureLoopback);
         if (MinSendable.Value < 1 || MinSendable > MaxSendable || MaxSendable > MilliSatoshi.MaxMoney)
         {
             throw new LnurlException(LnurlError.InvalidField, "need 1 <= minSendable <= maxSendable");
@@ -144,8 +144,8 @@ public sealed record LnurlPayRequest
         CheckAmount(amount);
         CheckComment(comment);
         return comment is { Length: > 0 }
-            ? Lnurl.AppendQuery(Callback, ("amount", LnurlJson.Number(amount.Value)), ("comment", comment))
-            : Lnurl.AppendQuery(Callback, ("amount", LnurlJson.Number(amount.Value)));
+            ? LnurlCodec.AppendQuery(Callback, ("amount", LnurlJson.Number(amount.Value)), ("comment", comment))
+            : LnurlCodec.AppendQuery(Callback, ("amount", LnurlJson.Number(amount.Value)));
     }
 
     /// <summary>

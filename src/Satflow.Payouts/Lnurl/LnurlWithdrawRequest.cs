@@ -53,7 +53,7 @@ public sealed record LnurlWithdrawRequest
     /// <exception cref="LnurlException">The first violation.</exception>
     public void Validate(bool allowInsecureLoopback = false)
     {
-        Lnurl.ValidateServiceUrl(Callback, allowInsecureLoopback);
+        LnurlCodec.ValidateServiceUrl(Callback, allowInsecureLoopback);
         if (string.IsNullOrEmpty(K1) || K1.Length > 256)
         {
             throw new LnurlException(LnurlError.InvalidField, "k1 must be 1 to 256 characters");
@@ -89,7 +89,7 @@ public sealed record LnurlWithdrawRequest
     public Uri BuildCallbackUri(string invoice)
     {
         CheckInvoice(invoice);
-        return Lnurl.AppendQuery(Callback, ("k1", K1), ("pr", invoice));
+        return LnurlCodec.AppendQuery(Callback, ("k1", K1), ("pr", invoice));
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ namespace Satflow.Payouts.Lnurl;
 /// an https URL (or an http URL of a .onion host). Wallets accept it with or without a <c>lightning:</c> prefix and in
 /// either case (upper case makes smaller QR codes).
 /// </summary>
-public static class Lnurl
+public static class LnurlCodec
 {
     /// <summary>The human-readable part.</summary>
     public const string HumanReadablePart = "lnurl";
