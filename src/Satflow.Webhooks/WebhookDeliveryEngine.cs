@@ -12,7 +12,8 @@ namespace Satflow.Webhooks;
 /// 429, network errors (<see cref="HttpRequestException"/>) and per-attempt timeouts, no retry on other answers, and
 /// a per-attempt timeout. Every attempt is written to the delivery log together with the delivery's new state before
 /// the next one starts, so a restart resumes with the attempts left. Delays and timeouts run on the injected
-/// <see cref="TimeProvider"/>. Run one engine per store (a host drives it through <see cref="WebhookDeliveryRunner"/>).
+/// <see cref="TimeProvider"/>; a <c>Retry-After</c> header (seconds or a date) replaces the computed delay, capped at
+/// <see cref="WebhookDeliveryOptions.MaxDelay"/>. Run one engine per store (a host drives it through <see cref="WebhookDeliveryRunner"/>).
 /// </summary>
 public sealed class WebhookDeliveryEngine
 {
@@ -139,6 +140,10 @@ public sealed class WebhookDeliveryEngine
                 ShouldHandle = static args => ValueTask.FromResult(
                     args.Outcome.Result is { Retryable: true }
                     || args.Outcome.Exception is HttpRequestException or TimeoutRejectedException),
+
+                // A Retry-After from the endpoint (429/503) wins over the computed backoff, capped at MaxDelay.
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(
+                    args.Outcome.Result?.RetryAfter is { } after ? (after < _options.MaxDelay ? after : _options.MaxDelay) : null),
             });
         }
 
@@ -168,7 +173,10 @@ public sealed class WebhookDeliveryEngine
             var status = (int)response.StatusCode;
             var snippet = await ReadSnippetAsync(response, attemptToken).ConfigureAwait(false);
             var ok = status is >= 200 and < 300;
-            outcome = new AttemptOutcome(status, ok ? null : string.Create(CultureInfo.InvariantCulture, $"HTTP {status}"), snippet, ok, !ok && IsRetryableStatus(status));
+            outcome = new AttemptOutcome(status, ok ? null : string.Create(CultureInfo.InvariantCulture, $"HTTP {status}"), snippet, ok, !ok && IsRetryableStatus(status))
+            {
+                RetryAfter = RetryAfterOf(response, startedAt),
+            };
         }
         catch (HttpRequestException e)
         {
@@ -204,6 +212,13 @@ public sealed class WebhookDeliveryEngine
         return outcome;
     }
 
+    private static TimeSpan? RetryAfterOf(HttpResponseMessage response, DateTimeOffset now)
+    {
+        var header = response.Headers.RetryAfter;
+        var delay = header?.Delta ?? (header?.Date is { } date ? date - now : null);
+        return delay is { } d && d > TimeSpan.Zero ? d : null;
+    }
+
     private async Task<string?> ReadSnippetAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         if (_options.ResponseSnippetLength == 0)
@@ -237,5 +252,8 @@ public sealed class WebhookDeliveryEngine
         public byte[] Body { get; } = body;
     }
 
-    private sealed record AttemptOutcome(int? StatusCode, string? Error, string? Snippet, bool Succeeded, bool Retryable);
+    private sealed record AttemptOutcome(int? StatusCode, string? Error, string? Snippet, bool Succeeded, bool Retryable)
+    {
+        public TimeSpan? RetryAfter { get; init; }
+    }
 }

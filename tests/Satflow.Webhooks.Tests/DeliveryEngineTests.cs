@@ -277,6 +277,57 @@ public sealed class DeliveryEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Backoff_delays_run_on_the_injected_time_provider()
+    {
+        await using var server = new ScriptedServer(new ScriptedAnswer(500), new ScriptedAnswer(200));
+        var (_, delivery) = await PublishAsync(server.Url);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var engine = new WebhookDeliveryEngine(_store, _http, time, FastOptions with { BaseDelay = TimeSpan.FromHours(1), MaxDelay = TimeSpan.FromHours(2), UseJitter = false, AttemptTimeout = TimeSpan.FromDays(1) });
+
+        var run = engine.DeliverAsync(delivery.Id);
+        await WaitForAttemptsAsync(delivery.Id, 1);
+        await Task.Delay(200);
+        Assert.Single(server.Requests);
+        time.Advance(TimeSpan.FromMinutes(59));
+        await Task.Delay(200);
+        Assert.Single(server.Requests);
+        time.Advance(TimeSpan.FromMinutes(1));
+        var final = await run.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(WebhookDeliveryStatus.Delivered, final.Status);
+        var log = await _store.ListAttemptsAsync(delivery.Id);
+        Assert.Equal(TimeSpan.FromHours(1), log[1].StartedAt - log[0].StartedAt);
+    }
+
+    [Fact]
+    public async Task Retry_after_replaces_the_computed_backoff()
+    {
+        await using var server = new ScriptedServer(new ScriptedAnswer(429, RetryAfter: "120"), new ScriptedAnswer(200));
+        var (_, delivery) = await PublishAsync(server.Url);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var engine = new WebhookDeliveryEngine(_store, _http, time, FastOptions with { BaseDelay = TimeSpan.FromHours(1), MaxDelay = TimeSpan.FromHours(2), UseJitter = false, AttemptTimeout = TimeSpan.FromDays(1) });
+
+        var run = engine.DeliverAsync(delivery.Id);
+        await WaitForAttemptsAsync(delivery.Id, 1);
+        time.Advance(TimeSpan.FromMinutes(2));
+        var final = await run.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(WebhookDeliveryStatus.Delivered, final.Status);
+        var log = await _store.ListAttemptsAsync(delivery.Id);
+        Assert.Equal(TimeSpan.FromMinutes(2), log[1].StartedAt - log[0].StartedAt);
+    }
+
+    private async Task WaitForAttemptsAsync(string deliveryId, int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while ((await _store.ListAttemptsAsync(deliveryId)).Count < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for attempts");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
     public void Invalid_options_are_refused()
     {
         Assert.Equal(WebhookErrorReason.InvalidConfiguration,

@@ -6,7 +6,7 @@ using System.Text;
 namespace Satflow.Webhooks.Tests;
 
 /// <summary>One scripted answer: a status, an optional delay before answering, and a body.</summary>
-public sealed record ScriptedAnswer(int Status, TimeSpan Delay = default, string Body = "");
+public sealed record ScriptedAnswer(int Status, TimeSpan Delay = default, string Body = "", string? RetryAfter = null);
 
 /// <summary>A request the server received.</summary>
 public sealed record ReceivedRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, byte[] Body, DateTimeOffset ReceivedAt);
@@ -86,6 +86,11 @@ public sealed class ScriptedServer : IAsyncDisposable
             }
 
             context.Response.StatusCode = answer.Status;
+            if (answer.RetryAfter is not null)
+            {
+                context.Response.AddHeader("Retry-After", answer.RetryAfter);
+            }
+
             var bytes = Encoding.UTF8.GetBytes(answer.Body);
             context.Response.ContentLength64 = bytes.Length;
             await context.Response.OutputStream.WriteAsync(bytes);
