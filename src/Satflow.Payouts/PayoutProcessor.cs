@@ -277,9 +277,10 @@ public sealed class PayoutProcessor
         {
             case OnChainTransactionState.Unknown:
                 // Recorded but never broadcast: broadcast the very same signed transaction.
-                await BroadcastAsync(batch, Transaction.Parse(batch.RawTransaction, _options.Network), report, cancellationToken).ConfigureAwait(false);
+                await BroadcastAsync(batch, StoredTransaction(batch), report, cancellationToken).ConfigureAwait(false);
                 break;
             case OnChainTransactionState.InMempool:
+            case OnChainTransactionState.Confirmed when status.Confirmations < _options.RequiredConfirmations:
                 if (batch.State == OnChainBatchState.Recorded)
                 {
                     await CommitBatchOnlyAsync(batch with { State = OnChainBatchState.Broadcast }, cancellationToken).ConfigureAwait(false);
@@ -308,6 +309,21 @@ public sealed class PayoutProcessor
 
             default:
                 break;
+        }
+    }
+
+    private Transaction StoredTransaction(OnChainPayoutBatch batch)
+    {
+        try
+        {
+            var transaction = Transaction.Parse(batch.RawTransaction, _options.Network);
+            return transaction.GetHash().ToString() == batch.TxId
+                ? transaction
+                : throw new PayoutsException(PayoutsErrorReason.StorageFailure, $"Batch '{batch.Id}' stores a transaction that does not match its txid.");
+        }
+        catch (FormatException e)
+        {
+            throw new PayoutsException(PayoutsErrorReason.StorageFailure, $"Batch '{batch.Id}' stores an unreadable transaction.", e);
         }
     }
 

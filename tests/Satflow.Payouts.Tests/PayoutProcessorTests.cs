@@ -331,6 +331,26 @@ public sealed class PayoutProcessorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task In_progress_and_final_payouts_cannot_be_cancelled_or_approved()
+    {
+        var pending = await LightningPayoutAsync();
+        _node.PendingHashes.Add(pending.Destination.PaymentHash!.Value);
+        var completed = await LightningPayoutAsync();
+        await Processor().RunOnceAsync(_time.GetUtcNow());
+        Assert.Equal(PayoutState.InProgress, (await Get(pending)).State);
+        Assert.Equal(PayoutState.Completed, (await Get(completed)).State);
+        foreach (var p in new[] { pending, completed })
+        {
+            Assert.Equal(PayoutsErrorReason.InvalidState, (await Assert.ThrowsAsync<PayoutsException>(() => _service.CancelAsync(p.Id))).Reason);
+            Assert.Equal(PayoutsErrorReason.InvalidState, (await Assert.ThrowsAsync<PayoutsException>(() => _service.ApproveAsync(p.Id))).Reason);
+        }
+
+        // Archiving leaves in-progress payouts alone (they may be paid already).
+        Assert.Empty(await _service.ArchivePullPaymentAsync(_pull.Id));
+        Assert.Equal(PayoutState.InProgress, (await Get(pending)).State);
+    }
+
+    [Fact]
     public void Bad_options_are_refused()
     {
         Assert.Equal(PayoutsErrorReason.InvalidConfiguration, Assert.Throws<PayoutsException>(() =>
@@ -344,5 +364,48 @@ public sealed class PayoutProcessorTests : IAsyncLifetime
 
         public Task<LightningPaymentStatus> GetStatusAsync(PaymentHash paymentHash, CancellationToken cancellationToken) =>
             throw new HttpRequestException("node unreachable");
+    }
+}
+
+public sealed class PayoutProcessorRunnerTests
+{
+    [Fact]
+    public async Task The_runner_pays_on_its_schedule_and_releases_the_lease_when_stopped()
+    {
+        var time = new FakeTimeProvider(Kit.Start);
+        await using var store = PayoutStore.CreateInMemory();
+        var service = new PayoutService(store, time, new PayoutServiceOptions { Network = Kit.Network });
+        var pull = await service.CreatePullPaymentAsync(new CreatePullPaymentRequest { StoreId = "s", Name = "n", Amount = 1m, Currency = "BTC", AutoApproveClaims = true });
+        var node = new FakeLightningNode();
+        var processor = new PayoutProcessor("s", store, new PayoutProcessorOptions { Network = Kit.Network, InstanceId = "a" }, node, null);
+        var runner = new PayoutProcessorRunner(processor, time, TimeSpan.FromMinutes(1));
+        var runs = 0;
+        runner.RunCompleted += (_, _) => Interlocked.Increment(ref runs);
+        using var cts = new CancellationTokenSource();
+        var loop = runner.RunAsync(cts.Token);
+        await WaitUntil(() => runs == 1);
+
+        var payout = await service.ClaimAsync(pull.Id, Kit.Invoice(new MilliSatoshi(5000)), null);
+        await Task.Delay(100);
+        Assert.Equal(PayoutState.AwaitingPayment, (await store.GetPayoutAsync(payout.Id))!.State);
+        time.Advance(TimeSpan.FromMinutes(1));
+        await WaitUntil(() => runs == 2);
+        Assert.Equal(PayoutState.Completed, (await store.GetPayoutAsync(payout.Id))!.State);
+
+        await cts.CancelAsync();
+        await loop.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True((await store.GetLeaseAsync("payout-processor:s"))!.ExpiresAt < time.GetUtcNow());
+        var other = new PayoutProcessor("s", store, new PayoutProcessorOptions { Network = Kit.Network, InstanceId = "b" }, node, null);
+        Assert.False((await other.RunOnceAsync(time.GetUtcNow())).LeaseHeldElsewhere);
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out");
+            await Task.Delay(10);
+        }
     }
 }
