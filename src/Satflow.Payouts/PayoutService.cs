@@ -386,9 +386,9 @@ public sealed partial class PayoutService
             changes.PullPayments.Add(pull with { Archived = true, Claimed = Math.Max(0, pull.Claimed - open.Sum(p => p.Amount)) });
             await _store.CommitAsync(changes, cancellationToken).ConfigureAwait(false);
             var stored = cancelled.Select(p => p with { Version = p.Version + 1 }).ToArray();
-            foreach (var p in stored)
+            for (var i = 0; i < stored.Length; i++)
             {
-                PayoutChanged?.Invoke(this, new PayoutChangedEventArgs(p, PayoutState.AwaitingPayment));
+                PayoutChanged?.Invoke(this, new PayoutChangedEventArgs(stored[i], open[i].State));
             }
 
             return stored;

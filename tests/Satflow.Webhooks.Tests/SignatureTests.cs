@@ -90,6 +90,26 @@ public sealed class SignatureTests
         Assert.True(WebhookSignature.Verify(Secret, header, Body, TimeSpan.FromMinutes(5), SignedAt));
     }
 
+    [Fact]
+    public void Property_sign_then_verify_and_any_body_change_breaks_it()
+    {
+        Gen.Select(Gen.String[16, 64], Gen.Byte.Array[0, 200], Gen.Long[0, 4_000_000_000], Gen.Int[0, 299]).Sample((secret, body, t, flip) =>
+        {
+            var at = DateTimeOffset.FromUnixTimeSeconds(t);
+            var header = WebhookSignature.CreateHeader(secret, at, body);
+            Assert.Equal($"t={t},v1={Expected(secret, t, body)}", header);
+            Assert.True(WebhookSignature.Verify(secret, header, body, TimeSpan.FromMinutes(5), at.AddSeconds(299)));
+            if (body.Length > 0)
+            {
+                var changed = (byte[])body.Clone();
+                changed[flip % body.Length] ^= 0x01;
+                Assert.False(WebhookSignature.Verify(secret, header, changed, TimeSpan.FromMinutes(5), at));
+            }
+
+            Assert.False(WebhookSignature.Verify(secret, header, body.Append((byte)'x').ToArray(), TimeSpan.FromMinutes(5), at));
+        }, iter: 500);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("")]
