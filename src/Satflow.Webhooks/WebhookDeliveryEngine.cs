@@ -30,6 +30,7 @@ public sealed class WebhookDeliveryEngine
     private readonly HttpClient _http;
     private readonly TimeProvider _time;
     private readonly WebhookDeliveryOptions _options;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
 
     /// <summary>Creates the engine. The <paramref name="http"/> client's own timeout should be infinite or longer than
     /// <see cref="WebhookDeliveryOptions.AttemptTimeout"/>; its handler should not follow redirects.</summary>
@@ -47,18 +48,30 @@ public sealed class WebhookDeliveryEngine
     public static bool IsRetryableStatus(int statusCode) => statusCode is 408 or 429 or >= 500;
 
     /// <summary>Sends a pending delivery until it succeeds, fails for good or runs out of attempts; a delivery that is
-    /// no longer pending is returned unchanged.</summary>
+    /// no longer pending, or that this engine is already sending, is returned as stored.</summary>
     /// <returns>The delivery's final stored state.</returns>
     /// <exception cref="WebhookException"><see cref="WebhookErrorReason.NotFound"/>, or a storage failure.</exception>
     public async Task<WebhookDelivery> DeliverAsync(string deliveryId, CancellationToken cancellationToken = default)
     {
         var delivery = await _store.GetDeliveryAsync(deliveryId, cancellationToken).ConfigureAwait(false)
             ?? throw new WebhookException(WebhookErrorReason.NotFound, $"Delivery '{deliveryId}' does not exist.");
-        if (delivery.Status != WebhookDeliveryStatus.Pending)
+        if (delivery.Status != WebhookDeliveryStatus.Pending || !_inFlight.TryAdd(delivery.Id, 0))
         {
             return delivery;
         }
 
+        try
+        {
+            return await DeliverPendingAsync(delivery, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _inFlight.TryRemove(delivery.Id, out _);
+        }
+    }
+
+    private async Task<WebhookDelivery> DeliverPendingAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
+    {
         var subscription = await _store.GetSubscriptionAsync(delivery.SubscriptionId, cancellationToken).ConfigureAwait(false);
         if (subscription is null || !subscription.Enabled)
         {

@@ -328,6 +328,22 @@ public sealed class DeliveryEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task One_engine_never_sends_the_same_delivery_twice_at_once()
+    {
+        await using var server = new ScriptedServer(new ScriptedAnswer(200, TimeSpan.FromMilliseconds(300)));
+        var (_, delivery) = await PublishAsync(server.Url);
+        var engine = Engine();
+        var first = engine.DeliverAsync(delivery.Id);
+        var second = engine.DeliverAsync(delivery.Id);
+        var pass = engine.DeliverPendingAsync();
+        var results = await Task.WhenAll(first, second);
+        await pass;
+        Assert.Single(server.Requests);
+        Assert.Equal(WebhookDeliveryStatus.Delivered, (await _store.GetDeliveryAsync(delivery.Id))!.Status);
+        Assert.Contains(results, r => r is { Status: WebhookDeliveryStatus.Delivered });
+    }
+
+    [Fact]
     public void Invalid_options_are_refused()
     {
         Assert.Equal(WebhookErrorReason.InvalidConfiguration,
