@@ -140,6 +140,14 @@ public sealed partial class PayoutService
         await _store.GetPullPaymentAsync(id, cancellationToken).ConfigureAwait(false)
         ?? throw new PayoutsException(PayoutsErrorReason.NotFound, $"Pull payment '{id}' does not exist.");
 
+    /// <summary>A store's pull payments, oldest first.</summary>
+    public Task<IReadOnlyList<PullPayment>> ListPullPaymentsAsync(string storeId, CancellationToken cancellationToken = default) =>
+        _store.ListPullPaymentsAsync(storeId, cancellationToken);
+
+    /// <summary>Payouts matching <paramref name="query"/>, oldest first.</summary>
+    public Task<IReadOnlyList<Payout>> ListPayoutsAsync(PayoutQuery query, CancellationToken cancellationToken = default) =>
+        _store.ListPayoutsAsync(query, cancellationToken);
+
     /// <summary>The payout.</summary>
     /// <exception cref="PayoutsException"><see cref="PayoutsErrorReason.NotFound"/>.</exception>
     public async Task<Payout> GetPayoutAsync(PayoutId id, CancellationToken cancellationToken = default) =>
