@@ -201,10 +201,12 @@ public sealed partial class PayoutService
             }
 
             var active = await _store.ListPayoutsAsync(new PayoutQuery { PullPaymentId = pull.Id }, cancellationToken).ConfigureAwait(false);
-            if (active.Any(p => p.CountsAgainstLimit && (p.Destination.Value == dest.Value || (dest.PaymentHash is { } h && p.Destination.PaymentHash == h))))
+            if (active.Any(p => p.CountsAgainstLimit && p.Destination.Value == dest.Value))
             {
                 throw new PayoutsException(PayoutsErrorReason.InvalidDestination, "This destination already has an active claim on this pull payment.");
             }
+
+            await RequireInvoiceUnusedAsync(pull.StoreId, dest, cancellationToken).ConfigureAwait(false);
 
             var payout = new Payout
             {
@@ -297,6 +299,23 @@ public sealed partial class PayoutService
         return ClaimAsync(id, invoice, null, PayoutDestinationKind.LnurlWithdraw, cancellationToken);
     }
 
+    /// <summary>An invoice may back only one live payout of a store (the processor enforces it again before paying).</summary>
+    private async Task RequireInvoiceUnusedAsync(string storeId, PayoutDestination dest, CancellationToken cancellationToken)
+    {
+        if (dest.PaymentHash is not { } hash)
+        {
+            return;
+        }
+
+        var live = await _store.ListPayoutsAsync(
+            new PayoutQuery { StoreId = storeId, States = [PayoutState.AwaitingApproval, PayoutState.AwaitingPayment, PayoutState.InProgress, PayoutState.Completed] },
+            cancellationToken).ConfigureAwait(false);
+        if (live.Any(p => p.Destination.PaymentHash == hash))
+        {
+            throw new PayoutsException(PayoutsErrorReason.InvalidDestination, "This invoice already backs another payout.");
+        }
+    }
+
     private static ulong ToMilliSatoshis(decimal btc, bool ceiling)
     {
         var msat = btc * MilliSatoshisPerBitcoin;
@@ -321,6 +340,7 @@ public sealed partial class PayoutService
             throw new PayoutsException(PayoutsErrorReason.InvalidDestination, "An invoice with an amount can only be paid for exactly that amount in BTC.");
         }
 
+        await RequireInvoiceUnusedAsync(storeId, dest, cancellationToken).ConfigureAwait(false);
         var payout = new Payout
         {
             Id = PayoutId.New(),
