@@ -138,7 +138,7 @@ public sealed partial class Channel
             o.Send(first);
         }
         _pendingClosing = new ClosingSession(negotiation);
-        return s with { State = ChannelState.NegotiatingClose };
+        return s with { State = ChannelState.NegotiatingClose, ClosingReceived = [] };
     }
 
     private ClosingNegotiation NewNegotiation(ChannelData s, Script local, Script remote)
@@ -156,11 +156,7 @@ public sealed partial class Channel
         {
             throw new ChannelProtocolException($"closing_signed while the channel is {_s.State}.");
         }
-        var session = _closing ?? new ClosingSession(NewNegotiation(_s, _s.LocalShutdownScript!, _s.RemoteShutdownScript!));
-        if (_closing is null && Parameters.LocalIsFunder)
-        {
-            throw new ChannelProtocolException("closing_signed before we (the funder) proposed.");
-        }
+        var session = _closing ?? RebuildNegotiation(_s);
         ClosingStep step;
         try
         {
@@ -179,9 +175,28 @@ public sealed partial class Channel
         {
             o.Monitor(uid => new CooperativeCloseUpdate(uid, tx));
             o.Event(new ChannelClosed(tx));
-            return _s with { State = ChannelState.Closed, ClosingTransaction = tx };
+            return _s with { State = ChannelState.Closed, ClosingTransaction = tx, ClosingReceived = [] };
         }
-        return _s;
+        return _s with { ClosingReceived = _s.ClosingReceived.Add(m) };
+    }
+
+    /// <summary>Rebuilds the negotiation of a loaded channel by replaying it (signatures are deterministic).</summary>
+    private ClosingSession RebuildNegotiation(ChannelData s)
+    {
+        var negotiation = NewNegotiation(s, s.LocalShutdownScript!, s.RemoteShutdownScript!);
+        negotiation.Start();
+        foreach (var received in s.ClosingReceived)
+        {
+            try
+            {
+                negotiation.Handle(received);
+            }
+            catch (ClosingException e)
+            {
+                throw new ChannelSerializationException("The persisted closing negotiation does not replay.", e);
+            }
+        }
+        return new ClosingSession(negotiation);
     }
 
     private ClosingSession? _pendingClosing;

@@ -110,6 +110,11 @@ public sealed partial class Channel
         {
             w.Point(dl);
         }
+        w.U16((ushort)s.ClosingReceived.Count);
+        foreach (var closing in s.ClosingReceived)
+        {
+            w.Blob(closing.Encode());
+        }
         var secrets = _secrets.Snapshot();
         w.U8((byte)secrets.Count);
         foreach (var (index, secret) in secrets)
@@ -132,7 +137,7 @@ public sealed partial class Channel
             return Read(bytes.ToArray(), keys);
         }
         catch (Exception e) when (e is WireFormatException or ArgumentException or FormatException or OverflowException
-            or PerCommitmentSecretException or InvalidOperationException or IndexOutOfRangeException or NotSupportedException)
+            or PerCommitmentSecretException or InvalidOperationException or IndexOutOfRangeException or NotSupportedException or Closing.ClosingException)
         {
             throw new ChannelSerializationException("Corrupt channel state: " + e.Message, e);
         }
@@ -249,6 +254,7 @@ public sealed partial class Channel
             RemoteShutdownScript = r.OptionalScript(),
             ClosingTransaction = r.Bool() ? Transaction.Load(r.Blob(), Network.Main) : null,
             DataLossRemotePoint = r.Bool() ? r.Point() : null,
+            ClosingReceived = ReadClosing(r),
         };
         var secretCount = r.U8();
         if (secretCount > 49)
@@ -278,7 +284,27 @@ public sealed partial class Channel
         {
             throw new ChannelSerializationException("The peer's last revealed secret is missing.");
         }
-        return new Channel(funded, keys, options, data, secrets);
+        var channel = new Channel(funded, keys, options, data, secrets);
+        if (data.State == ChannelState.NegotiatingClose && !data.Offline)
+        {
+            if (data.LocalShutdownScript is null || data.RemoteShutdownScript is null)
+            {
+                throw new ChannelSerializationException("A closing negotiation without both shutdown scripts.");
+            }
+            channel._closing = channel.RebuildNegotiation(data);
+        }
+        return channel;
+    }
+
+    private static ImmutableList<ClosingSigned> ReadClosing(StateReader r)
+    {
+        var count = r.U16();
+        var builder = ImmutableList.CreateBuilder<ClosingSigned>();
+        for (var i = 0; i < count; i++)
+        {
+            builder.Add(LightningMessage.Decode(r.Blob()) as ClosingSigned ?? throw new ChannelSerializationException("Not a closing_signed."));
+        }
+        return builder.ToImmutable();
     }
 
     private static void WriteBasepoints(StateWriter w, ChannelBasepoints b)

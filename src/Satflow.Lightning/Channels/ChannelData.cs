@@ -67,4 +67,7 @@ internal sealed record ChannelData
     public Transaction? ClosingTransaction { get; init; }
 
     public PubKey? DataLossRemotePoint { get; init; }
+
+    /// <summary>The peer's <c>closing_signed</c> messages of the current negotiation (replayed to rebuild it after loading).</summary>
+    public ImmutableList<ClosingSigned> ClosingReceived { get; init; } = [];
 }
