@@ -404,6 +404,10 @@ public sealed partial class Channel
         {
             return ChannelOutput.Empty;
         }
+        if (ChannelIdOf(message) is { } id && id != ChannelId)
+        {
+            throw new ChannelProtocolException($"Message type {message.Type} is for channel {id}, not {ChannelId}.");
+        }
         if (_s.Offline && message is not ChannelReestablish)
         {
             throw new ChannelProtocolException($"Expected channel_reestablish after reconnecting, got message type {message.Type}.");
@@ -452,6 +456,22 @@ public sealed partial class Channel
         _closing = null;
         return Commit(_s with { State = ChannelState.ForceClosed }, o);
     }
+
+    private static ChannelId? ChannelIdOf(LightningMessage message) => message switch
+    {
+        ChannelReady m => m.ChannelId,
+        UpdateAddHtlc m => m.ChannelId,
+        UpdateFulfillHtlc m => m.ChannelId,
+        UpdateFailHtlc m => m.ChannelId,
+        UpdateFailMalformedHtlc m => m.ChannelId,
+        UpdateFeeMessage m => m.ChannelId,
+        CommitmentSigned m => m.ChannelId,
+        RevokeAndAck m => m.ChannelId,
+        ChannelReestablish m => m.ChannelId,
+        Messages.Shutdown m => m.ChannelId,
+        ClosingSigned m => m.ChannelId,
+        _ => null,
+    };
 
     private ChannelOutput RepeatTerminal(LightningMessage message)
     {
