@@ -166,6 +166,10 @@ public sealed partial class Channel
         {
             throw new ChannelProtocolException("Closing negotiation failed: " + e.Message, e);
         }
+        catch (ArgumentException e)
+        {
+            throw new ChannelProtocolException("Closing negotiation failed: " + e.Message, e);
+        }
         _pendingClosing = session;
         if (step.Reply is { } reply)
         {

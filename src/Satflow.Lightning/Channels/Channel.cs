@@ -103,7 +103,7 @@ public sealed partial class Channel
                 return MilliSatoshi.Zero;
             }
             var upper = (_s.RemoteNext?.Spec ?? _s.Remote.Spec).ToRemote.Value;
-            return new MilliSatoshi(LargestPassing(upper, amount => CheckLocalAdd(new MilliSatoshi(amount)) is null));
+            return new MilliSatoshi(LargestPassing(RemoteLimits.HtlcMinimum.Value, upper, amount => CheckLocalAdd(new MilliSatoshi(amount)) is null));
         }
     }
 
@@ -117,7 +117,7 @@ public sealed partial class Channel
                 return MilliSatoshi.Zero;
             }
             var upper = _s.Local.Spec.ToRemote.Value;
-            return new MilliSatoshi(LargestPassing(upper, amount => CheckRemoteAdd(SyntheticAdd(new MilliSatoshi(amount), _s.RemoteNextHtlcId)) is null));
+            return new MilliSatoshi(LargestPassing(LocalLimits.HtlcMinimum.Value, upper, amount => CheckRemoteAdd(SyntheticAdd(new MilliSatoshi(amount), _s.RemoteNextHtlcId)) is null));
         }
     }
 
@@ -564,7 +564,7 @@ public sealed partial class Channel
 
     private bool AddAllowedState(out ChannelRefusalReason reason, out string why)
     {
-        if (_s.State == ChannelState.ShuttingDown || (_s.State == ChannelState.Normal && (_s.LocalShutdownScript is not null || _s.RemoteShutdownScript is not null)))
+        if (_s.State is ChannelState.ShuttingDown or ChannelState.NegotiatingClose || (_s.State == ChannelState.Normal && (_s.LocalShutdownScript is not null || _s.RemoteShutdownScript is not null)))
         {
             (reason, why) = (ChannelRefusalReason.ShuttingDown, "The channel is shutting down: no new HTLCs.");
             return false;
@@ -677,9 +677,10 @@ public sealed partial class Channel
     {
         _ = o;
         RequireOpen("update_add_htlc");
-        if (_s.State != ChannelState.Normal || _s.RemoteShutdownScript is not null)
+        if (_s.RemoteShutdownScript is not null)
         {
-            throw new ChannelProtocolException("update_add_htlc after shutdown.");
+            // Adds crossing our own shutdown are legal; after its own shutdown the peer must not add.
+            throw new ChannelProtocolException("update_add_htlc after the peer's shutdown.");
         }
         if (m.Id != _s.RemoteNextHtlcId)
         {
@@ -1075,10 +1076,15 @@ public sealed partial class Channel
         return 0;
     }
 
-    private static ulong LargestPassing(ulong upper, Func<ulong, bool> passes)
+    private static ulong LargestPassing(ulong minimum, ulong upper, Func<ulong, bool> passes)
     {
-        // The checks are monotonic except around trimming thresholds; a binary search then a verified answer.
-        ulong lo = 0, hi = upper;
+        // Above the HTLC minimum the checks are monotonic (a bigger HTLC never costs less); binary search, verified.
+        minimum = Math.Max(minimum, 1);
+        if (upper < minimum || !passes(minimum))
+        {
+            return 0;
+        }
+        ulong lo = minimum, hi = upper;
         while (lo < hi)
         {
             var mid = lo + ((hi - lo + 1) / 2);

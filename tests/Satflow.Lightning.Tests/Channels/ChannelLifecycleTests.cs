@@ -205,7 +205,7 @@ public sealed class ChannelLifecycleTests
     [Fact]
     public void ShutdownWithoutOurScriptAsksTheHost()
     {
-        var pair = ChannelFactory.NormalPair();
+        var pair = ChannelFactory.NormalPair(new TestChannelSpec());
         var scriptA = new Key().PubKey.WitHash.ScriptPubKey;
         pair.Absorb(pair.SideA, pair.A.Shutdown(scriptA));
         pair.Pump();

@@ -49,7 +49,34 @@ public sealed class ChannelPropertyTests
             pair.RoundTrip(pair.SideA);
             pair.RoundTrip(pair.SideB);
             pair.AssertConsistent();
+            CloseCooperatively(pair);
         }, iter: 30, threads: 1);
+    }
+
+    /// <summary>Fails every remaining HTLC, then both sides shut down and negotiate the closing transaction.</summary>
+    private static void CloseCooperatively(ChannelPair pair)
+    {
+        pair.CheckRoundTrip = true;
+        for (var round = 0; round < 10 && (pair.A.Htlcs.Count > 0 || pair.B.Htlcs.Count > 0); round++)
+        {
+            foreach (var side in new[] { pair.SideA, pair.SideB })
+            {
+                foreach (var h in side.Channel.Htlcs.Where(h => h.Direction == ChannelHtlcDirection.Incoming && h.State == ChannelHtlcState.Committed))
+                {
+                    pair.Absorb(side, side.Channel.FailHtlc(h.Id, new byte[] { 0 }));
+                }
+            }
+            pair.Settle();
+        }
+        Assert.Empty(pair.A.Htlcs);
+        if (pair.A.State == ChannelState.Normal)
+        {
+            pair.Absorb(pair.SideA, pair.A.Shutdown(new Key().PubKey.WitHash.ScriptPubKey));
+        }
+        pair.Settle();
+        Assert.Equal(ChannelState.Closed, pair.A.State);
+        Assert.Equal(ChannelState.Closed, pair.B.State);
+        Assert.Equal(pair.A.ClosingTransaction!.GetHash(), pair.B.ClosingTransaction!.GetHash());
     }
 
     private static void Step(ChannelPair pair, Op op, int param, ref int next)
@@ -100,6 +127,9 @@ public sealed class ChannelPropertyTests
                     {
                         pair.Reconnect();
                     }
+                    break;
+                case Op.UpdateFee when param % 7 == 0:
+                    pair.Absorb(pair.SideA, pair.A.Shutdown(new Key().PubKey.WitHash.ScriptPubKey));
                     break;
                 case Op.UpdateFee:
                     pair.Absorb(pair.SideA, pair.A.UpdateFee(253 + (uint)(param % 10_000)));

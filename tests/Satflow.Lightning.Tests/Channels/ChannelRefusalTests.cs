@@ -31,7 +31,7 @@ public sealed class ChannelRefusalTests
     [Fact]
     public void AddAfterShutdownIsRefused()
     {
-        var pair = ChannelFactory.NormalPair();
+        var pair = ChannelFactory.NormalPair(new TestChannelSpec());
         pair.Absorb(pair.SideA, pair.A.Shutdown(new Key().PubKey.WitHash.ScriptPubKey));
         RefusedAdd(pair.A, ChannelRefusalReason.ShuttingDown, 1_000_000);
         pair.Pump();

@@ -72,10 +72,12 @@ internal static class ChannelFactory
 
     public static ShortChannelId Scid { get; } = new(700_000, 12, 1);
 
+    public static Script FundeeCloseScript { get; } = new Key(SHA256.HashData("fundee-close"u8.ToArray())).PubKey.WitHash.ScriptPubKey;
+
     /// <summary>A pair in state Normal (both channel_ready exchanged).</summary>
     public static ChannelPair NormalPair(TestChannelSpec? spec = null)
     {
-        var pair = ChannelPair.Open(spec ?? new TestChannelSpec());
+        var pair = ChannelPair.Open(spec ?? new TestChannelSpec { FundeeOptions = new ChannelOptions(ShutdownScript: FundeeCloseScript) });
         pair.ConfirmBoth();
         Assert.Equal(ChannelState.Normal, pair.A.State);
         Assert.Equal(ChannelState.Normal, pair.B.State);

@@ -139,7 +139,7 @@ public sealed class ChannelViolationTests
     [Fact]
     public void StateViolations()
     {
-        var pair = ChannelFactory.NormalPair();
+        var pair = ChannelFactory.NormalPair(new TestChannelSpec());
         Violation(pair.A, pair.B.CreateReestablish());
         Violation(pair.A, new ClosingSigned(pair.A.ChannelId, new Satoshis(1000), Signature64.FromBytes(new byte[64])));
         Violation(pair.A, new OpenChannelLike(pair.A.ChannelId).Message);
