@@ -347,6 +347,12 @@ public sealed partial class Channel
         {
             throw new ChannelUpdateRefusedException(ChannelRefusalReason.ChannelNotNormal, $"The channel is {_s.State}.");
         }
+        if ((_s.LocalShutdownScript is not null || _s.RemoteShutdownScript is not null)
+            && _s.Local.Spec.Htlcs.Count == 0 && (_s.RemoteNext ?? _s.Remote).Spec.Htlcs.Count == 0)
+        {
+            // BOLT 2: once shutting down with no HTLC left, no update may be sent (the peer may already negotiate).
+            throw new ChannelUpdateRefusedException(ChannelRefusalReason.ShuttingDown, "Shutting down with no HTLC left: no more updates.");
+        }
         if (_s.Offline)
         {
             throw new ChannelUpdateRefusedException(ChannelRefusalReason.PeerOffline, "The peer is disconnected.");

@@ -121,6 +121,14 @@ public sealed class ChannelRefusalTests
     }
 
     [Fact]
+    public void UpdateFeeAfterShutdownWithoutHtlcsIsRefused()
+    {
+        var pair = ChannelFactory.NormalPair(new TestChannelSpec());
+        pair.Absorb(pair.SideA, pair.A.Shutdown(new Key().PubKey.WitHash.ScriptPubKey));
+        Refused(pair.A, ChannelRefusalReason.ShuttingDown, () => pair.A.UpdateFee(3000));
+    }
+
+    [Fact]
     public void ShutdownRefusals()
     {
         var pair = ChannelFactory.NormalPair();
