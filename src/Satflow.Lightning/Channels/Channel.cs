@@ -406,8 +406,9 @@ public sealed partial class Channel
         {
             return ForceClose("The peer sent an error.");
         }
-        if (message is Warning or UnknownMessage)
+        if (message is Warning or UnknownMessage or AnnouncementSignatures)
         {
+            // Warnings are informational; announcement signatures belong to the gossip layer.
             return ChannelOutput.Empty;
         }
         if (ChannelIdOf(message) is { } id && id != ChannelId)

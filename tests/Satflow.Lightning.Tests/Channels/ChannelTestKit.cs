@@ -313,6 +313,7 @@ internal sealed class ChannelPair
 
     private void VerifyLocalCommitment(Side side, CommitmentTransaction commitment, LocalCommitmentUpdate u)
     {
+        Assert.True(commitment.ActualFee >= commitment.BaseFee, "the commitment pays at least its base fee");
         var ours = Bolt3Signing.SignCommitment(commitment, side.Keys.FundingKey);
         var tx = Bolt3Signing.FinalizeCommitment(commitment, ours, u.RemoteCommitmentSignature);
         var error = tx.CreateValidator([commitment.FundingOutput]).ValidateInput(0).Error;
