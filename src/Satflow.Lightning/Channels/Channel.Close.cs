@@ -132,7 +132,16 @@ public sealed partial class Channel
             return s;
         }
         var negotiation = NewNegotiation(s, local, remote);
-        var first = negotiation.Start();
+        ClosingSigned? first;
+        try
+        {
+            first = negotiation.Start();
+        }
+        catch (InvalidOperationException)
+        {
+            // Every output of a closing transaction would be dust: no cooperative close is possible; the host force closes.
+            return s;
+        }
         if (first is not null)
         {
             o.Send(first);
@@ -213,7 +222,16 @@ public sealed partial class Channel
             return;
         }
         var negotiation = NewNegotiation(s, local, remote);
-        if (negotiation.Start() is { } first)
+        ClosingSigned? first;
+        try
+        {
+            first = negotiation.Start();
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+        if (first is not null)
         {
             o.Send(first);
         }

@@ -620,6 +620,10 @@ public sealed partial class Channel
         {
             return new(ChannelRefusalReason.MaxHtlcValueInFlightExceeded, $"{inFlight} msat in flight would exceed the peer's max_htlc_value_in_flight_msat {RemoteLimits.MaxHtlcValueInFlight}.");
         }
+        if (reduced.Overdrawn)
+        {
+            return new(ChannelRefusalReason.InsufficientBalance, $"Our balance cannot pay {amount}.");
+        }
         var ourReserve = SatToMsat(RemoteLimits.ChannelReserve);
         var feerate = reduced.FeeratePerKw;
         if (Parameters.LocalIsFunder)
@@ -633,7 +637,7 @@ public sealed partial class Channel
             // Our own commitment must stay affordable as well (different dust limit, our pending updates).
             var localReduced = Reduce(_s.Local.Spec, _s.LocalAcked.AddRange(_s.LocalSigned).AddRange(_s.LocalProposed).Add(add), _s.RemoteProposed, strict: false);
             var localFees = FunderCost(localReduced, Parameters.LocalDustLimit, localReduced.FeeratePerKw);
-            if (localReduced.ToLocal.Value < ourReserve.Value + localFees.Value)
+            if (localReduced.Overdrawn || localReduced.ToLocal.Value < ourReserve.Value + localFees.Value)
             {
                 return new(ChannelRefusalReason.InsufficientBalance, "Our balance cannot pay the fee of our own commitment with this HTLC while keeping the reserve.");
             }
@@ -661,6 +665,10 @@ public sealed partial class Channel
             return $"HTLC amount {add.AmountMsat} is zero or below our htlc_minimum_msat {LocalLimits.HtlcMinimum}.";
         }
         var reduced = Reduce(_s.Local.Spec, _s.LocalAcked, _s.RemoteProposed.Add(add), strict: false);
+        if (reduced.Overdrawn)
+        {
+            return $"The peer cannot afford the HTLC of {add.AmountMsat}.";
+        }
         var received = reduced.Htlcs.Where(h => h.Direction == HtlcDirection.Received).ToList();
         if (received.Count > LocalLimits.MaxAcceptedHtlcs)
         {
@@ -1007,17 +1015,18 @@ public sealed partial class Channel
         var toLocal = spec.ToLocal.Value;
         var toRemote = spec.ToRemote.Value;
         var feerate = spec.FeeratePerKw;
+        var overdrawn = false;
         var owner = ownerChanges as IReadOnlyCollection<LightningMessage> ?? ownerChanges.ToList();
         var other = otherChanges as IReadOnlyCollection<LightningMessage> ?? otherChanges.ToList();
         foreach (var add in owner.OfType<UpdateAddHtlc>())
         {
             htlcs.Add(new SpecHtlc(HtlcDirection.Offered, add));
-            toLocal = Debit(toLocal, add.AmountMsat.Value, strict);
+            toLocal = Debit(toLocal, add.AmountMsat.Value, strict, ref overdrawn);
         }
         foreach (var add in other.OfType<UpdateAddHtlc>())
         {
             htlcs.Add(new SpecHtlc(HtlcDirection.Received, add));
-            toRemote = Debit(toRemote, add.AmountMsat.Value, strict);
+            toRemote = Debit(toRemote, add.AmountMsat.Value, strict, ref overdrawn);
         }
         void Remove(HtlcDirection direction, ulong id, bool creditLocal)
         {
@@ -1066,10 +1075,10 @@ public sealed partial class Channel
                 feerate = fee.FeeratePerKw;
             }
         }
-        return new CommitmentSpec(htlcs, feerate, new MilliSatoshi(toLocal), new MilliSatoshi(toRemote));
+        return new CommitmentSpec(htlcs, feerate, new MilliSatoshi(toLocal), new MilliSatoshi(toRemote)) { Overdrawn = overdrawn };
     }
 
-    private static ulong Debit(ulong balance, ulong amount, bool strict)
+    private static ulong Debit(ulong balance, ulong amount, bool strict, ref bool overdrawn)
     {
         if (amount <= balance)
         {
@@ -1079,7 +1088,8 @@ public sealed partial class Channel
         {
             throw new ChannelProtocolException("An HTLC exceeds the sender's balance.");
         }
-        // What-if checks: a negative balance fails every affordability test.
+        // What-if checks: the caller refuses an overdrawn spec.
+        overdrawn = true;
         return 0;
     }
 

@@ -260,6 +260,9 @@ public sealed class ChannelSerializationException : Exception
 /// <summary>Internal: a commitment spec, from the point of view of the commitment's owner.</summary>
 internal sealed record CommitmentSpec(IReadOnlyList<SpecHtlc> Htlcs, uint FeeratePerKw, MilliSatoshi ToLocal, MilliSatoshi ToRemote)
 {
+    /// <summary>Set by a non-strict reduce when an HTLC exceeded its sender's balance (the balance was clamped to 0).</summary>
+    public bool Overdrawn { get; init; }
+
     public IReadOnlyList<CommitmentHtlc> ToCommitmentHtlcs() =>
         Htlcs.Select(h => new CommitmentHtlc(h.Add.Id, h.Direction, h.Add.AmountMsat, h.Add.PaymentHash, h.Add.CltvExpiry)).ToList();
 }

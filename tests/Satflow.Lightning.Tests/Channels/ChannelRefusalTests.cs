@@ -82,6 +82,18 @@ public sealed class ChannelRefusalTests
     }
 
     [Fact]
+    public void WithoutReserveTheBalanceStillBounds()
+    {
+        var noReserve = TestChannelSpec.DefaultLimits with { ChannelReserve = Money.Zero };
+        var pair = ChannelFactory.NormalPair(new TestChannelSpec { FunderLimits = noReserve, FundeeLimits = noReserve });
+        RefusedAdd(pair.B, ChannelRefusalReason.InsufficientBalance, 200_000_001);
+        Assert.Equal(new MilliSatoshi(200_000_000), pair.B.AvailableToSend);
+        pair.Add(pair.SideB, 200_000_000, 1);
+        pair.Settle();
+        Assert.Equal(MilliSatoshi.Zero, pair.B.AvailableToSend);
+    }
+
+    [Fact]
     public void FundeeRefusesWhenTheFunderCannotPayTheFee()
     {
         // The funder keeps 3 600 sat: enough for the empty commitment (3 470 sat with anchors) but not one more HTLC output.

@@ -111,6 +111,15 @@ public sealed class ChannelViolationTests
     }
 
     [Fact]
+    public void PeerOverdrawingWithoutReserve()
+    {
+        var noReserve = TestChannelSpec.DefaultLimits with { ChannelReserve = Money.Zero };
+        var pair = ChannelFactory.NormalPair(new TestChannelSpec { FunderLimits = noReserve, FundeeLimits = noReserve });
+        Violation(pair.A, Add(pair.A, 0, 200_000_001));
+        pair.A.Handle(Add(pair.A, 0, 200_000_000));
+    }
+
+    [Fact]
     public void FunderCannotAffordAnIncomingHtlcsFee()
     {
         // The funder (A) keeps 3 600 sat; the fundee offers an untrimmed HTLC: the funder cannot pay the bigger fee.
