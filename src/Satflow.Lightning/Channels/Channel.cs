@@ -402,9 +402,12 @@ public sealed partial class Channel
         {
             return message is Error ? ChannelOutput.Empty : RepeatTerminal(message);
         }
-        if (message is Error)
+        if (message is Error error)
         {
-            return ForceClose("The peer sent an error.");
+            // An error for another channel is not ours; all-zero means every channel.
+            return error.ChannelId == ChannelId || error.ChannelId == default
+                ? ForceClose("The peer sent an error: " + (error.PrintableText ?? "(binary data)"))
+                : ChannelOutput.Empty;
         }
         if (message is Warning or UnknownMessage or AnnouncementSignatures)
         {
@@ -423,10 +426,10 @@ public sealed partial class Channel
         var next = message switch
         {
             ChannelReady m => OnChannelReady(m, o),
-            UpdateAddHtlc m => OnAdd(m, o),
+            UpdateAddHtlc m => OnAdd(m),
             UpdateFulfillHtlc m => OnFulfill(m, o),
-            UpdateFailHtlc m => OnFail(m, m.Id, o),
-            UpdateFailMalformedHtlc m => OnFail(m, m.Id, o),
+            UpdateFailHtlc m => OnFail(m, m.Id),
+            UpdateFailMalformedHtlc m => OnFail(m, m.Id),
             UpdateFeeMessage m => OnUpdateFee(m),
             CommitmentSigned m => OnCommitmentSigned(m, o),
             RevokeAndAck m => OnRevokeAndAck(m, o),
@@ -688,9 +691,8 @@ public sealed partial class Channel
         return null;
     }
 
-    private ChannelData OnAdd(UpdateAddHtlc m, OutputBuilder o)
+    private ChannelData OnAdd(UpdateAddHtlc m)
     {
-        _ = o;
         RequireOpen("update_add_htlc");
         if (_s.RemoteShutdownScript is not null)
         {
@@ -774,9 +776,8 @@ public sealed partial class Channel
         return _s with { RemoteProposed = _s.RemoteProposed.Add(m) };
     }
 
-    private ChannelData OnFail(LightningMessage m, ulong id, OutputBuilder o)
+    private ChannelData OnFail(LightningMessage m, ulong id)
     {
-        _ = o;
         OutgoingToBeSettledByPeer(id, m is UpdateFailHtlc ? "update_fail_htlc" : "update_fail_malformed_htlc");
         if (m is UpdateFailMalformedHtlc malformed && (malformed.FailureCode & BadOnion) == 0)
         {

@@ -110,6 +110,9 @@ public sealed class ChannelDetailTests
     public void PeerErrorForceCloses()
     {
         var pair = ChannelFactory.NormalPair();
+        var other = new ChannelId(new Bytes32(Enumerable.Repeat((byte)9, 32).ToArray()));
+        Assert.True(pair.B.Handle(new Error(other, "not yours"u8.ToArray())).IsEmpty);
+        Assert.Equal(ChannelState.Normal, pair.B.State);
         var output = pair.B.Handle(new Error(pair.B.ChannelId, "boom"u8.ToArray()));
         Assert.IsType<ForceCloseUpdate>(Assert.Single(output.MonitorUpdates));
         Assert.Equal(ChannelState.ForceClosed, pair.B.State);
