@@ -27,7 +27,7 @@ public sealed partial class Channel
         {
             throw new ChannelUpdateRefusedException(ChannelRefusalReason.ChannelNotNormal, $"The channel is {_s.State}.");
         }
-        if (_s.LocalShutdownScript is not null)
+        if (_s.LocalShutdownScript is not null || _s.DeferredShutdownScript is not null)
         {
             throw new ChannelUpdateRefusedException(ChannelRefusalReason.ShutdownAlreadySent, "shutdown was already sent.");
         }
@@ -37,7 +37,12 @@ public sealed partial class Channel
         }
         if (!_s.LocalProposed.IsEmpty)
         {
-            throw new ChannelUpdateRefusedException(ChannelRefusalReason.UnsignedUpdatesPending, "Sign the pending updates (SignCommitment) before the shutdown.");
+            if (_s.RemoteShutdownScript is null)
+            {
+                throw new ChannelUpdateRefusedException(ChannelRefusalReason.UnsignedUpdatesPending, "Sign the pending updates (SignCommitment) before the shutdown.");
+            }
+            // Answering the peer's shutdown: ours goes out right after our next commitment_signed.
+            return Commit(_s with { DeferredShutdownScript = ourScript }, Begin());
         }
         var o = Begin();
         var next = SendShutdown(_s, ourScript, o);
@@ -51,6 +56,7 @@ public sealed partial class Channel
         return s with
         {
             LocalShutdownScript = script,
+            DeferredShutdownScript = null,
             State = s.State == ChannelState.Normal ? ChannelState.ShuttingDown : s.State,
         };
     }
@@ -111,7 +117,7 @@ public sealed partial class Channel
     /// <summary>Answers the peer's shutdown with ours once our own updates are all signed (BOLT 2).</summary>
     private ChannelData MaybeReplyShutdown(ChannelData s, OutputBuilder o)
     {
-        if (s.RemoteShutdownScript is null || s.LocalShutdownScript is not null || !s.LocalProposed.IsEmpty || OurClosingScript() is not { } script)
+        if (s.RemoteShutdownScript is null || s.LocalShutdownScript is not null || !s.LocalProposed.IsEmpty || (s.DeferredShutdownScript ?? OurClosingScript()) is not { } script)
         {
             return s;
         }

@@ -100,6 +100,7 @@ public sealed partial class Channel
         w.Bool(s.ReadyReceived);
         w.OptionalScript(s.LocalShutdownScript);
         w.OptionalScript(s.RemoteShutdownScript);
+        w.OptionalScript(s.DeferredShutdownScript);
         w.Bool(s.ClosingTransaction is not null);
         if (s.ClosingTransaction is { } tx)
         {
@@ -252,6 +253,7 @@ public sealed partial class Channel
             ReadyReceived = r.Bool(),
             LocalShutdownScript = r.OptionalScript(),
             RemoteShutdownScript = r.OptionalScript(),
+            DeferredShutdownScript = r.OptionalScript(),
             ClosingTransaction = r.Bool() ? Transaction.Load(r.Blob(), Network.Main) : null,
             DataLossRemotePoint = r.Bool() ? r.Point() : null,
             ClosingReceived = ReadClosing(r),

@@ -95,6 +95,29 @@ public sealed class ChannelDetailTests
     }
 
     [Fact]
+    public void AnswerToShutdownWaitsForOurUnsignedUpdates()
+    {
+        var pair = ChannelFactory.NormalPair(new TestChannelSpec());
+        pair.Add(pair.SideA, 4_000_000, 1);
+        pair.Settle();
+        // B settles the HTLC but has not signed yet when A's shutdown arrives.
+        pair.Absorb(pair.SideB, pair.B.FulfillHtlc(0, ChannelFactory.Preimage(1)));
+        pair.Absorb(pair.SideA, pair.A.Shutdown(new Key().PubKey.WitHash.ScriptPubKey));
+        pair.DeliverOne(pair.SideB);
+        Assert.Single(pair.SideB.Events.OfType<ShutdownRequested>());
+        var deferred = pair.B.Shutdown(new Key().PubKey.WitHash.ScriptPubKey);
+        Assert.Empty(deferred.Messages);
+        pair.Absorb(pair.SideB, deferred);
+        Assert.Throws<ChannelUpdateRefusedException>(() => pair.B.Shutdown(new Key().PubKey.WitHash.ScriptPubKey));
+        var sign = pair.B.SignCommitment();
+        Assert.Collection(sign.Messages, m => Assert.IsType<CommitmentSigned>(m), m => Assert.IsType<Shutdown>(m));
+        pair.Absorb(pair.SideB, sign);
+        pair.Settle();
+        Assert.Equal(ChannelState.Closed, pair.A.State);
+        Assert.Equal(ChannelState.Closed, pair.B.State);
+    }
+
+    [Fact]
     public void TerminalChannelsIgnoreMessagesAndRepeatTheError()
     {
         var pair = ChannelFactory.NormalPair();
