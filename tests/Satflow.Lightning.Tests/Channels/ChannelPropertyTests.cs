@@ -3,6 +3,7 @@ using NBitcoin;
 using Satflow.Lightning.Channels;
 using Satflow.Lightning.Messages;
 using Satflow.Lightning.Messages.Primitives;
+using Satflow.Lightning.Transactions;
 using Satflow.Lightning.Wire;
 
 namespace Satflow.Lightning.Tests.Channels;
@@ -28,10 +29,14 @@ public sealed class ChannelPropertyTests
     [Fact]
     public void RandomOperationSequencesKeepTheInvariants()
     {
-        var gen = Gen.Select(Gen.Int[0, 11], Gen.Int[0, 1_000_000]).Array[25];
-        gen.Sample(ops =>
+        var gen = Gen.Select(Gen.Bool, Gen.Select(Gen.Int[0, 11], Gen.Int[0, 1_000_000]).Array[25]);
+        gen.Sample((anchors, ops) =>
         {
-            var pair = ChannelFactory.NormalPair();
+            var pair = ChannelFactory.NormalPair(new TestChannelSpec
+            {
+                Format = anchors ? CommitmentFormat.AnchorOutputs : CommitmentFormat.StaticRemoteKey,
+                FundeeOptions = new ChannelOptions(ShutdownScript: ChannelFactory.FundeeCloseScript),
+            });
             pair.CheckRoundTrip = false;
             var next = 0;
             foreach (var (kind, param) in ops)
