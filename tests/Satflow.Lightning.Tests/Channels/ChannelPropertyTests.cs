@@ -37,7 +37,7 @@ public sealed class ChannelPropertyTests
                 Format = anchors ? CommitmentFormat.AnchorOutputs : CommitmentFormat.StaticRemoteKey,
                 FundeeOptions = new ChannelOptions(ShutdownScript: ChannelFactory.FundeeCloseScript),
             });
-            pair.CheckRoundTrip = false;
+            pair.CheckRoundTrip = true;
             var next = 0;
             foreach (var (kind, param) in ops)
             {
