@@ -139,9 +139,15 @@ internal sealed class ChannelPair
     public static ChannelPair Open(TestChannelSpec spec)
     {
         var (funder, fundee) = ChannelFactory.Funded(spec);
-        var a = Channel.FromFunded(funder, ChannelFactory.KeysA, out var outA, spec.FunderOptions);
-        var b = Channel.FromFunded(fundee, ChannelFactory.KeysB, out var outB, spec.FundeeOptions);
-        var pair = new ChannelPair(new Side("A", ChannelFactory.KeysA, a), new Side("B", ChannelFactory.KeysB, b));
+        return Start(funder, ChannelFactory.KeysA, fundee, ChannelFactory.KeysB, spec.FunderOptions, spec.FundeeOptions);
+    }
+
+    /// <summary>A pair from any two matching funded channels (A is conventionally the funder).</summary>
+    public static ChannelPair Start(FundedChannel fundedA, LocalChannelKeys keysA, FundedChannel fundedB, LocalChannelKeys keysB, ChannelOptions? optionsA = null, ChannelOptions? optionsB = null)
+    {
+        var a = Channel.FromFunded(fundedA, keysA, out var outA, optionsA);
+        var b = Channel.FromFunded(fundedB, keysB, out var outB, optionsB);
+        var pair = new ChannelPair(new Side("A", keysA, a), new Side("B", keysB, b));
         pair.Absorb(pair.SideA, outA);
         pair.Absorb(pair.SideB, outB);
         return pair;
