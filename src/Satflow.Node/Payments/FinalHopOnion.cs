@@ -50,9 +50,28 @@ public static class FinalHopOnion
     /// <exception cref="OnionException">A malformed onion, a bad payload, or an onion asking us to forward.</exception>
     public static FinalHopPayload Peel(ECPrivKey nodeKey, PaymentHash paymentHash, ReadOnlySpan<byte> onion)
     {
+        var peeled = PeelPacket(nodeKey, paymentHash, onion);
+        return new FinalHopPayload(DecodeFinalPayload(peeled), peeled.SharedSecret);
+    }
+
+    /// <summary>Checks and decrypts the packet (BOLT 4 BADONION failures are raised here, before any shared secret exists).</summary>
+    /// <param name="nodeKey">Our node key.</param>
+    /// <param name="paymentHash">The HTLC's payment hash.</param>
+    /// <param name="onion">The <c>onion_routing_packet</c>.</param>
+    /// <exception cref="OnionException">A BADONION failure (version, key or HMAC).</exception>
+    public static PeeledOnion PeelPacket(ECPrivKey nodeKey, PaymentHash paymentHash, ReadOnlySpan<byte> onion)
+    {
         ArgumentNullException.ThrowIfNull(nodeKey);
         var packet = OnionPacket.ParsePayment(onion);
-        var peeled = packet.Peel(nodeKey, paymentHash.Value.ToArray());
+        return packet.Peel(nodeKey, paymentHash.Value.ToArray());
+    }
+
+    /// <summary>Decodes and checks the final hop payload of a peeled onion.</summary>
+    /// <param name="peeled">The peeled onion.</param>
+    /// <exception cref="OnionException">A bad payload, or an onion asking us to forward.</exception>
+    public static PaymentOnionPayload DecodeFinalPayload(PeeledOnion peeled)
+    {
+        ArgumentNullException.ThrowIfNull(peeled);
         var payload = PaymentOnionPayload.Decode(peeled.Payload.Span);
         if (!peeled.IsFinal)
         {
@@ -60,6 +79,6 @@ public static class FinalHopOnion
             throw new OnionException(FailureCode.UnknownNextPeer, "this node does not forward payments");
         }
         payload.ValidateUnblinded(isFinal: true);
-        return new FinalHopPayload(payload, peeled.SharedSecret);
+        return payload;
     }
 }

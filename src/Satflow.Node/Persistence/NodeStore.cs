@@ -31,10 +31,15 @@ public sealed class NodeStore
     /// <summary>Secondary namespace of offered HTLCs.</summary>
     public const string HtlcsNamespace = "htlcs";
 
+    /// <summary>Secondary namespace of committed incoming HTLCs awaiting a decision.</summary>
+    public const string ReceivedNamespace = "received";
+
     /// <summary>Secondary namespace of counters.</summary>
     public const string MetaNamespace = "meta";
 
     private const string NextKeyIndexKey = "next-channel-key-index";
+
+    private const string TipKey = "tip";
 
     /// <summary>Wraps a store.</summary>
     /// <param name="store">The key-value store.</param>
@@ -72,12 +77,53 @@ public sealed class NodeStore
     /// <summary>An operation removing an offered HTLC's record (it was fulfilled or failed).</summary>
     public static KvOperation RemoveOfferedHtlc(ChannelId channelId, ulong htlcId) => KvOperation.Remove(PrimaryNamespace, HtlcsNamespace, KeyOf(channelId, htlcId));
 
+    /// <summary>An operation writing a committed incoming HTLC awaiting a decision.</summary>
+    public static KvOperation WriteReceivedHtlc(ChannelId channelId, ReceivedHtlcRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return KvOperation.Write(PrimaryNamespace, ReceivedNamespace, KeyOf(channelId, record.HtlcId), record.Encode());
+    }
+
+    /// <summary>An operation removing a decided incoming HTLC.</summary>
+    public static KvOperation RemoveReceivedHtlc(ChannelId channelId, ulong htlcId) => KvOperation.Remove(PrimaryNamespace, ReceivedNamespace, KeyOf(channelId, htlcId));
+
+    /// <summary>An operation removing a channel's state.</summary>
+    public static KvOperation RemoveChannel(ChannelId channelId) => KvOperation.Remove(PrimaryNamespace, ChannelsNamespace, KeyOf(channelId));
+
+    /// <summary>An operation removing a channel's monitor.</summary>
+    public static KvOperation RemoveMonitor(ChannelId channelId) => KvOperation.Remove(PrimaryNamespace, MonitorsNamespace, KeyOf(channelId));
+
     /// <summary>An operation writing the next channel key index.</summary>
     public static KvOperation WriteNextKeyIndex(uint next)
     {
         var bytes = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(bytes, next);
         return KvOperation.Write(PrimaryNamespace, MetaNamespace, NextKeyIndexKey, bytes);
+    }
+
+    /// <summary>An operation writing the last block the node processed.</summary>
+    public static KvOperation WriteTip(int height, NBitcoin.uint256 hash)
+    {
+        ArgumentNullException.ThrowIfNull(hash);
+        var bytes = new byte[36];
+        BinaryPrimitives.WriteInt32BigEndian(bytes, height);
+        hash.ToBytes().CopyTo(bytes, 4);
+        return KvOperation.Write(PrimaryNamespace, MetaNamespace, TipKey, bytes);
+    }
+
+    /// <summary>Reads the last block the node processed, if any.</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <exception cref="NodeStateCorruptException">The stored value is not 36 bytes.</exception>
+    public async Task<Bitcoin.Chain.ChainTip?> ReadTipAsync(CancellationToken cancellationToken = default)
+    {
+        var data = await Store.ReadAsync(PrimaryNamespace, MetaNamespace, TipKey, cancellationToken).ConfigureAwait(false);
+        if (data is not { } bytes)
+        {
+            return null;
+        }
+        return bytes.Length == 36
+            ? new Bitcoin.Chain.ChainTip(BinaryPrimitives.ReadInt32BigEndian(bytes.Span), new NBitcoin.uint256(bytes.Span[4..]))
+            : throw new NodeStateCorruptException($"{PrimaryNamespace}/{MetaNamespace}/{TipKey} holds {bytes.Length} bytes, expected 36.");
     }
 
     /// <summary>Writes a batch atomically.</summary>
@@ -139,6 +185,24 @@ public sealed class NodeStore
                 throw new NodeStateCorruptException($"Offered HTLC record '{key}' holds HTLC {record.HtlcId}.");
             }
             result.Add((channelId, record));
+        }
+        return result;
+    }
+
+    /// <summary>Reads every committed incoming HTLC awaiting a decision.</summary>
+    /// <param name="cancellationToken">Cancels the reads.</param>
+    /// <exception cref="NodeStateCorruptException">A record is unreadable.</exception>
+    public async Task<IReadOnlyList<(ChannelId ChannelId, ReceivedHtlcRecord Record)>> ReadReceivedHtlcsAsync(CancellationToken cancellationToken = default)
+    {
+        var all = await ReadAllAsync(ReceivedNamespace, cancellationToken).ConfigureAwait(false);
+        var result = new List<(ChannelId, ReceivedHtlcRecord)>(all.Count);
+        foreach (var (key, value) in all)
+        {
+            if (key.Length < 66 || key[64] != '-')
+            {
+                throw new NodeStateCorruptException($"Received HTLC key '{key}' is not <channel id>-<htlc id>.");
+            }
+            result.Add((ParseChannelKey(key[..64]), ReceivedHtlcRecord.Decode(value.Span)));
         }
         return result;
     }
