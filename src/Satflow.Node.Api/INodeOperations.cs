@@ -6,7 +6,7 @@ namespace Satflow.Node.Api;
 
 /// <summary>
 /// Everything the admin API (and so the CLI) can ask of a running Lightning node. The node implements it; the REST
-/// server (<c>NodeApiServer</c>) only translates HTTP to these calls and back.
+/// server (<see cref="NodeApiServer"/>) only translates HTTP to these calls and back.
 /// </summary>
 /// <remarks>
 /// Implementations report every expected failure (unknown channel, not enough funds, peer offline, bad invoice...) as a

@@ -170,3 +170,8 @@ public sealed record PaymentInfo(
     string? Bolt11,
     DateTimeOffset CreatedAt,
     DateTimeOffset? CompletedAt);
+
+/// <summary>The answer to a disconnect request.</summary>
+/// <param name="NodeId">The peer.</param>
+/// <param name="Disconnected">Always true: failures are errors.</param>
+public sealed record PeerDisconnectResult(NodeId NodeId, bool Disconnected);
