@@ -10,7 +10,7 @@ namespace Satflow.Node.Api.Tests;
 
 public sealed class NodeApiServerTests
 {
-    private static readonly string PeerId = new NodeId(new Key(Convert.FromHexString(new string('1', 64))).PubKey).ToString();
+    internal static readonly string ValidNodeId = new NodeId(new Key(Convert.FromHexString(new string('1', 64))).PubKey).ToString();
 
     /// <summary>Every route in the table with sample path values and a valid body.</summary>
     public static TheoryData<string, string, string?> AllRoutes()
@@ -24,17 +24,17 @@ public sealed class NodeApiServerTests
     }
 
     internal static string Concrete(string pattern) => pattern
-        .Replace("{node_id}", PeerId, StringComparison.Ordinal)
+        .Replace("{node_id}", ValidNodeId, StringComparison.Ordinal)
         .Replace("{channel}", new string('a', 64), StringComparison.Ordinal)
         .Replace("{payment_hash}", new string('b', 64), StringComparison.Ordinal);
 
     internal static string? ValidBody(NodeApiRoute route) => (route.Method, route.Pattern) switch
     {
-        ("POST", "/v1/peers") => $$"""{"node_id":"{{PeerId}}","address":"127.0.0.1:9735"}""",
-        ("POST", "/v1/channels") => $$"""{"node_id":"{{PeerId}}","amount_sat":100000}""",
+        ("POST", "/v1/peers") => $$"""{"node_id":"{{ValidNodeId}}","address":"127.0.0.1:9735"}""",
+        ("POST", "/v1/channels") => $$"""{"node_id":"{{ValidNodeId}}","amount_sat":100000}""",
         ("POST", "/v1/invoices") => """{"amount_msat":5000}""",
         ("POST", "/v1/pay") => """{"bolt11":"lnbcrt1"}""",
-        ("POST", "/v1/keysend") => $$"""{"node_id":"{{PeerId}}","amount_msat":5000}""",
+        ("POST", "/v1/keysend") => $$"""{"node_id":"{{ValidNodeId}}","amount_msat":5000}""",
         ("POST", _) => "{}",
         _ => null,
     };
@@ -71,17 +71,17 @@ public sealed class NodeApiServerTests
         Assert.Equal(100_000_000, balance.GetProperty("confirmed_sat").GetInt64());
         Assert.Equal(100_000_000, balance.GetProperty("total_sat").GetInt64());
 
-        var peer = await Ok("POST", "/v1/peers", "/v1/peers", $$"""{"node_id":"{{PeerId}}","address":"127.0.0.1:9735"}""");
-        Assert.Equal(PeerId, peer.GetProperty("node_id").GetString());
+        var peer = await Ok("POST", "/v1/peers", "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}","address":"127.0.0.1:9735"}""");
+        Assert.Equal(ValidNodeId, peer.GetProperty("node_id").GetString());
         Assert.Equal("127.0.0.1:9735", peer.GetProperty("address").GetString());
         Assert.Equal(1, (await Ok("GET", "/v1/peers", "/v1/peers")).GetArrayLength());
 
-        var channel = await Ok("POST", "/v1/channels", "/v1/channels", $$"""{"node_id":"{{PeerId}}","amount_sat":250000}""");
+        var channel = await Ok("POST", "/v1/channels", "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":250000}""");
         Assert.Equal("awaiting_confirmation", channel.GetProperty("state").GetString());
         Assert.Equal(250_000, channel.GetProperty("capacity_sat").GetInt64());
         Assert.Equal(250_000_000, channel.GetProperty("local_balance_msat").GetInt64());
         Assert.Equal(0, channel.GetProperty("remote_balance_msat").GetInt64());
-        Assert.Equal(PeerId, channel.GetProperty("peer_node_id").GetString());
+        Assert.Equal(ValidNodeId, channel.GetProperty("peer_node_id").GetString());
         Assert.Matches("^[0-9a-f]{64}:0$", channel.GetProperty("funding_outpoint").GetString());
         Assert.Matches("^[0-9a-f]{64}$", channel.GetProperty("channel_id").GetString());
         var scid = channel.GetProperty("short_channel_id").GetString()!;
@@ -116,7 +116,7 @@ public sealed class NodeApiServerTests
         Assert.Equal("settled", settled.GetProperty("state").GetString());
         Assert.Equal(42_000, settled.GetProperty("amount_received_msat").GetInt64());
 
-        var keysend = await Ok("POST", "/v1/keysend", "/v1/keysend", $$"""{"node_id":"{{PeerId}}","amount_msat":1000}""");
+        var keysend = await Ok("POST", "/v1/keysend", "/v1/keysend", $$"""{"node_id":"{{ValidNodeId}}","amount_msat":1000}""");
         Assert.Equal("succeeded", keysend.GetProperty("state").GetString());
         Assert.Equal(JsonValueKind.Null, keysend.GetProperty("bolt11").ValueKind);
         Assert.Equal(2, (await Ok("GET", "/v1/payments", "/v1/payments")).GetArrayLength());
@@ -129,7 +129,7 @@ public sealed class NodeApiServerTests
         var forced = await Ok("POST", "/v1/channels/{channel}/close", $"/v1/channels/{channel.GetProperty("channel_id").GetString()}/close", """{"force":true}""");
         Assert.Equal("force_closing", forced.GetProperty("state").GetString());
 
-        var gone = await Ok("DELETE", "/v1/peers/{node_id}", "/v1/peers/" + PeerId);
+        var gone = await Ok("DELETE", "/v1/peers/{node_id}", "/v1/peers/" + ValidNodeId);
         Assert.True(gone.GetProperty("disconnected").GetBoolean());
         Assert.Equal(0, (await Ok("GET", "/v1/peers", "/v1/peers")).GetArrayLength());
 
@@ -183,17 +183,17 @@ public sealed class NodeApiServerTests
         { "/v1/peers", "{\"node_id\":5,\"address\":\"127.0.0.1:1\"}", "malformed_request", "malformed JSON" },
         { "/v1/peers", "{\"address\":\"127.0.0.1:9735\"}", "invalid_argument", "node_id is required" },
         { "/v1/peers", $$"""{"node_id":"{{new string('z', 66)}}","address":"127.0.0.1:9735"}""", "invalid_argument", "not a node id" },
-        { "/v1/peers", $$"""{"node_id":"{{PeerId}}"}""", "invalid_argument", "address is required" },
-        { "/v1/peers", $$"""{"node_id":"{{PeerId}}","address":"127.0.0.1"}""", "invalid_argument", "host:port" },
-        { "/v1/peers", $$"""{"node_id":"{{PeerId}}","address":"127.0.0.1:70000"}""", "invalid_argument", "between 1 and 65535" },
-        { "/v1/peers", $$"""{"node_id":"{{PeerId}}","address":"::1:9735"}""", "invalid_argument", "[addr]:port" },
-        { "/v1/peers", $$"""{"node_id":"{{PeerId}}","address":"[nope]:9735"}""", "invalid_argument", "IPv6" },
-        { "/v1/channels", $$"""{"node_id":"{{PeerId}}"}""", "invalid_argument", "amount_sat is required" },
-        { "/v1/channels", $$"""{"node_id":"{{PeerId}}","amount_sat":0}""", "invalid_argument", "amount_sat must be between" },
-        { "/v1/channels", $$"""{"node_id":"{{PeerId}}","amount_sat":-5}""", "invalid_argument", "amount_sat must be between" },
-        { "/v1/channels", $$"""{"node_id":"{{PeerId}}","amount_sat":2100000000000001}""", "invalid_argument", "amount_sat must be between" },
-        { "/v1/channels", $$"""{"node_id":"{{PeerId}}","amount_sat":1.5}""", "malformed_request", "malformed JSON" },
-        { "/v1/channels", $$"""{"node_id":"{{PeerId}}","amount_sat":"1000"}""", "malformed_request", "malformed JSON" },
+        { "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}"}""", "invalid_argument", "address is required" },
+        { "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}","address":"127.0.0.1"}""", "invalid_argument", "host:port" },
+        { "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}","address":"127.0.0.1:70000"}""", "invalid_argument", "between 1 and 65535" },
+        { "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}","address":"::1:9735"}""", "invalid_argument", "[addr]:port" },
+        { "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}","address":"[nope]:9735"}""", "invalid_argument", "IPv6" },
+        { "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}"}""", "invalid_argument", "amount_sat is required" },
+        { "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":0}""", "invalid_argument", "amount_sat must be between" },
+        { "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":-5}""", "invalid_argument", "amount_sat must be between" },
+        { "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":2100000000000001}""", "invalid_argument", "amount_sat must be between" },
+        { "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":1.5}""", "malformed_request", "malformed JSON" },
+        { "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":"1000"}""", "malformed_request", "malformed JSON" },
         { "/v1/channels/xyz/close", "", "invalid_argument", "not a channel id" },
         { "/v1/channels/" + new string('a', 64) + "/close", "{\"force\":\"yes\"}", "malformed_request", "malformed JSON" },
         { "/v1/invoices", "{}", "invalid_argument", "amount_msat is required" },
@@ -207,7 +207,7 @@ public sealed class NodeApiServerTests
         { "/v1/pay", "{\"bolt11\":\"   \"}", "invalid_argument", "bolt11 is required" },
         { "/v1/pay", "{\"bolt11\":\"lnbcrt1garbage\"}", "invalid_argument", "not a valid BOLT 11 invoice" },
         { "/v1/pay", "{\"bolt11\":\"lnbcrt1x\",\"amount_msat\":-1}", "invalid_argument", "amount_msat must be between" },
-        { "/v1/keysend", $$"""{"node_id":"{{PeerId}}"}""", "invalid_argument", "amount_msat is required" },
+        { "/v1/keysend", $$"""{"node_id":"{{ValidNodeId}}"}""", "invalid_argument", "amount_msat is required" },
         { "/v1/keysend", "{\"amount_msat\":1000}", "invalid_argument", "node_id is required" },
         { "/v1/wallet/address", "[]", "malformed_request", "JSON object" },
     };
@@ -304,16 +304,16 @@ public sealed class NodeApiServerTests
         await using var api = await ApiFixture.StartAsync();
         var cases = new (HttpMethod Method, string Path, string? Body, HttpStatusCode Status, string Code)[]
         {
-            (HttpMethod.Delete, "/v1/peers/" + PeerId, null, HttpStatusCode.Conflict, "peer_not_connected"),
-            (HttpMethod.Post, "/v1/channels", $$"""{"node_id":"{{PeerId}}","amount_sat":1000}""", HttpStatusCode.Conflict, "peer_not_connected"),
-            (HttpMethod.Post, "/v1/peers", $$"""{"node_id":"{{PeerId}}","address":"localhost:{{InMemoryNode.UnreachablePort}}"}""", HttpStatusCode.ServiceUnavailable, "unavailable"),
-            (HttpMethod.Post, "/v1/peers", $$"""{"node_id":"{{PeerId}}","address":"[::1]:9735"}""", HttpStatusCode.OK, ""),
-            (HttpMethod.Post, "/v1/channels", $$"""{"node_id":"{{PeerId}}","amount_sat":200000000}""", HttpStatusCode.Conflict, "insufficient_funds"),
+            (HttpMethod.Delete, "/v1/peers/" + ValidNodeId, null, HttpStatusCode.Conflict, "peer_not_connected"),
+            (HttpMethod.Post, "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":1000}""", HttpStatusCode.Conflict, "peer_not_connected"),
+            (HttpMethod.Post, "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}","address":"localhost:{{InMemoryNode.UnreachablePort}}"}""", HttpStatusCode.ServiceUnavailable, "unavailable"),
+            (HttpMethod.Post, "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}","address":"[::1]:9735"}""", HttpStatusCode.OK, ""),
+            (HttpMethod.Post, "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":200000000}""", HttpStatusCode.Conflict, "insufficient_funds"),
             (HttpMethod.Get, "/v1/invoices/" + new string('c', 64), null, HttpStatusCode.NotFound, "not_found"),
             (HttpMethod.Get, "/v1/payments/" + new string('c', 64), null, HttpStatusCode.NotFound, "not_found"),
             (HttpMethod.Post, "/v1/channels/1x2x3/close", null, HttpStatusCode.NotFound, "not_found"),
             (HttpMethod.Post, "/v1/channels/" + new string('d', 64) + "/close", "{\"force\":true}", HttpStatusCode.NotFound, "not_found"),
-            (HttpMethod.Post, "/v1/keysend", $$"""{"node_id":"{{PeerId}}","amount_msat":1000}""", HttpStatusCode.UnprocessableEntity, "no_route"),
+            (HttpMethod.Post, "/v1/keysend", $$"""{"node_id":"{{ValidNodeId}}","amount_msat":1000}""", HttpStatusCode.UnprocessableEntity, "no_route"),
             (HttpMethod.Get, "/v1/nope", null, HttpStatusCode.NotFound, "not_found"),
         };
         foreach (var (method, path, body, expected, code) in cases)
