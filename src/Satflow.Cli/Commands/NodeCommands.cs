@@ -150,16 +150,19 @@ internal static class NodeCommands
             {
                 // Ctrl-C / SIGTERM: fall through to a clean stop.
             }
+#pragma warning disable CA1031 // The node died on its own: stop the API cleanly, then report why in one line.
+            catch (Exception) when (node.Completion.IsFaulted || node.Completion.IsCanceled)
+#pragma warning restore CA1031
+            {
+                // Reported below, after the API is down and api.json removed.
+            }
             await server.StopAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        if (!node.Completion.IsCompleted || node.Completion.IsCompletedSuccessfully)
-        {
-            await progress.WriteLineAsync("node stopped cleanly").ConfigureAwait(false);
-        }
-        else
+        if (node.Completion.IsFaulted || node.Completion.IsCanceled)
         {
             throw new CliException("the node stopped unexpectedly: " + (node.Completion.Exception?.GetBaseException().Message ?? "cancelled"));
         }
+        await progress.WriteLineAsync("node stopped cleanly").ConfigureAwait(false);
         return 0;
     }
 
