@@ -12,6 +12,7 @@ namespace Satflow.Node.Api;
 /// Implementations report every expected failure (unknown channel, not enough funds, peer offline, bad invoice...) as a
 /// <see cref="NodeOperationException"/> with the matching <see cref="NodeErrorCode"/>; any other exception is treated as
 /// an internal error (HTTP 500). Cancelling the token abandons the wait, not necessarily the operation on the node.
+/// The API server calls these methods concurrently (one call per HTTP request), so implementations must be thread-safe.
 /// </remarks>
 public interface INodeOperations
 {
