@@ -11,6 +11,7 @@ namespace Satflow.Cli.Tests;
 /// <c>node start</c> hosting: the command runs the node (a test double behind the <see cref="NodeHosting.Launch"/>
 /// composition point) with its admin API until cancelled, and other commands find it through DATADIR/api.json.
 /// </summary>
+[Collection(NodeStartCollection.Name)]
 public sealed class NodeStartCommandTests
 {
     private sealed class HostedFake(InMemoryNode node) : IHostedNode
