@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Satflow.Lightning.Types;
+using Satflow.Node;
+using Satflow.Payments;
+
+namespace Satflow.PaymentsLoad;
+
+/// <summary>Latency percentiles of one series, in milliseconds.</summary>
+public sealed record LatencySummary(double P50, double P90, double P99, double Max, double Mean)
+{
+    public static LatencySummary Of(IReadOnlyList<double> milliseconds)
+    {
+        if (milliseconds.Count == 0)
+        {
+            return new LatencySummary(0, 0, 0, 0, 0);
+        }
+        var sorted = milliseconds.Order().ToArray();
+        return new LatencySummary(Rank(sorted, 0.50), Rank(sorted, 0.90), Rank(sorted, 0.99), sorted[^1], sorted.Average());
+    }
+
+    // Nearest-rank percentile.
+    private static double Rank(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+}
+
+/// <summary>What one concurrency level measured.</summary>
+public sealed record LevelResult
+{
+    public required int Concurrency { get; init; }
+
+    public required int Payments { get; init; }
+
+    public required int Succeeded { get; init; }
+
+    public required int Failed { get; init; }
+
+    public required double Seconds { get; init; }
+
+    public double PaymentsPerSecond => Succeeded / Seconds;
+
+    /// <summary>From <c>PayInvoiceAsync</c> to the payer's record turning succeeded (fulfill received and persisted).</summary>
+    public required LatencySummary PayLatencyMs { get; init; }
+
+    /// <summary><c>CreateInvoiceAsync</c> on the payee (signature + one store write).</summary>
+    public required LatencySummary InvoiceLatencyMs { get; init; }
+
+    /// <summary>Process CPU time (all threads, both nodes) per succeeded payment.</summary>
+    public required double CpuMsPerPayment { get; init; }
+
+    /// <summary>Managed bytes allocated per succeeded payment.</summary>
+    public required double AllocatedKbPerPayment { get; init; }
+
+    /// <summary>Gen-2 collections during the level.</summary>
+    public required int Gen2Collections { get; init; }
+
+    /// <summary>The payer's channel balance went down, and the payee's up, by exactly the succeeded amounts.</summary>
+    public required bool BalancesVerified { get; init; }
+
+    public required NodeProbeSnapshot Payer { get; init; }
+
+    public required NodeProbeSnapshot Payee { get; init; }
+
+    public IReadOnlyList<string> FirstErrors { get; init; } = [];
+}
+
+/// <summary>Runs N payments at a given concurrency (the number of payments in flight) and measures them.</summary>
+public sealed class LoadRunner(LoadNetwork network, MilliSatoshi amount, Action<string> progress)
+{
+    public async Task<LevelResult> RunAsync(int concurrency, int payments, CancellationToken cancellationToken)
+    {
+        await network.WaitQuietAsync(cancellationToken).ConfigureAwait(false);
+        var payerBefore = network.Payer.Node.GetChannel(network.ChannelId)!;
+        var payeeBefore = network.Payee.Node.GetChannel(network.ChannelId)!;
+        var probesBefore = (network.Payer.Probe.Snapshot(), network.Payee.Probe.Snapshot());
+        var payLatencies = new ConcurrentBag<double>();
+        var invoiceLatencies = new ConcurrentBag<double>();
+        var errors = new ConcurrentQueue<string>();
+        var succeeded = 0;
+        var failed = 0;
+        var next = -1;
+        var done = 0;
+        var gen2 = GC.CollectionCount(2);
+        var allocated = GC.GetTotalAllocatedBytes(precise: false);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var start = Stopwatch.GetTimestamp();
+        using var reporter = new Timer(_ => progress($"  c={concurrency}: {Volatile.Read(ref done)}/{payments} done, {Volatile.Read(ref failed)} failed, {Volatile.Read(ref done) / Stopwatch.GetElapsedTime(start).TotalSeconds:0.0}/s"), null, 2000, 2000);
+
+        async Task Worker()
+        {
+            while (Interlocked.Increment(ref next) < payments)
+            {
+                try
+                {
+                    var t0 = Stopwatch.GetTimestamp();
+                    var invoice = await network.Payee.Node.CreateInvoiceAsync(amount, "paymentsload", cancellationToken: cancellationToken).ConfigureAwait(false);
+                    var t1 = Stopwatch.GetTimestamp();
+                    var pending = await network.Payer.Node.PayInvoiceAsync(invoice.Bolt11, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    var record = await network.Payer.Node.WaitForPaymentAsync(pending.PaymentHash, cancellationToken).ConfigureAwait(false);
+                    var t2 = Stopwatch.GetTimestamp();
+                    invoiceLatencies.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
+                    if (record.State == OutgoingPaymentState.Succeeded)
+                    {
+                        payLatencies.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
+                        Interlocked.Increment(ref succeeded);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref failed);
+                        errors.Enqueue($"{record.FailureReason}: {record.FailureMessage}");
+                    }
+                }
+                catch (NodeOperationRefusedException e)
+                {
+                    Interlocked.Increment(ref failed);
+                    errors.Enqueue($"{e.Reason}: {e.Message}");
+                }
+                Interlocked.Increment(ref done);
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(Worker, cancellationToken))).ConfigureAwait(false);
+        var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
+        var allocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - allocated;
+        gen2 = GC.CollectionCount(2) - gen2;
+
+        await network.WaitQuietAsync(cancellationToken).ConfigureAwait(false);
+        var payerAfter = network.Payer.Node.GetChannel(network.ChannelId)!;
+        var payeeAfter = network.Payee.Node.GetChannel(network.ChannelId)!;
+        var moved = amount.Value * (ulong)succeeded;
+        var verified = payerBefore.LocalBalance.Value - payerAfter.LocalBalance.Value == moved
+            && payeeAfter.LocalBalance.Value - payeeBefore.LocalBalance.Value == moved;
+        var perPayment = Math.Max(1, succeeded);
+        return new LevelResult
+        {
+            Concurrency = concurrency,
+            Payments = payments,
+            Succeeded = succeeded,
+            Failed = failed,
+            Seconds = seconds,
+            PayLatencyMs = LatencySummary.Of([.. payLatencies]),
+            InvoiceLatencyMs = LatencySummary.Of([.. invoiceLatencies]),
+            CpuMsPerPayment = cpuMs / perPayment,
+            AllocatedKbPerPayment = allocatedBytes / 1024.0 / perPayment,
+            Gen2Collections = gen2,
+            BalancesVerified = verified,
+            Payer = network.Payer.Probe.Snapshot() - probesBefore.Item1,
+            Payee = network.Payee.Probe.Snapshot() - probesBefore.Item2,
+            FirstErrors = [.. errors.Take(5)],
+        };
+    }
+}
