@@ -4,7 +4,10 @@ using NBitcoin.Secp256k1;
 
 namespace Satflow.PaymentsLoad;
 
-/// <summary>Single-thread costs of the secp256k1 operations a payment performs, measured on this machine now.</summary>
+/// <summary>
+/// Single-thread costs of the secp256k1 operations a payment performs, measured on this machine now, in CPU time of the
+/// process (nothing else runs in it yet), so that a loaded machine does not inflate them as wall time would.
+/// </summary>
 public sealed record Calibration(double SignUs, double VerifyUs, double EcdhUs, double PubKeyUs)
 {
     /// <summary>Times <paramref name="iterations"/> of each operation (NBitcoin's managed secp256k1, as the channel code uses).</summary>
@@ -31,11 +34,14 @@ public sealed record Calibration(double SignUs, double VerifyUs, double EcdhUs, 
 
     private static double Time(int iterations, Action action)
     {
-        var start = Stopwatch.GetTimestamp();
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var start = process.TotalProcessorTime;
         for (var i = 0; i < iterations; i++)
         {
             action();
         }
-        return Stopwatch.GetElapsedTime(start).TotalMicroseconds / iterations;
+        process.Refresh();
+        return (process.TotalProcessorTime - start).TotalMicroseconds / iterations;
     }
 }

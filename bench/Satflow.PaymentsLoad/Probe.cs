@@ -58,6 +58,12 @@ public sealed class NodeProbe(string name)
     /// <summary>Messages sent, by type.</summary>
     public ConcurrentDictionary<string, long> SentByType { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Bytes written in batches, by secondary namespace (channels, monitors, htlcs, invoices...).</summary>
+    public ConcurrentDictionary<string, long> BatchBytesByNamespace { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The size of the last value written, by secondary namespace (how big a channel or monitor record is now).</summary>
+    public ConcurrentDictionary<string, long> LastValueSizeByNamespace { get; } = new(StringComparer.Ordinal);
+
     /// <summary>HTLC signatures carried by the commitment_signed messages this node sent.</summary>
     public Meter HtlcSignaturesSent { get; } = new();
 
@@ -67,7 +73,9 @@ public sealed class NodeProbe(string name)
         Sends.Snapshot(),
         Handled.Snapshot(),
         HtlcSignaturesSent.Snapshot(),
-        new Dictionary<string, long>(SentByType, StringComparer.Ordinal));
+        new Dictionary<string, long>(SentByType, StringComparer.Ordinal),
+        new Dictionary<string, long>(BatchBytesByNamespace, StringComparer.Ordinal),
+        new Dictionary<string, long>(LastValueSizeByNamespace, StringComparer.Ordinal));
 }
 
 /// <summary>A node's meters at one instant.</summary>
@@ -77,7 +85,9 @@ public sealed record NodeProbeSnapshot(
     MeterSnapshot Sends,
     MeterSnapshot Handled,
     MeterSnapshot HtlcSignaturesSent,
-    IReadOnlyDictionary<string, long> SentByType)
+    IReadOnlyDictionary<string, long> SentByType,
+    IReadOnlyDictionary<string, long> BatchBytesByNamespace,
+    IReadOnlyDictionary<string, long> LastValueSizeByNamespace)
 {
     public static NodeProbeSnapshot operator -(NodeProbeSnapshot a, NodeProbeSnapshot b) => new(
         a.StoreBatches - b.StoreBatches,
@@ -85,5 +95,10 @@ public sealed record NodeProbeSnapshot(
         a.Sends - b.Sends,
         a.Handled - b.Handled,
         a.HtlcSignaturesSent - b.HtlcSignaturesSent,
-        a.SentByType.ToDictionary(kv => kv.Key, kv => kv.Value - b.SentByType.GetValueOrDefault(kv.Key), StringComparer.Ordinal));
+        Minus(a.SentByType, b.SentByType),
+        Minus(a.BatchBytesByNamespace, b.BatchBytesByNamespace),
+        a.LastValueSizeByNamespace);
+
+    private static Dictionary<string, long> Minus(IReadOnlyDictionary<string, long> a, IReadOnlyDictionary<string, long> b) =>
+        a.ToDictionary(kv => kv.Key, kv => kv.Value - b.GetValueOrDefault(kv.Key), StringComparer.Ordinal);
 }

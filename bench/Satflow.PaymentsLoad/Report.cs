@@ -44,6 +44,19 @@ internal static class Report
                     F(ecdsaMs / n, 2), F((double)sent / n, 2), F(handled / n, 2),
                 };
             }));
+        text.AppendLine();
+        text.AppendLine("Bytes committed per payment by record kind (both nodes), and each kind's latest record size:");
+        var kinds = results.SelectMany(r => r.Payer.BatchBytesByNamespace.Keys.Concat(r.Payee.BatchBytesByNamespace.Keys)).Distinct().Order(StringComparer.Ordinal).ToList();
+        Table(
+            text,
+            ["in flight", .. kinds.Select(k => k + " KB")],
+            results.Select(r => (string[])[r.Concurrency.ToString(), .. kinds.Select(k => F((r.Payer.BatchBytesByNamespace.GetValueOrDefault(k) + r.Payee.BatchBytesByNamespace.GetValueOrDefault(k)) / 1024.0 / Math.Max(1, r.Succeeded), 1))]));
+        if (results.Count > 0)
+        {
+            var last = results[^1];
+            text.AppendLine("Latest record sizes, payer / payee: " + string.Join(", ", kinds.Select(k => $"{k} {last.Payer.LastValueSizeByNamespace.GetValueOrDefault(k) / 1024.0:0.0} / {last.Payee.LastValueSizeByNamespace.GetValueOrDefault(k) / 1024.0:0.0} KB")));
+        }
+        text.AppendLine();
         text.AppendLine("CPU ms: process CPU time (all threads) per payment. store ms: time inside the store (commits fsync the SQLite WAL).");
         text.AppendLine("est. ECDSA ms: (commitment + HTLC signatures sent) x (one sign + one verify) at the calibrated cost.");
         text.AppendLine("handler ms: time the nodes spent on incoming messages, lock waits included.");

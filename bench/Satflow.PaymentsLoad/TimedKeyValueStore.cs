@@ -44,6 +44,11 @@ public sealed class TimedKeyValueStore(IKeyValueStore inner, NodeProbe probe) : 
         foreach (var op in operations)
         {
             bytes += op.Value.Length;
+            if (op.Kind == KvOperationKind.Write)
+            {
+                probe.BatchBytesByNamespace.AddOrUpdate(op.SecondaryNamespace, op.Value.Length, (_, n) => n + op.Value.Length);
+                probe.LastValueSizeByNamespace[op.SecondaryNamespace] = op.Value.Length;
+            }
         }
         var start = Stopwatch.GetTimestamp();
         await inner.WriteBatchAsync(operations, cancellationToken).ConfigureAwait(false);
