@@ -20,7 +20,7 @@ RULES = [
     ('secp256k1 (ECDSA sign/verify, ECDH, key derivation)', re.compile(r'Secp256k1')),
     ('SQLite (managed side of the store)', re.compile(r'Sqlite|SQLitePCL|KeyValueStore')),
     ('BOLT 8 transport (ChaCha20-Poly1305, sockets)', re.compile(r'ChaCha|Poly1305|Noise|PeerConnection\+<Writer|PeerConnection\.Write|Socket')),
-    ('GC / array-pool trimming', re.compile(r'GC\.|Gen2GcCallback|SharedArrayPool|PollGC')),
+    ('GC (threads parked at GC safepoints: allocation-driven pauses)', re.compile(r'GC\.|Gen2GcCallback|SharedArrayPool|PollGC')),
     ('sighash + transaction building (NBitcoin)', re.compile(r'GetSignatureHash|NBitcoin!NBitcoin\.(Transaction|Script|TxOut|TxIn|BitcoinStream)|CommitmentTransaction|HtlcTransaction|Bolt3')),
     ('serialization (records, monitor, wire)', re.compile(r'Encode|Decode|Serialize|Deserialize|WireWriter|WireReader|ToBytes|FromBytes|Persist')),
     ('hashing (SHA256/HMAC outside the above)', re.compile(r'SHA256|HMAC|Sha256')),
@@ -49,10 +49,8 @@ for p in d['profiles']:
                     if label.startswith('thread pool') or rx.search(joined):
                         cat_time[label] += dt
                         break
-                if 'Gen2GcCallback' in joined:
-                    continue
                 seen = set()
-                for f in frames:
+                for f in frames if 'Gen2GcCallback' not in joined else []:
                     short = f.split('(')[0]
                     if short not in seen and satflow.search(short):
                         seen.add(short)
