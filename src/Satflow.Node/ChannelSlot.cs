@@ -77,9 +77,13 @@ internal sealed class ChannelSlot
 
     public ChannelRecord ToRecord() => new(Peer, KeyIndex, FundingConfirmedHeight, ShortChannelId, FundingTransaction, Channel.Serialize());
 
-    public IEnumerable<Storage.KvOperation> Persist()
+    /// <summary>The operations persisting the channel and, when it changed, the monitor.</summary>
+    public IEnumerable<Storage.KvOperation> Persist(bool monitorChanged = true)
     {
         yield return NodeStore.WriteChannel(ChannelId, ToRecord().Encode());
-        yield return NodeStore.WriteMonitor(ChannelId, Monitor.Serialize());
+        if (monitorChanged)
+        {
+            yield return NodeStore.WriteMonitor(ChannelId, Monitor.Serialize());
+        }
     }
 }

@@ -69,7 +69,8 @@ public sealed partial class LightningNode
                     break;
             }
         }
-        ops.AddRange(slot.Persist());
+        // The monitor only changes with its updates: rewriting it for every update_add_htlc would cost O(history).
+        ops.AddRange(slot.Persist(monitorChanged: output.MonitorUpdates.Count > 0));
         await _store.CommitAsync(ops, cancellationToken).ConfigureAwait(false);
 
         foreach (var message in output.Messages)

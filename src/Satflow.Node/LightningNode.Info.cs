@@ -79,6 +79,21 @@ public sealed partial class LightningNode
         }
     }
 
+    /// <summary>The HTLCs of a channel (empty for an unknown channel).</summary>
+    /// <param name="channelId">The channel id.</param>
+    public IReadOnlyList<ChannelHtlc> GetHtlcs(ChannelId channelId)
+    {
+        _gate.Wait();
+        try
+        {
+            return _channels.TryGetValue(channelId, out var slot) ? slot.Channel.Htlcs : [];
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     private static NodeChannel Describe(ChannelSlot s)
     {
         var c = s.Channel;

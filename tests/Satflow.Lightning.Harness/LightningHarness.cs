@@ -6,6 +6,7 @@ using Satflow.Lightning.Channels;
 using Satflow.Lightning.Types;
 using Satflow.Node;
 using Satflow.Node.Funding;
+using Satflow.Node.Persistence;
 using Satflow.Payments;
 using Satflow.Storage;
 
@@ -219,6 +220,44 @@ public sealed class LightningHarness : IAsyncDisposable
         await SettleAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Copies a node's store (every namespace the node and its payment records use), e.g. to replay a stale state later.</summary>
+    public static async Task<InMemoryKeyValueStore> SnapshotStoreAsync(HarnessNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var copy = new InMemoryKeyValueStore();
+        var namespaces = new[]
+        {
+            (NodeStore.PrimaryNamespace, NodeStore.ChannelsNamespace), (NodeStore.PrimaryNamespace, NodeStore.MonitorsNamespace),
+            (NodeStore.PrimaryNamespace, NodeStore.HtlcsNamespace), (NodeStore.PrimaryNamespace, NodeStore.ReceivedNamespace),
+            (NodeStore.PrimaryNamespace, NodeStore.MetaNamespace), (InvoiceService.PrimaryNamespace, InvoiceService.SecondaryNamespace),
+            (PaymentTracker.PrimaryNamespace, PaymentTracker.SecondaryNamespace),
+        };
+        foreach (var (primary, secondary) in namespaces)
+        {
+            foreach (var key in await node.Store.ListAsync(primary, secondary).ConfigureAwait(false))
+            {
+                if (await node.Store.ReadAsync(primary, secondary, key).ConfigureAwait(false) is { } value)
+                {
+                    await copy.WriteAsync(primary, secondary, key, value.ToArray()).ConfigureAwait(false);
+                }
+            }
+        }
+        return copy;
+    }
+
+    /// <summary>Restarts a crashed node from another store (a stale copy: the node then runs on old state).</summary>
+    public Task RestartAsync(HarnessNode node, InMemoryKeyValueStore store)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        ArgumentNullException.ThrowIfNull(store);
+        if (node.IsRunning)
+        {
+            throw new InvalidOperationException($"{node} runs: crash it first.");
+        }
+        node.Store = store;
+        return RestartAsync(node);
+    }
+
     /// <summary>Restarts a crashed node from its store and catches it up with the chain (it reconnects nothing by itself).</summary>
     public async Task RestartAsync(HarnessNode node)
     {
@@ -284,7 +323,7 @@ public sealed class HarnessNode
     public byte[] Seed { get; }
 
     /// <summary>The node's store (survives crashes).</summary>
-    public InMemoryKeyValueStore Store { get; }
+    public InMemoryKeyValueStore Store { get; internal set; }
 
     /// <summary>The on-chain wallet (funding and sweeps).</summary>
     public OnChainWallet Wallet { get; }
