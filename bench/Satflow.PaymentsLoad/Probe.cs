@@ -61,6 +61,9 @@ public sealed class NodeProbe(string name)
     /// <summary>Bytes written in batches, by secondary namespace (channels, monitors, htlcs, invoices...).</summary>
     public ConcurrentDictionary<string, long> BatchBytesByNamespace { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Remove operations in batches, by secondary namespace.</summary>
+    public ConcurrentDictionary<string, long> BatchRemovesByNamespace { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The size of the last value written, by secondary namespace (how big a channel or monitor record is now).</summary>
     public ConcurrentDictionary<string, long> LastValueSizeByNamespace { get; } = new(StringComparer.Ordinal);
 
@@ -75,6 +78,7 @@ public sealed class NodeProbe(string name)
         HtlcSignaturesSent.Snapshot(),
         new Dictionary<string, long>(SentByType, StringComparer.Ordinal),
         new Dictionary<string, long>(BatchBytesByNamespace, StringComparer.Ordinal),
+        new Dictionary<string, long>(BatchRemovesByNamespace, StringComparer.Ordinal),
         new Dictionary<string, long>(LastValueSizeByNamespace, StringComparer.Ordinal));
 }
 
@@ -87,6 +91,7 @@ public sealed record NodeProbeSnapshot(
     MeterSnapshot HtlcSignaturesSent,
     IReadOnlyDictionary<string, long> SentByType,
     IReadOnlyDictionary<string, long> BatchBytesByNamespace,
+    IReadOnlyDictionary<string, long> BatchRemovesByNamespace,
     IReadOnlyDictionary<string, long> LastValueSizeByNamespace)
 {
     public static NodeProbeSnapshot operator -(NodeProbeSnapshot a, NodeProbeSnapshot b) => new(
@@ -97,6 +102,7 @@ public sealed record NodeProbeSnapshot(
         a.HtlcSignaturesSent - b.HtlcSignaturesSent,
         Minus(a.SentByType, b.SentByType),
         Minus(a.BatchBytesByNamespace, b.BatchBytesByNamespace),
+        Minus(a.BatchRemovesByNamespace, b.BatchRemovesByNamespace),
         a.LastValueSizeByNamespace);
 
     private static Dictionary<string, long> Minus(IReadOnlyDictionary<string, long> a, IReadOnlyDictionary<string, long> b) =>

@@ -51,6 +51,12 @@ internal static class Report
             text,
             ["in flight", .. kinds.Select(k => k + " KB")],
             results.Select(r => (string[])[r.Concurrency.ToString(), .. kinds.Select(k => F((r.Payer.BatchBytesByNamespace.GetValueOrDefault(k) + r.Payee.BatchBytesByNamespace.GetValueOrDefault(k)) / 1024.0 / Math.Max(1, r.Succeeded), 1))]));
+        var removed = results.SelectMany(r => r.Payer.BatchRemovesByNamespace.Keys.Concat(r.Payee.BatchRemovesByNamespace.Keys)).Distinct().Order(StringComparer.Ordinal).ToList();
+        text.AppendLine("Remove operations per payment by record kind (both nodes; a settled HTLC needs one in 'received' and one in 'htlcs'):");
+        Table(
+            text,
+            ["in flight", .. removed.Select(k => k + " removes")],
+            results.Select(r => (string[])[r.Concurrency.ToString(), .. removed.Select(k => F((double)(r.Payer.BatchRemovesByNamespace.GetValueOrDefault(k) + r.Payee.BatchRemovesByNamespace.GetValueOrDefault(k)) / Math.Max(1, r.Succeeded), 2))]));
         if (results.Count > 0)
         {
             var last = results[^1];

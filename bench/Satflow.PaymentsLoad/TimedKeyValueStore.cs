@@ -49,6 +49,10 @@ public sealed class TimedKeyValueStore(IKeyValueStore inner, NodeProbe probe) : 
                 probe.BatchBytesByNamespace.AddOrUpdate(op.SecondaryNamespace, op.Value.Length, (_, n) => n + op.Value.Length);
                 probe.LastValueSizeByNamespace[op.SecondaryNamespace] = op.Value.Length;
             }
+            else
+            {
+                probe.BatchRemovesByNamespace.AddOrUpdate(op.SecondaryNamespace, 1, (_, n) => n + 1);
+            }
         }
         var start = Stopwatch.GetTimestamp();
         await inner.WriteBatchAsync(operations, cancellationToken).ConfigureAwait(false);
