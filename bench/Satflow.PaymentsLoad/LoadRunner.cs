@@ -61,11 +61,29 @@ public sealed record LevelResult
     public required NodeProbeSnapshot Payee { get; init; }
 
     public IReadOnlyList<string> FirstErrors { get; init; } = [];
+
+    /// <summary>Set when no payment completed for the stall timeout: what the nodes reported then.</summary>
+    public string? Stall { get; init; }
 }
 
 /// <summary>Runs N payments at a given concurrency (the number of payments in flight) and measures them.</summary>
-public sealed class LoadRunner(LoadNetwork network, MilliSatoshi amount, Action<string> progress)
+public sealed class LoadRunner(LoadNetwork network, MilliSatoshi amount, TimeSpan stallTimeout, Action<string> progress)
 {
+    /// <summary>What the nodes say when payments stopped completing (the channel calls are bounded: the node lock may be stuck).</summary>
+    private string Diagnose(int done, int payments)
+    {
+        static string Side(LoadNode side, ChannelId channelId)
+        {
+            var peers = side.Node.ListPeers().Count;
+            var channel = Task.Run(() => side.Node.GetChannel(channelId));
+            var described = channel.Wait(TimeSpan.FromSeconds(5))
+                ? channel.Result is { } c ? $"{c.State}{(c.IsOffline ? " offline" : string.Empty)}, {c.PendingHtlcs} HTLCs, unsigned changes: {side.Node.HasChangesToSign}" : "no channel"
+                : "GetChannel did not return in 5 s (node lock held)";
+            return $"{side.Name}: {peers} peer(s), channel {described}";
+        }
+        return $"{done}/{payments} done; {Side(network.Payer, network.ChannelId)}; {Side(network.Payee, network.ChannelId)}";
+    }
+
     public async Task<LevelResult> RunAsync(int concurrency, int payments, CancellationToken cancellationToken)
     {
         await network.WaitQuietAsync(cancellationToken).ConfigureAwait(false);
@@ -83,7 +101,31 @@ public sealed class LoadRunner(LoadNetwork network, MilliSatoshi amount, Action<
         var allocated = GC.GetTotalAllocatedBytes(precise: false);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var start = Stopwatch.GetTimestamp();
-        using var reporter = new Timer(_ => progress($"  c={concurrency}: {Volatile.Read(ref done)}/{payments} done, {Volatile.Read(ref failed)} failed, {Volatile.Read(ref done) / Stopwatch.GetElapsedTime(start).TotalSeconds:0.0}/s"), null, 2000, 2000);
+        using var stalled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = stalled.Token;
+        var lastDone = 0;
+        var lastProgress = Stopwatch.GetTimestamp();
+        string? stall = null;
+        using var reporter = new Timer(
+            _ =>
+            {
+                var now = Volatile.Read(ref done);
+                progress($"  c={concurrency}: {now}/{payments} done, {Volatile.Read(ref failed)} failed, {now / Stopwatch.GetElapsedTime(start).TotalSeconds:0.0}/s");
+                if (now != lastDone)
+                {
+                    lastDone = now;
+                    lastProgress = Stopwatch.GetTimestamp();
+                }
+                else if (stall is null && Stopwatch.GetElapsedTime(lastProgress) > stallTimeout)
+                {
+                    stall = Diagnose(now, payments);
+                    progress("  STALLED: " + stall);
+                    stalled.Cancel();
+                }
+            },
+            null,
+            2000,
+            2000);
 
         async Task Worker()
         {
@@ -92,10 +134,10 @@ public sealed class LoadRunner(LoadNetwork network, MilliSatoshi amount, Action<
                 try
                 {
                     var t0 = Stopwatch.GetTimestamp();
-                    var invoice = await network.Payee.Node.CreateInvoiceAsync(amount, "paymentsload", cancellationToken: cancellationToken).ConfigureAwait(false);
+                    var invoice = await network.Payee.Node.CreateInvoiceAsync(amount, "paymentsload", cancellationToken: token).ConfigureAwait(false);
                     var t1 = Stopwatch.GetTimestamp();
-                    var pending = await network.Payer.Node.PayInvoiceAsync(invoice.Bolt11, cancellationToken: cancellationToken).ConfigureAwait(false);
-                    var record = await network.Payer.Node.WaitForPaymentAsync(pending.PaymentHash, cancellationToken).ConfigureAwait(false);
+                    var pending = await network.Payer.Node.PayInvoiceAsync(invoice.Bolt11, cancellationToken: token).ConfigureAwait(false);
+                    var record = await network.Payer.Node.WaitForPaymentAsync(pending.PaymentHash, token).ConfigureAwait(false);
                     var t2 = Stopwatch.GetTimestamp();
                     invoiceLatencies.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
                     if (record.State == OutgoingPaymentState.Succeeded)
@@ -114,16 +156,42 @@ public sealed class LoadRunner(LoadNetwork network, MilliSatoshi amount, Action<
                     Interlocked.Increment(ref failed);
                     errors.Enqueue($"{e.Reason}: {e.Message}");
                 }
+                catch (OperationCanceledException) when (stalled.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref failed);
+                    errors.Enqueue("abandoned: no payment completed for " + stallTimeout.TotalSeconds + " s");
+                }
                 Interlocked.Increment(ref done);
             }
         }
 
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(Worker, cancellationToken))).ConfigureAwait(false);
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(Worker, CancellationToken.None))).ConfigureAwait(false);
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
         var allocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - allocated;
         gen2 = GC.CollectionCount(2) - gen2;
 
+        if (stall is not null)
+        {
+            return new LevelResult
+            {
+                Concurrency = concurrency,
+                Payments = payments,
+                Succeeded = succeeded,
+                Failed = failed,
+                Seconds = seconds,
+                PayLatencyMs = LatencySummary.Of([.. payLatencies]),
+                InvoiceLatencyMs = LatencySummary.Of([.. invoiceLatencies]),
+                CpuMsPerPayment = cpuMs / Math.Max(1, succeeded),
+                AllocatedKbPerPayment = allocatedBytes / 1024.0 / Math.Max(1, succeeded),
+                Gen2Collections = gen2,
+                BalancesVerified = false,
+                Payer = network.Payer.Probe.Snapshot() - probesBefore.Item1,
+                Payee = network.Payee.Probe.Snapshot() - probesBefore.Item2,
+                FirstErrors = [.. errors.Take(5)],
+                Stall = stall,
+            };
+        }
         await network.WaitQuietAsync(cancellationToken).ConfigureAwait(false);
         var payerAfter = network.Payer.Node.GetChannel(network.ChannelId)!;
         var payeeAfter = network.Payee.Node.GetChannel(network.ChannelId)!;

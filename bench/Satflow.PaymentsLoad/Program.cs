@@ -52,7 +52,7 @@ bool ok;
 await using (var network = await LoadNetwork.CreateAsync(options.Store, Progress, cancel.Token))
 {
     await network.OpenChannelAsync(Money.Satoshis((long)options.CapacitySat), Progress, cancel.Token);
-    var runner = new LoadRunner(network, amount, Progress);
+    var runner = new LoadRunner(network, amount, TimeSpan.FromSeconds(options.StallSeconds), Progress);
     if (options.Warmup > 0)
     {
         var warm = await runner.RunAsync(Math.Min(10, options.Warmup), options.Warmup, cancel.Token);
@@ -67,6 +67,13 @@ await using (var network = await LoadNetwork.CreateAsync(options.Store, Progress
         foreach (var error in result.FirstErrors)
         {
             Progress("  error: " + error);
+        }
+        if (result.Stall is not null)
+        {
+            // The nodes are wedged: report what was measured and leave without waiting for their shutdown.
+            await Console.Error.WriteLineAsync(Report.Render(options, calibration, results, LoadAverage()));
+            await Console.Error.WriteLineAsync("stalled: " + result.Stall);
+            Environment.Exit(1);
         }
     }
     ok = results.All(r => r.Failed == 0 && r.BalancesVerified);
@@ -114,6 +121,7 @@ internal sealed record LoadOptions
           --amount-sat N        amount of each payment in satoshis (default 1000)
           --capacity-sat N      channel capacity in satoshis (default 16000000, below 2^24)
           --warmup N            unmeasured payments before the first level (default 20)
+          --stall-seconds N     abandon a level when no payment completes for N seconds (default 60)
           --json                print the results as JSON on stdout (the table goes to stderr)
           -h, --help            this help
 
@@ -132,6 +140,8 @@ internal sealed record LoadOptions
     public ulong CapacitySat { get; init; } = 16_000_000;
 
     public int Warmup { get; init; } = 20;
+
+    public int StallSeconds { get; init; } = 60;
 
     public bool Json { get; init; }
 
@@ -182,6 +192,9 @@ internal sealed record LoadOptions
                 case "--warmup":
                     var warmup = Value();
                     o = o with { Warmup = warmup == "0" ? 0 : PositiveInt(warmup, "--warmup") };
+                    break;
+                case "--stall-seconds":
+                    o = o with { StallSeconds = PositiveInt(Value(), "--stall-seconds") };
                     break;
                 case "--json":
                     o = o with { Json = true };
