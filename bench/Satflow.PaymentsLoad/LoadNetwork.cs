@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Logging;
 using NBitcoin;
 using Satflow.Bitcoin.Wallet;
 using Satflow.Devnet;
@@ -66,7 +67,7 @@ public sealed class LoadNetwork : IAsyncDisposable
     public ChannelId ChannelId { get; private set; }
 
     /// <summary>Starts the chain and both nodes, connects them over TCP and funds the payer's wallet.</summary>
-    public static async Task<LoadNetwork> CreateAsync(StoreKind storeKind, Action<string> progress, CancellationToken cancellationToken)
+    public static async Task<LoadNetwork> CreateAsync(StoreKind storeKind, ILoggerFactory loggers, Action<string> progress, CancellationToken cancellationToken)
     {
         var chain = DevnetChain.Open(new DevnetOptions { ScriptVerificationThreads = 1 });
         string? directory = null;
@@ -75,8 +76,8 @@ public sealed class LoadNetwork : IAsyncDisposable
             directory = Path.Combine(Path.GetTempPath(), "satflow-paymentsload-" + Guid.NewGuid().ToString("N")[..12]);
             Directory.CreateDirectory(directory);
         }
-        var payer = await StartNodeAsync("payer", 1, chain, storeKind, directory, cancellationToken).ConfigureAwait(false);
-        var payee = await StartNodeAsync("payee", 2, chain, storeKind, directory, cancellationToken).ConfigureAwait(false);
+        var payer = await StartNodeAsync("payer", 1, chain, storeKind, directory, loggers, cancellationToken).ConfigureAwait(false);
+        var payee = await StartNodeAsync("payee", 2, chain, storeKind, directory, loggers, cancellationToken).ConfigureAwait(false);
         var network = new LoadNetwork(chain, payer, payee, directory);
         progress($"payer {payer.Node.NodeId} and payee {payee.Node.NodeId}, stores: {(directory is null ? "in memory" : directory)}");
 
@@ -89,7 +90,7 @@ public sealed class LoadNetwork : IAsyncDisposable
         return network;
     }
 
-    private static async Task<LoadNode> StartNodeAsync(string name, byte index, DevnetChain chain, StoreKind storeKind, string? directory, CancellationToken cancellationToken)
+    private static async Task<LoadNode> StartNodeAsync(string name, byte index, DevnetChain chain, StoreKind storeKind, string? directory, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var probe = new NodeProbe(name);
         var seed = new byte[32];
@@ -118,7 +119,7 @@ public sealed class LoadNetwork : IAsyncDisposable
             // Up to 100 payments in flight: the default 64-message send queue would throttle the writer.
             SendQueueCapacity = 1024,
         };
-        var transport = new TimedTransport(new PeerManagerTransport(LightningNode.DeriveNodeSecret(seed), transportOptions, TimeProvider.System), probe);
+        var transport = new TimedTransport(new PeerManagerTransport(LightningNode.DeriveNodeSecret(seed), transportOptions, TimeProvider.System, loggers), probe);
         var dependencies = new NodeDependencies
         {
             Seed = seed,
@@ -128,6 +129,7 @@ public sealed class LoadNetwork : IAsyncDisposable
             Broadcaster = chain,
             FeeEstimator = chain,
             Time = TimeProvider.System,
+            Loggers = loggers,
         };
         var node = await LightningNode.StartAsync(dependencies, new NodeOptions { Alias = name, MinimumDepth = 3 }, cancellationToken).ConfigureAwait(false);
         return new LoadNode(name, node, wallet, store, probe, storePath);

@@ -106,6 +106,7 @@ public sealed class LoadRunner(LoadNetwork network, MilliSatoshi amount, TimeSpa
         var lastDone = 0;
         var lastProgress = Stopwatch.GetTimestamp();
         string? stall = null;
+        var diagnosing = 0;
         using var reporter = new Timer(
             _ =>
             {
@@ -116,7 +117,7 @@ public sealed class LoadRunner(LoadNetwork network, MilliSatoshi amount, TimeSpa
                     lastDone = now;
                     lastProgress = Stopwatch.GetTimestamp();
                 }
-                else if (stall is null && Stopwatch.GetElapsedTime(lastProgress) > stallTimeout)
+                else if (Stopwatch.GetElapsedTime(lastProgress) > stallTimeout && Interlocked.Exchange(ref diagnosing, 1) == 0)
                 {
                     stall = Diagnose(now, payments);
                     progress("  STALLED: " + stall);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging;
 using NBitcoin;
 using Satflow.Lightning.Types;
 using Satflow.PaymentsLoad;
@@ -47,9 +48,19 @@ Progress($"calibrating secp256k1 on one thread; load average {LoadAverage()}");
 var calibration = Calibration.Measure();
 Progress($"  sign {calibration.SignUs:0} µs, verify {calibration.VerifyUs:0} µs, ECDH {calibration.EcdhUs:0} µs, pubkey {calibration.PubKeyUs:0} µs");
 
+// Warnings (peer closings with their reason, protocol errors) go to stderr with the progress lines.
+using var loggers = LoggerFactory.Create(b => b
+    .SetMinimumLevel(options.LogLevel)
+    .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+    .AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "HH:mm:ss.fff ";
+    })
+    .AddFilter("Microsoft", LogLevel.Warning));
 var results = new List<LevelResult>();
 bool ok;
-await using (var network = await LoadNetwork.CreateAsync(options.Store, Progress, cancel.Token))
+await using (var network = await LoadNetwork.CreateAsync(options.Store, loggers, Progress, cancel.Token))
 {
     await network.OpenChannelAsync(Money.Satoshis((long)options.CapacitySat), Progress, cancel.Token);
     var runner = new LoadRunner(network, amount, TimeSpan.FromSeconds(options.StallSeconds), Progress);
@@ -122,6 +133,7 @@ internal sealed record LoadOptions
           --capacity-sat N      channel capacity in satoshis (default 16000000, below 2^24)
           --warmup N            unmeasured payments before the first level (default 20)
           --stall-seconds N     abandon a level when no payment completes for N seconds (default 60)
+          --log-level LEVEL     node and peer logs on the console: warning (default), information, debug, none
           --json                print the results as JSON on stdout (the table goes to stderr)
           -h, --help            this help
 
@@ -142,6 +154,8 @@ internal sealed record LoadOptions
     public int Warmup { get; init; } = 20;
 
     public int StallSeconds { get; init; } = 60;
+
+    public LogLevel LogLevel { get; init; } = LogLevel.Warning;
 
     public bool Json { get; init; }
 
@@ -195,6 +209,19 @@ internal sealed record LoadOptions
                     break;
                 case "--stall-seconds":
                     o = o with { StallSeconds = PositiveInt(Value(), "--stall-seconds") };
+                    break;
+                case "--log-level":
+                    o = o with
+                    {
+                        LogLevel = Value() switch
+                        {
+                            "debug" => LogLevel.Debug,
+                            "information" => LogLevel.Information,
+                            "warning" => LogLevel.Warning,
+                            "none" => LogLevel.None,
+                            var other => throw new ArgumentException($"--log-level is debug, information, warning or none, not '{other}'."),
+                        },
+                    };
                     break;
                 case "--json":
                     o = o with { Json = true };
