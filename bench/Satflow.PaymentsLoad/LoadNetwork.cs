@@ -67,7 +67,7 @@ public sealed class LoadNetwork : IAsyncDisposable
     public ChannelId ChannelId { get; private set; }
 
     /// <summary>Starts the chain and both nodes, connects them over TCP and funds the payer's wallet.</summary>
-    public static async Task<LoadNetwork> CreateAsync(StoreKind storeKind, ILoggerFactory loggers, Action<string> progress, CancellationToken cancellationToken)
+    public static async Task<LoadNetwork> CreateAsync(StoreKind storeKind, bool autoFlush, ILoggerFactory loggers, Action<string> progress, CancellationToken cancellationToken)
     {
         var chain = DevnetChain.Open(new DevnetOptions { ScriptVerificationThreads = 1 });
         string? directory = null;
@@ -76,8 +76,8 @@ public sealed class LoadNetwork : IAsyncDisposable
             directory = Path.Combine(Path.GetTempPath(), "satflow-paymentsload-" + Guid.NewGuid().ToString("N")[..12]);
             Directory.CreateDirectory(directory);
         }
-        var payer = await StartNodeAsync("payer", 1, chain, storeKind, directory, loggers, cancellationToken).ConfigureAwait(false);
-        var payee = await StartNodeAsync("payee", 2, chain, storeKind, directory, loggers, cancellationToken).ConfigureAwait(false);
+        var payer = await StartNodeAsync("payer", 1, chain, storeKind, directory, autoFlush, loggers, cancellationToken).ConfigureAwait(false);
+        var payee = await StartNodeAsync("payee", 2, chain, storeKind, directory, autoFlush, loggers, cancellationToken).ConfigureAwait(false);
         var network = new LoadNetwork(chain, payer, payee, directory);
         progress($"payer {payer.Node.NodeId} and payee {payee.Node.NodeId}, stores: {(directory is null ? "in memory" : directory)}");
 
@@ -90,7 +90,7 @@ public sealed class LoadNetwork : IAsyncDisposable
         return network;
     }
 
-    private static async Task<LoadNode> StartNodeAsync(string name, byte index, DevnetChain chain, StoreKind storeKind, string? directory, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<LoadNode> StartNodeAsync(string name, byte index, DevnetChain chain, StoreKind storeKind, string? directory, bool autoFlush, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var probe = new NodeProbe(name);
         var seed = new byte[32];
@@ -131,7 +131,7 @@ public sealed class LoadNetwork : IAsyncDisposable
             Time = TimeProvider.System,
             Loggers = loggers,
         };
-        var node = await LightningNode.StartAsync(dependencies, new NodeOptions { Alias = name, MinimumDepth = 3 }, cancellationToken).ConfigureAwait(false);
+        var node = await LightningNode.StartAsync(dependencies, new NodeOptions { Alias = name, MinimumDepth = 3, AutoFlush = autoFlush }, cancellationToken).ConfigureAwait(false);
         return new LoadNode(name, node, wallet, store, probe, storePath);
     }
 
@@ -147,6 +147,27 @@ public sealed class LoadNetwork : IAsyncDisposable
                 await side.Wallet.BlockConnectedAsync(info.Block, info.Height, cancellationToken).ConfigureAwait(false);
                 await side.Node.BlockConnectedAsync(info.Block, info.Height, cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// With AutoFlush off, the host signs: every <paramref name="interval"/> both nodes flush (one
+    /// <c>commitment_signed</c> covers the updates queued since the last flush), until <paramref name="cancellationToken"/>.
+    /// </summary>
+    public async Task FlushLoopAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await Payer.Node.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await Payee.Node.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped.
         }
     }
 

@@ -60,8 +60,10 @@ using var loggers = LoggerFactory.Create(b => b
     .AddFilter("Microsoft", LogLevel.Warning));
 var results = new List<LevelResult>();
 bool ok;
-await using (var network = await LoadNetwork.CreateAsync(options.Store, loggers, Progress, cancel.Token))
+await using (var network = await LoadNetwork.CreateAsync(options.Store, options.FlushMs == 0, loggers, Progress, cancel.Token))
 {
+    using var stopFlushing = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token);
+    var flushing = options.FlushMs == 0 ? Task.CompletedTask : network.FlushLoopAsync(TimeSpan.FromMilliseconds(options.FlushMs), stopFlushing.Token);
     await network.OpenChannelAsync(Money.Satoshis((long)options.CapacitySat), Progress, cancel.Token);
     var runner = new LoadRunner(network, amount, TimeSpan.FromSeconds(options.StallSeconds), Progress);
     if (options.Warmup > 0)
@@ -88,6 +90,8 @@ await using (var network = await LoadNetwork.CreateAsync(options.Store, loggers,
         }
     }
     ok = results.All(r => r.Failed == 0 && r.BalancesVerified);
+    await stopFlushing.CancelAsync();
+    await flushing;
     Progress($"done; load average {LoadAverage()}");
 }
 
@@ -132,6 +136,8 @@ internal sealed record LoadOptions
           --amount-sat N        amount of each payment in satoshis (default 1000)
           --capacity-sat N      channel capacity in satoshis (default 16000000, below 2^24)
           --warmup N            unmeasured payments before the first level (default 20)
+          --flush-ms N          0 (default): the node signs after every update (AutoFlush); N > 0: AutoFlush off and
+                                both nodes flush every N ms, so one commitment_signed covers the updates in between
           --stall-seconds N     abandon a level when no payment completes for N seconds (default 60)
           --log-level LEVEL     node and peer logs on the console: warning (default), information, debug, none
           --json                print the results as JSON on stdout (the table goes to stderr)
@@ -154,6 +160,8 @@ internal sealed record LoadOptions
     public int Warmup { get; init; } = 20;
 
     public int StallSeconds { get; init; } = 60;
+
+    public int FlushMs { get; init; }
 
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
 
@@ -206,6 +214,10 @@ internal sealed record LoadOptions
                 case "--warmup":
                     var warmup = Value();
                     o = o with { Warmup = warmup == "0" ? 0 : PositiveInt(warmup, "--warmup") };
+                    break;
+                case "--flush-ms":
+                    var flush = Value();
+                    o = o with { FlushMs = flush == "0" ? 0 : PositiveInt(flush, "--flush-ms") };
                     break;
                 case "--stall-seconds":
                     o = o with { StallSeconds = PositiveInt(Value(), "--stall-seconds") };

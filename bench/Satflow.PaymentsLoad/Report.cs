@@ -9,7 +9,7 @@ internal static class Report
     {
         var text = new StringBuilder();
         text.AppendLine();
-        text.AppendLine($"Payments: {options.Payments} per level of {options.AmountSat} sat, store {options.Store.ToString().ToLowerInvariant()}, {Environment.ProcessorCount} cores, load average at the end {loadAverage}");
+        text.AppendLine($"Payments: {options.Payments} per level of {options.AmountSat} sat, store {options.Store.ToString().ToLowerInvariant()}, {(options.FlushMs == 0 ? "AutoFlush" : $"flush every {options.FlushMs} ms")}, {Environment.ProcessorCount} cores, load average at the end {loadAverage}");
         Table(
             text,
             ["in flight", "ok", "failed", "seconds", "payments/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "invoice p50 ms", "balances"],
