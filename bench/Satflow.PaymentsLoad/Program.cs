@@ -136,8 +136,8 @@ internal sealed record LoadOptions
           --amount-sat N        amount of each payment in satoshis (default 1000)
           --capacity-sat N      channel capacity in satoshis (default 16000000, below 2^24)
           --warmup N            unmeasured payments before the first level (default 20)
-          --flush-ms N          0 (default): the node signs after every update (AutoFlush); N > 0: AutoFlush off and
-                                both nodes flush every N ms, so one commitment_signed covers the updates in between
+          --flush-ms N          AutoFlush off and both nodes flush every N ms, so one commitment_signed covers the
+                                updates in between (default 5); 0: the node signs after every update (AutoFlush)
           --stall-seconds N     abandon a level when no payment completes for N seconds (default 60)
           --log-level LEVEL     node and peer logs on the console: warning (default), information, debug, none
           --json                print the results as JSON on stdout (the table goes to stderr)
@@ -161,7 +161,7 @@ internal sealed record LoadOptions
 
     public int StallSeconds { get; init; } = 60;
 
-    public int FlushMs { get; init; }
+    public int FlushMs { get; init; } = 5;
 
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
 
