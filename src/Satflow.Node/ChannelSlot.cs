@@ -21,6 +21,9 @@ internal sealed class ChannelSlot
 
     public NodeId Peer { get; }
 
+    /// <summary>Set while the node settles or fails this channel's committed incoming HTLCs (guards re-entry).</summary>
+    public bool DecidingReceived { get; set; }
+
     /// <summary>The temporary id of the opening (only while the node runs; not persisted).</summary>
     public ChannelId? TemporaryChannelId { get; }
 

@@ -193,31 +193,59 @@ public sealed partial class LightningNode
     /// <summary>Settles or fails the committed incoming HTLCs of a channel that are still undecided.</summary>
     private async Task DecideReceivedAsync(ChannelSlot slot, CancellationToken cancellationToken)
     {
-        if (slot.Channel.IsOffline || slot.Channel.State is not (ChannelState.Normal or ChannelState.ShuttingDown))
+        // ApplyAsync calls back into this method; the outer call keeps deciding until nothing is left, so a nested
+        // call returns at once instead of settling the same HTLCs again (which made settling quadratic in the number
+        // of HTLCs in flight — found by bench/Satflow.PaymentsLoad).
+        if (slot.DecidingReceived)
         {
             return;
         }
-        var pending = _received.Where(r => r.Key.Item1 == slot.ChannelId).OrderBy(r => r.Key.Item2).Select(r => r.Value).ToList();
-        foreach (var htlc in pending)
+        slot.DecidingReceived = true;
+        try
         {
-            var decision = await DecideAsync(htlc, cancellationToken).ConfigureAwait(false);
-            ChannelOutput output;
-            try
+            while (true)
             {
-                output = decision switch
+                if (slot.Channel.IsOffline || slot.Channel.State is not (ChannelState.Normal or ChannelState.ShuttingDown))
                 {
-                    { Preimage: { } preimage } => slot.Channel.FulfillHtlc(htlc.HtlcId, preimage),
-                    { Malformed: { } malformed } => slot.Channel.FailMalformedHtlc(htlc.HtlcId, malformed.Sha256, malformed.Code),
-                    _ => slot.Channel.FailHtlc(htlc.HtlcId, decision.FailurePacket!),
-                };
+                    return;
+                }
+                var pending = _received.Where(r => r.Key.Item1 == slot.ChannelId).OrderBy(r => r.Key.Item2).Select(r => r.Value).ToList();
+                if (pending.Count == 0)
+                {
+                    return;
+                }
+                foreach (var htlc in pending)
+                {
+                    if (!_received.ContainsKey((slot.ChannelId, htlc.HtlcId))
+                        || slot.Channel.IsOffline
+                        || slot.Channel.State is not (ChannelState.Normal or ChannelState.ShuttingDown))
+                    {
+                        continue;
+                    }
+                    var decision = await DecideAsync(htlc, cancellationToken).ConfigureAwait(false);
+                    ChannelOutput output;
+                    try
+                    {
+                        output = decision switch
+                        {
+                            { Preimage: { } preimage } => slot.Channel.FulfillHtlc(htlc.HtlcId, preimage),
+                            { Malformed: { } malformed } => slot.Channel.FailMalformedHtlc(htlc.HtlcId, malformed.Sha256, malformed.Code),
+                            _ => slot.Channel.FailHtlc(htlc.HtlcId, decision.FailurePacket!),
+                        };
+                    }
+                    catch (ChannelUpdateRefusedException e) when (e.Reason == ChannelRefusalReason.UnknownHtlc)
+                    {
+                        // Already settled before a crash (the channel state says so): only the bookkeeping is left.
+                        output = ChannelOutput.Empty;
+                    }
+                    _received.Remove((slot.ChannelId, htlc.HtlcId));
+                    await ApplyAsync(slot, output, [NodeStore.RemoveReceivedHtlc(slot.ChannelId, htlc.HtlcId)], cancellationToken, deferrable: true).ConfigureAwait(false);
+                }
             }
-            catch (ChannelUpdateRefusedException e) when (e.Reason == ChannelRefusalReason.UnknownHtlc)
-            {
-                // Already settled before a crash (the channel state says so): only the bookkeeping is left.
-                output = ChannelOutput.Empty;
-            }
-            _received.Remove((slot.ChannelId, htlc.HtlcId));
-            await ApplyAsync(slot, output, [NodeStore.RemoveReceivedHtlc(slot.ChannelId, htlc.HtlcId)], cancellationToken, deferrable: true).ConfigureAwait(false);
+        }
+        finally
+        {
+            slot.DecidingReceived = false;
         }
     }
 

@@ -57,7 +57,9 @@ public sealed class PeerManagerTransport : IPeerTransport
     public Task<PeerInfo> ConnectAsync(NodeId nodeId, IPEndPoint? endPoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
-        return Manager.ConnectAsync(nodeId, endPoint, persistent: false, cancellationToken);
+        // Persistent: a dropped link to a peer we dialled (our channel peers) is redialled with backoff, so HTLCs in flight
+        // are not stranded when a ping times out under load (seen in bench/Satflow.PaymentsLoad). DisconnectAsync stops it.
+        return Manager.ConnectAsync(nodeId, endPoint, persistent: true, cancellationToken);
     }
 
     /// <inheritdoc />
