@@ -212,10 +212,7 @@ public sealed class OfferIssuer
             .Where(r => r.Type <= 159 || r.Type is >= 1_000_000_000 and <= 2_999_999_999)
             .ToList();
         invoice.WriteTo(records);
-        var unsigned = new TlvStream(records);
-        var signature = Bolt12Merkle.Sign("invoice", "signature", Bolt12Merkle.MerkleRoot(unsigned), signingKey);
-        records.Add(new TlvRecord(Bolt12Type.Signature, signature));
-        return Bolt12Invoice.FromBytes(new TlvStream(records).ToBytes());
+        return Bolt12Invoice.FromBytes(OfferSecrets.Sign(records, "invoice", signingKey));
     }
 
     /// <summary>

@@ -53,6 +53,14 @@ internal sealed class OfferSecrets
         return writer.ToArray();
     }
 
+    /// <summary>Signs the records as BOLT 12 <paramref name="messageName"/> and returns the signed TLV bytes.</summary>
+    public static byte[] Sign(List<TlvRecord> records, string messageName, ECPrivKey key)
+    {
+        var unsigned = new TlvStream(records);
+        var signature = Bolt12Merkle.Sign(messageName, "signature", Bolt12Merkle.MerkleRoot(unsigned), key);
+        return new TlvStream([.. unsigned.Records, new TlvRecord(Bolt12Type.Signature, signature)]).ToBytes();
+    }
+
     public static NodeId NodeIdOf(ECPrivKey key) => NodeId.FromECPubKey(key.CreatePubKey());
 
     public static bool FixedTimeEquals(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => CryptographicOperations.FixedTimeEquals(a, b);
