@@ -105,10 +105,15 @@ public sealed class OfferIssuer
 
     /// <summary>Creates an offer.</summary>
     /// <exception cref="Invoices.InvoiceFormatException">When the parameters do not form a valid offer.</exception>
+    /// <exception cref="ArgumentException">When an introduction node is given for an offer that is not blinded.</exception>
     public Offer CreateOffer(OfferParameters parameters, RandomFill random)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(random);
+        if (parameters.IntroductionNode is not null && !parameters.Blinded)
+        {
+            throw new ArgumentException("An introduction node only applies to a blinded offer.", nameof(parameters));
+        }
         var nonce = new byte[NonceLength];
         random(nonce);
         IReadOnlyList<BlindedPath>? paths = null;

@@ -88,6 +88,38 @@ public sealed class OfferFlowTests
     }
 
     [Fact]
+    public void OfferFieldsFollowTheParameters()
+    {
+        var expiry = Now.AddDays(1);
+        var offer = NewIssuer().CreateOffer(new OfferParameters { Description = "box", Amount = new MilliSatoshi(9), AbsoluteExpiry = expiry, QuantityMax = 10, Issuer = "shop" }, Random(4));
+        Assert.Equal((ulong)expiry.ToUnixTimeSeconds(), offer.Offer.AbsoluteExpiry);
+        Assert.Equal(10UL, offer.Offer.QuantityMax);
+        Assert.Equal("shop", offer.Offer.Issuer);
+        Assert.Equal(32, offer.Offer.Metadata!.Value.Length);
+        Assert.Null(offer.Offer.Chains);
+        var regtest = new OfferIssuer(IssuerKey, IssuerSecret, ChainHash.Regtest).CreateOffer(new OfferParameters { Description = "x" }, Random(4));
+        Assert.Equal([ChainHash.Regtest], regtest.Offer.Chains!);
+        Assert.Throws<ArgumentException>(() => NewIssuer().CreateOffer(new OfferParameters { Description = "x", IntroductionNode = Relay }, Random(4)));
+    }
+
+    [Fact]
+    public void RegtestOffersCarryTheChainThroughRequestAndInvoice()
+    {
+        var random = Random(40);
+        var issuer = new OfferIssuer(IssuerKey, IssuerSecret, ChainHash.Regtest);
+        var payer = new OfferPayer(Payer, PayerSecret, ChainHash.Regtest);
+        var offer = issuer.CreateOffer(new OfferParameters { Description = "test coins", Amount = new MilliSatoshi(1_000) }, random);
+        var pending = payer.CreateRequest(offer, new PayRequestOptions(), Now, TimeSpan.FromMinutes(1), random);
+        Assert.Equal(ChainHash.Regtest, pending.Request.Request.Chain);
+        var request = Assert.IsType<ReceivedInvoiceRequest>(Deliver(OfferMessenger.SendInvoiceRequest(pending, random)).Receipt);
+        Assert.Equal(Bolt12FlowError.UnsupportedChain,
+            Assert.Throws<Bolt12FlowException>(() => NewIssuer().CreateInvoice(request.Request, request.Arrival, Now, Settings, random)).Error);
+        var invoice = issuer.CreateInvoice(request.Request, request.Arrival, Now, Settings, random);
+        var received = Assert.IsType<ReceivedInvoice>(Deliver(OfferMessenger.SendResponse(request.ReplyPath, new IssuerResponse(invoice, null), random)).Receipt);
+        Assert.Equal(new MilliSatoshi(1_000), payer.ValidateInvoice(pending, received.Invoice, received.PathId, Now).Amount);
+    }
+
+    [Fact]
     public void PreimageForPathIdRefusesForeignPathIds()
     {
         Assert.Null(NewIssuer().PreimageForPathId(new byte[48]));
