@@ -11,5 +11,12 @@ internal static class CommandCatalog
         yield return WalletCommands.Create();
         yield return Bolt11Commands.Create();
         yield return Bolt12Commands.Create();
+        yield return NodeCommands.Create();
+        yield return PeerCommands.Create();
+        yield return ChannelCommands.Create();
+        yield return InvoiceCommands.Create();
+        yield return PayCommands.CreatePay();
+        yield return PayCommands.CreateKeysend();
+        yield return PaymentCommands.Create();
     }
 }

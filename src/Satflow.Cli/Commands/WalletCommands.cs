@@ -207,11 +207,17 @@ internal static class WalletCommands
     {
         var context = new WalletContext();
         var type = new Option<string>("--type") { Description = "Address type: p2wpkh (BIP84) or p2tr (BIP86).", DefaultValueFactory = _ => "p2wpkh" };
-        var command = new Command("address", "Hand out the next unused receive address.");
+        var command = new Command("address", "Hand out the next unused receive address (of the running node's wallet with --datadir or --api).");
         context.AddTo(command);
         command.Options.Add(type);
+        var node = new NodeApiOptions();
+        node.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
+            if (node.IsGiven(parse))
+            {
+                return await NodeWalletCommands.AddressAsync(parse, node, parse.GetValue(type)!, ct).ConfigureAwait(false);
+            }
             var addressType = parse.GetValue(type)!.ToLowerInvariant() switch
             {
                 "p2wpkh" or "bech32" => AddressType.P2wpkh,
@@ -243,10 +249,16 @@ internal static class WalletCommands
     private static Command CreateBalance()
     {
         var context = new WalletContext();
-        var command = new Command("balance", "Show confirmed, unconfirmed and immature balances.");
+        var command = new Command("balance", "Show confirmed, unconfirmed and immature balances (of the running node's wallet with --datadir or --api).");
         context.AddTo(command);
+        var node = new NodeApiOptions();
+        node.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
+            if (node.IsGiven(parse))
+            {
+                return await NodeWalletCommands.BalanceAsync(parse, node, ct).ConfigureAwait(false);
+            }
             var (wallet, client) = await context.OpenSyncedAsync(parse, ct).ConfigureAwait(false);
             using (client)
             using (wallet)

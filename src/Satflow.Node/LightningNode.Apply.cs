@@ -1,0 +1,247 @@
+using Satflow.Lightning.Channels;
+using Satflow.Lightning.Messages;
+using Satflow.Lightning.Monitor;
+using Satflow.Lightning.Onion;
+using Satflow.Lightning.Types;
+using Satflow.Node.Payments;
+using Satflow.Node.Persistence;
+using Satflow.Payments;
+using Satflow.Storage;
+
+namespace Satflow.Node;
+
+public sealed partial class LightningNode
+{
+    /// <summary>
+    /// Applies what a channel operation produced: monitor updates go to the monitor; the channel, the monitor and every
+    /// record the events change are written in ONE batch; only then are the messages sent and the monitor's
+    /// transactions broadcast. Events may lead to more channel operations (settling a received HTLC, answering a
+    /// shutdown, signing), each applied the same way.
+    /// </summary>
+    private async Task ApplyAsync(ChannelSlot slot, ChannelOutput output, IReadOnlyList<KvOperation> extra, CancellationToken cancellationToken, IReadOnlyList<LightningMessage>? after = null)
+    {
+        var ops = new List<KvOperation>(extra);
+        var broadcasts = new List<MonitorBroadcast>();
+        var monitorEvents = new List<MonitorEvent>();
+        foreach (var update in output.MonitorUpdates)
+        {
+            var result = slot.Monitor.ApplyUpdate(update);
+            broadcasts.AddRange(result.Broadcasts);
+            monitorEvents.AddRange(result.Events);
+        }
+        var completions = new List<OutgoingPaymentRecord>();
+        var followUps = new List<Func<Task>>();
+        foreach (var e in output.Events)
+        {
+            switch (e)
+            {
+                case HtlcReceived received:
+                    var record = new ReceivedHtlcRecord(received.Id, received.Amount, received.PaymentHash, received.CltvExpiry, received.Onion);
+                    _received[(slot.ChannelId, received.Id)] = record;
+                    ops.Add(NodeStore.WriteReceivedHtlc(slot.ChannelId, record));
+                    break;
+                case HtlcFulfilled fulfilled:
+                    if (await ResolveOfferedAsync(slot.ChannelId, fulfilled.Id, fulfilled.Preimage, null, ops, cancellationToken).ConfigureAwait(false) is { } succeeded)
+                    {
+                        completions.Add(succeeded);
+                    }
+                    break;
+                case HtlcFailed failed:
+                    if (await ResolveOfferedAsync(slot.ChannelId, failed.Id, null, DescribeFailure(slot.ChannelId, failed), ops, cancellationToken).ConfigureAwait(false) is { } failedRecord)
+                    {
+                        completions.Add(failedRecord);
+                    }
+                    break;
+                case ChannelReadyEvent ready:
+                    slot.ShortChannelId = ready.ShortChannelId;
+                    Log.ChannelNote(_logger, slot.ChannelId, $"ready as {ready.ShortChannelId}");
+                    break;
+                case ShutdownRequested:
+                    followUps.Add(() => ApplyAsync(slot, slot.Channel.Shutdown(_deps.FundingWallet.GetSweepScript()), [], cancellationToken));
+                    break;
+                case ChannelClosed closed:
+                    Log.ChannelNote(_logger, slot.ChannelId, $"closed cooperatively by {closed.ClosingTransaction.GetHash()}");
+                    followUps.Add(() => BroadcastAsync(closed.ClosingTransaction, "cooperative close", cancellationToken));
+                    followUps.Add(() => WriteBackupAsync(cancellationToken));
+                    break;
+                case LocalDataLoss:
+                    Log.ChannelNote(_logger, slot.ChannelId, "the peer proved we lost state; waiting for it to force close");
+                    break;
+            }
+        }
+        // The monitor only changes with its updates: rewriting it for every update_add_htlc would cost O(history).
+        ops.AddRange(slot.Persist(monitorChanged: output.MonitorUpdates.Count > 0));
+        await _store.CommitAsync(ops, cancellationToken).ConfigureAwait(false);
+
+        foreach (var message in output.Messages)
+        {
+            await SendAsync(slot.Peer, message, cancellationToken).ConfigureAwait(false);
+        }
+        foreach (var message in after ?? [])
+        {
+            await SendAsync(slot.Peer, message, cancellationToken).ConfigureAwait(false);
+        }
+        foreach (var broadcast in broadcasts)
+        {
+            await BroadcastAsync(broadcast.Transaction, broadcast.Purpose.ToString(), cancellationToken).ConfigureAwait(false);
+        }
+        foreach (var record in completions)
+        {
+            CompletePayment(record);
+        }
+        await HandleMonitorEventsAsync(slot, monitorEvents, cancellationToken).ConfigureAwait(false);
+        foreach (var followUp in followUps)
+        {
+            await followUp().ConfigureAwait(false);
+        }
+        await DecideReceivedAsync(slot, cancellationToken).ConfigureAwait(false);
+        if (_options.AutoFlush && slot.Channel.HasChangesToSign)
+        {
+            await ApplyAsync(slot, slot.Channel.SignCommitment(), [], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Signs a commitment on every channel with unsigned updates (one <c>commitment_signed</c> covers all of them).
+    /// With <see cref="NodeOptions.AutoFlush"/> off, the host (or the test harness) calls this to batch updates.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>How many commitments were signed.</returns>
+    public async Task<int> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var signed = 0;
+            foreach (var slot in _channels.Values.OrderBy(s => s.ChannelId.Value.ToHex(), StringComparer.Ordinal).ToList())
+            {
+                await DecideReceivedAsync(slot, cancellationToken).ConfigureAwait(false);
+                if (slot.Channel.HasChangesToSign)
+                {
+                    await ApplyAsync(slot, slot.Channel.SignCommitment(), [], cancellationToken).ConfigureAwait(false);
+                    signed++;
+                }
+            }
+            return signed;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Whether any channel has updates waiting for a signature (the harness flushes until none has).</summary>
+    public bool HasChangesToSign => _channels.Values.Any(s => s.Channel.HasChangesToSign);
+
+    private async Task BroadcastAsync(NBitcoin.Transaction transaction, string purpose, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _deps.Broadcaster.BroadcastAsync(transaction, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is Bitcoin.Chain.BroadcastRejectedException or Bitcoin.Chain.ChainSourceException)
+        {
+            // Claims are offered again at every block; a refusal now (not yet mature, already spent) is expected.
+            Log.BroadcastFailed(_logger, transaction.GetHash(), purpose, e.Message);
+        }
+    }
+
+    /// <summary>Settles or fails the committed incoming HTLCs of a channel that are still undecided.</summary>
+    private async Task DecideReceivedAsync(ChannelSlot slot, CancellationToken cancellationToken)
+    {
+        if (slot.Channel.IsOffline || slot.Channel.State is not (ChannelState.Normal or ChannelState.ShuttingDown))
+        {
+            return;
+        }
+        var pending = _received.Where(r => r.Key.Item1 == slot.ChannelId).OrderBy(r => r.Key.Item2).Select(r => r.Value).ToList();
+        foreach (var htlc in pending)
+        {
+            var decision = await DecideAsync(htlc, cancellationToken).ConfigureAwait(false);
+            ChannelOutput output;
+            try
+            {
+                output = decision switch
+                {
+                    { Preimage: { } preimage } => slot.Channel.FulfillHtlc(htlc.HtlcId, preimage),
+                    { Malformed: { } malformed } => slot.Channel.FailMalformedHtlc(htlc.HtlcId, malformed.Sha256, malformed.Code),
+                    _ => slot.Channel.FailHtlc(htlc.HtlcId, decision.FailurePacket!),
+                };
+            }
+            catch (ChannelUpdateRefusedException e) when (e.Reason == ChannelRefusalReason.UnknownHtlc)
+            {
+                // Already settled before a crash (the channel state says so): only the bookkeeping is left.
+                output = ChannelOutput.Empty;
+            }
+            _received.Remove((slot.ChannelId, htlc.HtlcId));
+            await ApplyAsync(slot, output, [NodeStore.RemoveReceivedHtlc(slot.ChannelId, htlc.HtlcId)], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private sealed record Decision(PaymentPreimage? Preimage, byte[]? FailurePacket, (Bytes32 Sha256, ushort Code)? Malformed);
+
+    private async Task<Decision> DecideAsync(ReceivedHtlcRecord htlc, CancellationToken cancellationToken)
+    {
+        PeeledOnion peeled;
+        try
+        {
+            peeled = FinalHopOnion.PeelPacket(_nodeSecret, htlc.PaymentHash, htlc.Onion.Span);
+        }
+        catch (OnionException e)
+        {
+            var sha = e.Sha256OfOnion ?? new Bytes32(System.Security.Cryptography.SHA256.HashData(htlc.Onion.Span));
+            var code = (e.FailureCode.Value & FailureCode.BadOnionFlag) != 0 ? e.FailureCode : FailureCode.InvalidOnionVersion;
+            return new Decision(null, null, (sha, code.Value));
+        }
+        Decision Fail(FailureMessage message) => new(null, FailurePacket.Create(peeled.SharedSecret, message), null);
+        var unknown = FailureMessage.IncorrectOrUnknownPaymentDetails(htlc.Amount, (uint)Math.Max(0, _height));
+        PaymentOnionPayload payload;
+        try
+        {
+            payload = FinalHopOnion.DecodeFinalPayload(peeled);
+        }
+        catch (OnionException e)
+        {
+            return Fail(e.ToFailureMessage());
+        }
+        if (htlc.Amount < payload.AmountToForward!.Value)
+        {
+            return Fail(FailureMessage.FinalIncorrectHtlcAmount(htlc.Amount));
+        }
+        if (htlc.CltvExpiry < payload.OutgoingCltvValue!.Value)
+        {
+            return Fail(FailureMessage.FinalIncorrectCltvExpiry(htlc.CltvExpiry));
+        }
+        if (payload.KeysendPreimage is { } keysend)
+        {
+            return keysend.Hash == htlc.PaymentHash ? new Decision(keysend, null, null) : Fail(unknown);
+        }
+        if (payload.PaymentData is not { } data || data.TotalAmount != htlc.Amount && data.TotalAmount > htlc.Amount)
+        {
+            // No payment secret, or a multi-part payment (this node takes single-part payments only).
+            return Fail(unknown);
+        }
+        var invoice = await Invoices.LookupAsync(htlc.PaymentHash, cancellationToken).ConfigureAwait(false);
+        if (invoice is null)
+        {
+            return Fail(unknown);
+        }
+        if (invoice.State == Satflow.Payments.InvoiceState.Settled && invoice.PaymentSecret == data.PaymentSecret)
+        {
+            // Settled before a crash, the HTLC not yet fulfilled: release the preimage again.
+            return new Decision(invoice.Preimage, null, null);
+        }
+        if (_height >= 0 && htlc.CltvExpiry < (ulong)_height + invoice.MinFinalCltvExpiryDelta)
+        {
+            return Fail(unknown);
+        }
+        try
+        {
+            var settled = await Invoices.SettleAsync(htlc.PaymentHash, data.PaymentSecret, htlc.Amount, cancellationToken).ConfigureAwait(false);
+            return new Decision(settled.Preimage, null, null);
+        }
+        catch (PaymentsException)
+        {
+            return Fail(unknown);
+        }
+    }
+}
