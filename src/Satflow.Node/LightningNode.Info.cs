@@ -79,6 +79,25 @@ public sealed partial class LightningNode
         }
     }
 
+    /// <summary>The transaction closing a channel, once known: the cooperative closing transaction, or our commitment after a force close.</summary>
+    /// <param name="channelId">The channel id.</param>
+    public uint256? GetClosingTransactionId(ChannelId channelId)
+    {
+        _gate.Wait();
+        try
+        {
+            if (!_channels.TryGetValue(channelId, out var slot))
+            {
+                return null;
+            }
+            return slot.Channel.ClosingTransaction?.GetHash() ?? (slot.Monitor.IsForceClosed ? slot.Monitor.LocalCommitmentTxId : null);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>The HTLCs of a channel (empty for an unknown channel).</summary>
     /// <param name="channelId">The channel id.</param>
     public IReadOnlyList<ChannelHtlc> GetHtlcs(ChannelId channelId)

@@ -7,6 +7,9 @@ using Satflow.Lightning.Types;
 using Satflow.Node;
 using Satflow.Node.Funding;
 using Satflow.Node.Persistence;
+using Satflow.Node.Transport;
+using Satflow.Lightning.Net;
+using System.Net;
 using Satflow.Payments;
 using Satflow.Storage;
 
@@ -20,6 +23,13 @@ public sealed record HarnessOptions
 
     /// <summary>The fixed feerate of the chain's estimator.</summary>
     public FeeRatePerKw FeeRate { get; init; } = new(1000);
+
+    /// <summary>
+    /// Connect nodes over real TCP on 127.0.0.1 (<see cref="Satflow.Node.Transport.PeerManagerTransport"/>: BOLT 8, init,
+    /// pings on the system clock) instead of the in-memory network. Messages then flow on their own: use
+    /// <see cref="LightningHarness.WaitUntilAsync"/> and set <see cref="NodeOptions.AutoFlush"/>.
+    /// </summary>
+    public bool UseTcp { get; init; }
 
     /// <summary>Coinbase outputs mined to each node's on-chain wallet at start.</summary>
     public int WalletCoins { get; init; } = 2;
@@ -109,7 +119,11 @@ public sealed class LightningHarness : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
-        await a.Node.ConnectAsync(b.NodeId, null).ConfigureAwait(false);
+        await a.Node.ConnectAsync(b.NodeId, b.Node.ListenEndPoint).ConfigureAwait(false);
+        if (Options.UseTcp)
+        {
+            await WaitUntilAsync(() => b.Node.ListPeers().Any(p => p.NodeId == a.NodeId), $"{b} sees {a} connected").ConfigureAwait(false);
+        }
         await SettleAsync().ConfigureAwait(false);
     }
 
@@ -138,6 +152,10 @@ public sealed class LightningHarness : IAsyncDisposable
         await SettleAsync().ConfigureAwait(false);
         var channelId = await funder.Node.WaitForChannelAsync(temporary).ConfigureAwait(false);
         await MineBlocksAsync((int)Options.Node.MinimumDepth).ConfigureAwait(false);
+        if (Options.UseTcp)
+        {
+            await WaitUntilAsync(() => funder.Node.GetChannel(channelId)?.State == ChannelState.Normal && fundee.Node.GetChannel(channelId)?.State == ChannelState.Normal, "the channel is normal on both sides").ConfigureAwait(false);
+        }
         var state = funder.Node.GetChannel(channelId)?.State;
         if (state != ChannelState.Normal || fundee.Node.GetChannel(channelId)?.State != ChannelState.Normal)
         {
@@ -154,6 +172,11 @@ public sealed class LightningHarness : IAsyncDisposable
         var invoice = await payee.Node.CreateInvoiceAsync(amount, "harness payment").ConfigureAwait(false);
         var record = await payer.Node.PayInvoiceAsync(invoice.Bolt11).ConfigureAwait(false);
         await SettleAsync().ConfigureAwait(false);
+        if (Options.UseTcp)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            return await payer.Node.WaitForPaymentAsync(record.PaymentHash, timeout.Token).ConfigureAwait(false);
+        }
         return await payer.Node.LookupPaymentAsync(record.PaymentHash).ConfigureAwait(false) ?? record;
     }
 
@@ -180,6 +203,21 @@ public sealed class LightningHarness : IAsyncDisposable
             }
         }
         throw new InvalidOperationException($"The network did not settle in {maxRounds} rounds.");
+    }
+
+    /// <summary>Polls (on the real clock) until <paramref name="condition"/> holds; for TCP mode, where messages flow on their own.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting until {what}.");
+            }
+            await Task.Delay(20).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Mines blocks (coinbase to <paramref name="payTo"/> or a burn script), feeds them to every wallet and running node, and settles.</summary>
@@ -287,7 +325,9 @@ public sealed class LightningHarness : IAsyncDisposable
     {
         Seed = node.Seed,
         Store = node.Store,
-        Transport = Network.CreateTransport(node.NodeId),
+        Transport = Options.UseTcp
+            ? new PeerManagerTransport(LightningNode.DeriveNodeSecret(node.Seed), new PeerManagerOptions { ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, TimeProvider.System)
+            : Network.CreateTransport(node.NodeId),
         FundingWallet = new OnChainFundingWallet(node.Wallet, Chain),
         ClaimFeeWallet = node.FeeWallet,
         Broadcaster = Chain,

@@ -19,17 +19,21 @@ public sealed class PaymentFlowTests
         var aWalletAfterOpen = a.WalletBalance;
         var bWalletAfterOpen = b.WalletBalance;
 
-        var toB = MilliSatoshi.FromSatoshis(2_000);
-        var toA = MilliSatoshi.FromSatoshis(1_000);
+        // Mostly payments below the 546 sat dust limit (trimmed: no HTLC output, no HTLC signature), plus one above it
+        // each way per round so the HTLC signatures of the batched commitments are exercised too.
+        var smallToB = MilliSatoshi.FromSatoshis(500);
+        var smallToA = MilliSatoshi.FromSatoshis(300);
+        var largeToB = MilliSatoshi.FromSatoshis(20_000);
+        var largeToA = MilliSatoshi.FromSatoshis(10_000);
         var hashes = new List<(HarnessNode Payer, PaymentHash Hash)>();
         for (var round = 0; round < 10; round++)
         {
-            // 100 payments each way in flight at once: one commitment dance carries them all.
+            // 100 payments each way in flight at once: a few commitment dances carry them all.
             for (var i = 0; i < 100; i++)
             {
-                var ib = await b.Node.CreateInvoiceAsync(toB, $"a to b {round}/{i}");
+                var ib = await b.Node.CreateInvoiceAsync(i == 0 ? largeToB : smallToB, $"a to b {round}/{i}");
                 hashes.Add((a, (await a.Node.PayInvoiceAsync(ib.Bolt11)).PaymentHash));
-                var ia = await a.Node.CreateInvoiceAsync(toA, $"b to a {round}/{i}");
+                var ia = await a.Node.CreateInvoiceAsync(i == 0 ? largeToA : smallToA, $"b to a {round}/{i}");
                 hashes.Add((b, (await b.Node.PayInvoiceAsync(ia.Bolt11)).PaymentHash));
             }
             await h.SettleAsync();
@@ -44,7 +48,7 @@ public sealed class PaymentFlowTests
         Assert.Equal(2000, hashes.Count);
         Assert.All(await b.Node.Invoices.ListAsync(), i => Assert.Equal(InvoiceState.Settled, i.State));
 
-        var expectedB = push + MilliSatoshi.FromSatoshis(1000 * 2_000) - MilliSatoshi.FromSatoshis(1000 * 1_000);
+        var expectedB = push + MilliSatoshi.FromSatoshis((10 * 20_000) + (990 * 500)) - MilliSatoshi.FromSatoshis((10 * 10_000) + (990 * 300));
         var channelA = a.Node.GetChannel(channelId)!;
         Assert.Equal(expectedB, channelA.RemoteBalance);
         Assert.Equal(MilliSatoshi.FromSatoshis(5_000_000) - expectedB, channelA.LocalBalance);

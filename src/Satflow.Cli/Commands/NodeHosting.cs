@@ -45,8 +45,5 @@ internal interface IHostedNode : IAsyncDisposable
 internal static class NodeHosting
 {
     /// <summary>Starts the node described by the settings, reporting progress lines to the writer.</summary>
-    public static Func<NodeStartSettings, TextWriter, CancellationToken, Task<IHostedNode>> Launch { get; set; } = LaunchLightningNodeAsync;
-
-    private static Task<IHostedNode> LaunchLightningNodeAsync(NodeStartSettings settings, TextWriter progress, CancellationToken cancellationToken) =>
-        throw new CliException("this build of satflow does not include the Lightning node yet (Satflow.Node is composed in NodeHosting.Launch); the admin API and node commands are ready");
+    public static Func<NodeStartSettings, TextWriter, CancellationToken, Task<IHostedNode>> Launch { get; set; } = LightningNodeHost.LaunchAsync;
 }
