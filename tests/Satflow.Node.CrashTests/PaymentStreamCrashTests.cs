@@ -158,15 +158,17 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
         var startB = (long)channelB.LocalBalance.Value;
         Assert.Equal(startB, (long)channelA.RemoteBalance.Value);
         Assert.Equal(startA, (long)channelB.RemoteBalance.Value);
+        // The API reports balances either before the commitment fee (then they add up to the capacity) or after it
+        // (then the difference is the fee the initiator pays, in whole satoshis); whichever it is, it must never change.
         var commitFeeMsat = CapacitySat * 1000 - startA - startB;
-        Assert.True(commitFeeMsat > 0 && commitFeeMsat % 1000 == 0, $"capacity minus both balances must be the commitment fee in whole satoshis, got {commitFeeMsat} msat");
-        Log($"channel {channelId} normal at {funding}: A {startA} msat, B {startB} msat, commitment fee {commitFeeMsat / 1000} sat");
+        Assert.True(commitFeeMsat >= 0 && commitFeeMsat % 1000 == 0, $"capacity minus both balances must be 0 or the commitment fee in whole satoshis, got {commitFeeMsat} msat");
+        Log($"channel {channelId} normal at {funding}: A {startA} msat, B {startB} msat, capacity - balances = {commitFeeMsat} msat");
         var aWalletBefore = (await A.Api.BalanceAsync()).Total;
 
         // The seeded kill schedule: 3-5 kills at distinct payments, mostly while a payment is in flight.
         var killCount = random.Next(3, 6);
         var kills = Enumerable.Range(2, PaymentCount - 3).OrderBy(_ => random.Next()).Take(killCount).Order()
-            .Select(i => new Kill(i, random.Next(2) == 0, random.Next(4) == 0 ? KillMoment.Idle : KillMoment.InFlight, random.Next(0, 700)))
+            .Select(i => new Kill(i, random.Next(2) == 0, random.Next(4) == 0 ? KillMoment.Idle : KillMoment.InFlight, random.Next(0, 300)))
             .ToDictionary(k => k.Before);
         Log("kill plan: " + string.Join(", ", kills.Values.Select(k => $"#{k.Before} {(k.KillPayer ? "payer" : "payee")} {k.Moment} +{k.DelayMs}ms")));
 
@@ -278,17 +280,23 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
         var confirmed = Assert.Single(Chain.SpendsOfWatched());
         Assert.True(confirmed.Height > 0, "the closing transaction must be confirmed");
 
+        // A mutual close pays each side its whole balance rounded down to the satoshi (the commitment fee is not
+        // part of it); the dropped millisatoshis (under 2 sat in all) and the negotiated fee go to the miners, and the
+        // initiator A pays the negotiated fee.
         var outputs = closing.Outputs.Select(o => o.Value.Satoshi).ToList();
         var closingFee = CapacitySat - outputs.Sum();
         var bSat = finalB / 1000;
-        var aSat = finalA / 1000;
+        var aSat = (finalA + commitFeeMsat) / 1000;
+        var roundingSat = CapacitySat - aSat - bSat;
+        Assert.InRange(roundingSat, 0, 1);
         Assert.Equal(2, outputs.Count);
         Assert.Contains(bSat, outputs);
         var aOut = outputs.Count(o => o == bSat) == 2 ? bSat : outputs.Single(o => o != bSat);
-        Assert.True(closingFee > 0 && closingFee < 20_000, $"closing fee {closingFee} sat is out of range");
-        Assert.Equal(aSat - closingFee, aOut);
-        Assert.Equal(CapacitySat, aOut + bSat + closingFee);
-        Log($"closed by {closing.GetHash()}: A {aOut} sat + B {bSat} sat + fee {closingFee} sat = {CapacitySat} sat");
+        var negotiatedFee = aSat - aOut;
+        Assert.True(negotiatedFee > 0 && negotiatedFee < 20_000, $"the negotiated closing fee {negotiatedFee} sat is out of range");
+        Assert.Equal(closingFee, negotiatedFee + roundingSat);
+        Assert.Equal(CapacitySat, aOut + bSat + negotiatedFee + roundingSat);
+        Log($"closed by {closing.GetHash()}: A {aOut} sat + B {bSat} sat + fee {negotiatedFee} sat + msat rounding {roundingSat} sat = {CapacitySat} sat");
 
         // The closing outputs land in the nodes' wallets.
         await WaitForAsync("both wallets to see their closing outputs", TimeSpan.FromSeconds(90), async () =>
