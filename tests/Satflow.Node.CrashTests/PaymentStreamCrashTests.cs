@@ -44,7 +44,11 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
         InFlight,
     }
 
-    private sealed record Kill(int Before, bool KillPayer, KillMoment Moment, int DelayMs);
+    /// <param name="Before">The payment the kill belongs to.</param>
+    /// <param name="KillPayer">Kill the payer (else the payee).</param>
+    /// <param name="Moment">Between payments or during one.</param>
+    /// <param name="Point">Where in the payment, as a fraction of the recent payment latency (0-1).</param>
+    private sealed record Kill(int Before, bool KillPayer, KillMoment Moment, double Point);
 
     private sealed class Payment(int index, NodeProcess payer, NodeProcess payee, PaymentHash hash, long amountMsat, string bolt11)
     {
@@ -168,11 +172,13 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
         // The seeded kill schedule: 3-5 kills at distinct payments, mostly while a payment is in flight.
         var killCount = random.Next(3, 6);
         var kills = Enumerable.Range(2, PaymentCount - 3).OrderBy(_ => random.Next()).Take(killCount).Order()
-            .Select(i => new Kill(i, random.Next(2) == 0, random.Next(4) == 0 ? KillMoment.Idle : KillMoment.InFlight, random.Next(0, 300)))
+            .Select(i => new Kill(i, random.Next(2) == 0, random.Next(4) == 0 ? KillMoment.Idle : KillMoment.InFlight, random.NextDouble()))
             .ToDictionary(k => k.Before);
-        Log("kill plan: " + string.Join(", ", kills.Values.Select(k => $"#{k.Before} {(k.KillPayer ? "payer" : "payee")} {k.Moment} +{k.DelayMs}ms")));
+        Log("kill plan: " + string.Join(", ", kills.Values.Select(k => $"#{k.Before} {(k.KillPayer ? "payer" : "payee")} {k.Moment} at {k.Point:0.00} of a payment")));
 
         var payments = new List<Payment>();
+        var latency = TimeSpan.FromMilliseconds(300);
+        var interruptedCount = 0;
         long expectedA = startA;
         long expectedB = startB;
         for (var i = 0; i < PaymentCount; i++)
@@ -195,14 +201,25 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
             {
                 await KillAndRestartAsync(kill.KillPayer ? payer : payee, $"before payment #{i}");
             }
+            var started = Stopwatch.GetTimestamp();
             var pay = PayAsync(payment);
             if (kill is { Moment: KillMoment.InFlight })
             {
-                await Task.Delay(kill.DelayMs);
-                payment.Interrupted = true;
-                await KillAndRestartAsync(kill.KillPayer ? payer : payee, $"{kill.DelayMs} ms into payment #{i}");
+                // A random point inside the payment, scaled to how long payments take on this machine right now.
+                var delay = TimeSpan.FromMilliseconds(kill.Point * latency.TotalMilliseconds);
+                await Task.Delay(delay);
+                payment.Interrupted = !pay.IsCompleted;
+                interruptedCount += payment.Interrupted ? 1 : 0;
+                await KillAndRestartAsync(kill.KillPayer ? payer : payee,
+                    $"{delay.TotalMilliseconds:0} ms into payment #{i} ({(payment.Interrupted ? "pay call still open" : "pay call already answered")})");
             }
             await pay;
+            if (kill is null && payment.Reported is not null)
+            {
+                // Smoothed latency of an undisturbed payment (pay call to answer).
+                var took = Stopwatch.GetElapsedTime(started);
+                latency = TimeSpan.FromMilliseconds((latency.TotalMilliseconds * 3 + took.TotalMilliseconds) / 4);
+            }
             // A pay call that got no answer (payer killed) or answered "pending" is read back once the payer settles it.
             var outcome = payment.Refused is not null ? null
                 : payment.Reported is PaymentState.Succeeded or PaymentState.Failed ? payment.Reported
@@ -213,7 +230,11 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
                 expectedB += aPays ? amount : -amount;
             }
         }
-        Log($"stream done: {payments.Count(p => p.Reported == PaymentState.Succeeded)} reported succeeded, A {A.Starts - 1} restarts, B {B.Starts - 1} restarts");
+        Log($"stream done: {payments.Count(p => p.Reported == PaymentState.Succeeded)} reported succeeded, A {A.Starts - 1} restarts, B {B.Starts - 1} restarts, "
+            + $"{interruptedCount} kills while a pay call was open, payment latency ~{latency.TotalMilliseconds:0} ms");
+        Assert.True(A.Starts + B.Starts - 2 == killCount, $"planned {killCount} kills, restarted {A.Starts + B.Starts - 2} times");
+        Assert.True(interruptedCount > 0 || kills.Values.All(k => k.Moment == KillMoment.Idle),
+            "no in-flight kill landed while a pay call was open: the run did not crash a node during a payment");
 
         // 1. Every payment ended: succeeded on the payer and settled on the payee, or failed/never started and unsettled.
         var succeededAToB = 0L;
