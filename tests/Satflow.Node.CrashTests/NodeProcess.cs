@@ -82,6 +82,10 @@ public sealed class NodeProcess : IDisposable
                 try
                 {
                     var info = await _api.InfoAsync().ConfigureAwait(false);
+                    if (Starts > 1 && info.NodeId != NodeId)
+                    {
+                        throw new InvalidOperationException($"node {Name} came back from {DataDirectory} as {info.NodeId}, not {NodeId}");
+                    }
                     NodeId = info.NodeId;
                     ListenAddress = info.ListenAddresses.Count > 0 ? info.ListenAddresses[0]
                         : throw new InvalidOperationException($"node {Name}: /v1/info lists no listen address");
