@@ -41,8 +41,26 @@ internal sealed class ChannelSlot
     /// <summary>The funding transaction (funder only) until it confirms.</summary>
     public Transaction? FundingTransaction { get; set; }
 
-    /// <summary>The closing or commitment transaction that closed the channel, once seen.</summary>
+    /// <summary>The monitor reported the channel fully resolved.</summary>
     public bool FullyResolved { get; set; }
+
+    /// <summary>Writes waiting for the next channel write (local updates not sent yet).</summary>
+    public List<Storage.KvOperation> DeferredOps { get; } = [];
+
+    /// <summary>Messages of local updates not sent yet (sent after the next write).</summary>
+    public List<Satflow.Lightning.Messages.LightningMessage> DeferredMessages { get; } = [];
+
+    /// <summary>Transactions to broadcast after the next write.</summary>
+    public List<MonitorBroadcast> DeferredBroadcasts { get; } = [];
+
+    /// <summary>Whether the monitor changed since it was last written.</summary>
+    public bool DeferredMonitorChange { get; set; }
+
+    /// <summary>Whether anything waits in the outbox.</summary>
+    public bool HasDeferred => DeferredOps.Count > 0 || DeferredMessages.Count > 0 || DeferredBroadcasts.Count > 0 || DeferredMonitorChange;
+
+    /// <summary>The channel holds uncommitted peer updates that were not written (they need no write).</summary>
+    public bool UnpersistedChanges { get; set; }
 
     public static ChannelSlot Create(NodeId peer, uint keyIndex, LocalChannelKeys keys, Channel channel, ChannelMonitor monitor, ChannelId temporaryChannelId) =>
         new(peer, keyIndex, keys, channel, monitor, temporaryChannelId);

@@ -18,9 +18,14 @@ public sealed partial class LightningNode
     /// transactions broadcast. Events may lead to more channel operations (settling a received HTLC, answering a
     /// shutdown, signing), each applied the same way.
     /// </summary>
-    private async Task ApplyAsync(ChannelSlot slot, ChannelOutput output, IReadOnlyList<KvOperation> extra, CancellationToken cancellationToken, IReadOnlyList<LightningMessage>? after = null)
+    private async Task ApplyAsync(ChannelSlot slot, ChannelOutput output, IReadOnlyList<KvOperation> extra, CancellationToken cancellationToken, IReadOnlyList<LightningMessage>? after = null, bool deferrable = false)
     {
-        var ops = new List<KvOperation>(extra);
+        // Without AutoFlush, local updates (add, fulfill, fail) wait in the slot's outbox: nothing was sent, so nothing
+        // depends on them yet; the next write of the channel (at the latest the flush that signs them) carries them
+        // all in one batch, before their messages go out.
+        var ops = new List<KvOperation>(slot.DeferredOps);
+        ops.AddRange(extra);
+        slot.DeferredOps.Clear();
         var broadcasts = new List<MonitorBroadcast>();
         var monitorEvents = new List<MonitorEvent>();
         foreach (var update in output.MonitorUpdates)
@@ -69,11 +74,45 @@ public sealed partial class LightningNode
                     break;
             }
         }
-        // The monitor only changes with its updates: rewriting it for every update_add_htlc would cost O(history).
-        ops.AddRange(slot.Persist(monitorChanged: output.MonitorUpdates.Count > 0));
-        await _store.CommitAsync(ops, cancellationToken).ConfigureAwait(false);
+        if (deferrable && !_options.AutoFlush && (after is null || after.Count == 0))
+        {
+            slot.DeferredOps.AddRange(ops);
+            slot.DeferredMessages.AddRange(output.Messages);
+            slot.DeferredMonitorChange |= output.MonitorUpdates.Count > 0;
+            slot.DeferredBroadcasts.AddRange(broadcasts);
+            foreach (var record in completions)
+            {
+                CompletePayment(record);
+            }
+            await HandleMonitorEventsAsync(slot, monitorEvents, cancellationToken).ConfigureAwait(false);
+            foreach (var followUp in followUps)
+            {
+                await followUp().ConfigureAwait(false);
+            }
+            return;
+        }
+        var messages = slot.DeferredMessages.Concat(output.Messages).ToList();
+        var monitorChanged = slot.DeferredMonitorChange || output.MonitorUpdates.Count > 0;
+        broadcasts.InsertRange(0, slot.DeferredBroadcasts);
+        slot.DeferredMessages.Clear();
+        slot.DeferredBroadcasts.Clear();
+        slot.DeferredMonitorChange = false;
+        if (messages.Count == 0 && !monitorChanged && output.Events.Count == 0 && ops.Count == 0 && (after is null || after.Count == 0))
+        {
+            // Nothing to send, no monitor update, no event: only an update the peer proposed and has not committed
+            // (update_add/fulfill/fail received). BOLT 2 forgets those on reconnection, so they need no write; the
+            // channel is written with the commitment that makes them binding.
+            slot.UnpersistedChanges = true;
+        }
+        else
+        {
+            // The monitor only changes with its updates: rewriting it for every update_add_htlc would cost O(history).
+            ops.AddRange(slot.Persist(monitorChanged));
+            await _store.CommitAsync(ops, cancellationToken).ConfigureAwait(false);
+            slot.UnpersistedChanges = false;
+        }
 
-        foreach (var message in output.Messages)
+        foreach (var message in messages)
         {
             await SendAsync(slot.Peer, message, cancellationToken).ConfigureAwait(false);
         }
@@ -121,6 +160,11 @@ public sealed partial class LightningNode
                     await ApplyAsync(slot, slot.Channel.SignCommitment(), [], cancellationToken).ConfigureAwait(false);
                     signed++;
                 }
+                else if (slot.HasDeferred)
+                {
+                    await ApplyAsync(slot, ChannelOutput.Empty, [], cancellationToken).ConfigureAwait(false);
+                    signed++;
+                }
             }
             return signed;
         }
@@ -131,7 +175,7 @@ public sealed partial class LightningNode
     }
 
     /// <summary>Whether any channel has updates waiting for a signature (the harness flushes until none has).</summary>
-    public bool HasChangesToSign => _channels.Values.Any(s => s.Channel.HasChangesToSign);
+    public bool HasChangesToSign => _channels.Values.Any(s => s.Channel.HasChangesToSign || s.HasDeferred);
 
     private async Task BroadcastAsync(NBitcoin.Transaction transaction, string purpose, CancellationToken cancellationToken)
     {
@@ -173,7 +217,7 @@ public sealed partial class LightningNode
                 output = ChannelOutput.Empty;
             }
             _received.Remove((slot.ChannelId, htlc.HtlcId));
-            await ApplyAsync(slot, output, [NodeStore.RemoveReceivedHtlc(slot.ChannelId, htlc.HtlcId)], cancellationToken).ConfigureAwait(false);
+            await ApplyAsync(slot, output, [NodeStore.RemoveReceivedHtlc(slot.ChannelId, htlc.HtlcId)], cancellationToken, deferrable: true).ConfigureAwait(false);
         }
     }
 

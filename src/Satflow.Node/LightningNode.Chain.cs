@@ -22,6 +22,11 @@ public sealed partial class LightningNode
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            foreach (var pending in _channels.Values.Where(s => s.HasDeferred).ToList())
+            {
+                // The block batch below writes channel states: their outboxes go first, with their records.
+                await ApplyAsync(pending, Lightning.Channels.ChannelOutput.Empty, [], cancellationToken).ConfigureAwait(false);
+            }
             var hash = block.GetHash();
             _height = height;
             _tipHash = hash;

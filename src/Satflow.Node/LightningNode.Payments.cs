@@ -156,7 +156,7 @@ public sealed partial class LightningNode
             }
             var offered = new OfferedHtlcRecord(htlcId, hash, amount, sharedSecret);
             _offered[(usable.ChannelId, htlcId)] = offered;
-            await ApplyAsync(usable, output, [NodeStore.WriteOfferedHtlc(usable.ChannelId, offered)], cancellationToken).ConfigureAwait(false);
+            await ApplyAsync(usable, output, [NodeStore.WriteOfferedHtlc(usable.ChannelId, offered)], cancellationToken, deferrable: true).ConfigureAwait(false);
             return record;
         }
         finally

@@ -155,6 +155,15 @@ public sealed partial class LightningNode : IPeerMessageHandler, Bitcoin.Chain.I
         {
             _received[(channelId, record.HtlcId)] = record;
         }
+        var inFlight = _offered.Values.Select(o => o.PaymentHash).ToHashSet();
+        foreach (var payment in await Payments.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (payment.State == OutgoingPaymentState.Pending && !inFlight.Contains(payment.PaymentHash))
+            {
+                // Its HTLC was never written, so it was never sent: the payment did not leave and may be retried.
+                await Payments.FailAsync(payment.PaymentHash, PaymentFailureReason.Aborted, "The node stopped before the payment was sent; nothing left this node.", cancellationToken).ConfigureAwait(false);
+            }
+        }
         Log.Restored(_logger, _channels.Count, _offered.Count, _received.Count);
     }
 

@@ -15,6 +15,7 @@ namespace Satflow.Cli.Tests;
 /// The node commands end to end: the real admin API server on 127.0.0.1 over the in-memory node test double, and the
 /// CLI finding it through DATADIR/api.json (or --api/--api-key) exactly as a user's shell would.
 /// </summary>
+[Collection(NodeStartCollection.Name)]
 public sealed class NodeCommandTests : IAsyncLifetime
 {
     private static readonly string Peer = new NodeId(new Key(Convert.FromHexString(new string('2', 64))).PubKey).ToString();

@@ -11,6 +11,7 @@ namespace Satflow.Cli.Tests;
 /// <c>node start</c> hosting: the command runs the node (a test double behind the <see cref="NodeHosting.Launch"/>
 /// composition point) with its admin API until cancelled, and other commands find it through DATADIR/api.json.
 /// </summary>
+[Collection(NodeStartCollection.Name)]
 public sealed class NodeStartCommandTests
 {
     private sealed class HostedFake(InMemoryNode node) : IHostedNode
@@ -77,7 +78,8 @@ public sealed class NodeStartCommandTests
             Assert.Equal("regtest", started.GetProperty("network").GetString());
             Assert.Equal(apiFile, started.GetProperty("api_file").GetString());
             Assert.StartsWith("http://127.0.0.1:", started.GetProperty("api_url").GetString(), StringComparison.Ordinal);
-            Assert.Equal("", stderr.ToString());
+            Assert.StartsWith("starting the regtest node in ", stderr.ToString(), StringComparison.Ordinal);
+            Assert.EndsWith("node stopped cleanly", stderr.ToString().Trim(), StringComparison.Ordinal);
 
             var after = await NodeCommandTests.Run("node", "info", "--datadir", dir);
             Assert.Equal($"error: no node API found in {Path.GetFullPath(dir)} (is `satflow node start` running?)", after.Err.Trim());

@@ -31,6 +31,9 @@ public sealed record HarnessOptions
     /// </summary>
     public bool UseTcp { get; init; }
 
+    /// <summary>When set, node i rewrites its static channel backup to <c>node{i}.scb</c> in this directory.</summary>
+    public string? BackupDirectory { get; init; }
+
     /// <summary>Coinbase outputs mined to each node's on-chain wallet at start.</summary>
     public int WalletCoins { get; init; } = 2;
 
@@ -253,8 +256,9 @@ public sealed class LightningHarness : IAsyncDisposable
     public async Task CrashAsync(HarnessNode node)
     {
         ArgumentNullException.ThrowIfNull(node);
-        await Network.IsolateAsync(node.NodeId).ConfigureAwait(false);
+        // The node dies first (it handles nothing more, not even the disconnection), then its peers notice.
         await node.StopAsync().ConfigureAwait(false);
+        await Network.IsolateAsync(node.NodeId).ConfigureAwait(false);
         await SettleAsync().ConfigureAwait(false);
     }
 
@@ -383,6 +387,9 @@ public sealed class HarnessNode
     /// <summary>The wallet's total balance (confirmed, unconfirmed and immature).</summary>
     public Money WalletBalance => Wallet.GetBalance().Total;
 
+    /// <summary>Where this node writes its static channel backup in <paramref name="directory"/>.</summary>
+    public string BackupPath(string directory) => Path.Combine(directory, $"node{Index}.scb");
+
     internal void NextRandom(Span<byte> buffer) => _random.NextBytes(buffer);
 
     internal async Task StartAsync()
@@ -391,7 +398,10 @@ public sealed class HarnessNode
         {
             throw new InvalidOperationException($"Node {Index} already runs.");
         }
-        _node = await LightningNode.StartAsync(_harness.DependenciesFor(this), _harness.Options.Node).ConfigureAwait(false);
+        var options = _harness.Options.BackupDirectory is { } directory
+            ? _harness.Options.Node with { StaticChannelBackupPath = BackupPath(directory) }
+            : _harness.Options.Node;
+        _node = await LightningNode.StartAsync(_harness.DependenciesFor(this), options).ConfigureAwait(false);
     }
 
     internal async Task StopAsync()

@@ -111,7 +111,8 @@ internal static class NodeCommands
     {
         var output = parse.InvocationConfiguration.Output;
         var json = parse.GetValue(SatflowCli.JsonOption);
-        var progress = json ? TextWriter.Null : output;
+        // With --json, stdout carries only the JSON line; progress (and a new wallet's mnemonic) goes to stderr.
+        var progress = json ? parse.InvocationConfiguration.Error : output;
         await RefuseIfRunningAsync(settings.DataDirectory, ct).ConfigureAwait(false);
         Directory.CreateDirectory(settings.DataDirectory);
         var backend = settings.BitcoindRpc is { } rpc ? $"bitcoind RPC at {rpc.Host}:{rpc.Port}" : "embedded devnet in " + Path.Combine(settings.DataDirectory, "devnet");

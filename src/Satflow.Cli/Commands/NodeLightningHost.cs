@@ -85,7 +85,9 @@ internal sealed class LightningNodeHost : IHostedNode
             }, new NodeOptions { Network = network }, ct).ConfigureAwait(false);
             resources.Remove(transport); // the node disposes its transport
             resources.Add(node);
-            var sync = new ChainSync(client, [node], new InMemoryChainSyncCheckpointStore(node.BestBlock));
+            // A new node starts at the current tip (it has no older channels to watch); a restarted one resumes after its last block.
+            var start = node.BestBlock is null ? (await client.GetTipAsync(ct).ConfigureAwait(false)).Height : (int?)null;
+            var sync = new ChainSync(client, [node], new InMemoryChainSyncCheckpointStore(node.BestBlock), new ChainSyncOptions { StartHeight = start });
             await sync.PollAsync(ct).ConfigureAwait(false);
             var listen = transport.ListenEndPoint?.ToString() ?? settings.Listen.ToString();
             await progress.WriteLineAsync($"node at block {node.BlockHeight}; wallet synced to {wallet.Tip?.Height.ToString(CultureInfo.InvariantCulture) ?? "-"}").ConfigureAwait(false);

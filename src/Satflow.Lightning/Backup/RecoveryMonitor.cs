@@ -3,6 +3,7 @@ using Satflow.Lightning.Channels;
 using Satflow.Lightning.Monitor;
 using Satflow.Lightning.Transactions;
 using Satflow.Lightning.Transactions.Sweeps;
+using Satflow.Lightning.Wire;
 
 namespace Satflow.Lightning.Backup;
 
@@ -21,6 +22,8 @@ public sealed class RecoveryMonitor
     private readonly Script _staticToRemote;
     private readonly ChainLog _log;
     private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
+    private const byte SerializationVersion = 1;
+    private const string ResolvedKey = "resolved";
     private uint _feeratePerKw = ChannelMonitor.MinimumFeeratePerKw;
 
     /// <summary>Creates the recovery monitor of one backed-up channel.</summary>
@@ -72,6 +75,66 @@ public sealed class RecoveryMonitor
         return Analyze();
     }
 
+    /// <summary>The recovery state (version byte, funding outpoint, recorded chain, reported events) to persist across restarts.</summary>
+    public byte[] Serialize()
+    {
+        var w = new WireWriter(512);
+        w.WriteByte(SerializationVersion);
+        w.WriteBytes(Entry.FundingOutPoint.Hash.ToBytes()).WriteUInt32(Entry.FundingOutPoint.N);
+        w.WriteUInt32(_feeratePerKw);
+        _log.Write(w);
+        var reported = _reported.Order(StringComparer.Ordinal).ToList();
+        w.WriteUInt16((ushort)reported.Count);
+        foreach (var key in reported)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(key);
+            w.WriteUInt16((ushort)bytes.Length).WriteBytes(bytes);
+        }
+        return w.ToArray();
+    }
+
+    /// <summary>Restores a recovery monitor saved with <see cref="Serialize"/>.</summary>
+    /// <param name="data">The saved state.</param>
+    /// <param name="entry">The backup entry it watches.</param>
+    /// <param name="nodeSeed">The node seed.</param>
+    /// <param name="destination">Where recovered funds go.</param>
+    /// <exception cref="ChannelMonitorFormatException">When the data is corrupt, truncated, of an unknown version or of another channel.</exception>
+    public static RecoveryMonitor Deserialize(ReadOnlySpan<byte> data, ChannelBackupEntry entry, ReadOnlySpan<byte> nodeSeed, Script destination)
+    {
+        var monitor = new RecoveryMonitor(entry, nodeSeed, destination);
+        try
+        {
+            var r = new WireReader(data);
+            var version = r.ReadByte();
+            if (version != SerializationVersion)
+            {
+                throw new ChannelMonitorFormatException("unknown version", $"recovery monitor version {version}");
+            }
+            if (new OutPoint(new uint256(r.ReadSpan(32)), r.ReadUInt32()) != entry.FundingOutPoint)
+            {
+                throw new ChannelMonitorFormatException("wrong channel", "the saved state watches another funding output");
+            }
+            monitor._feeratePerKw = r.ReadUInt32();
+            monitor._log.ReadFrom(ref r);
+            var count = r.ReadUInt16();
+            for (var i = 0; i < count; i++)
+            {
+                monitor._reported.Add(new System.Text.UTF8Encoding(false, true).GetString(r.ReadSpan(r.ReadUInt16())));
+            }
+            r.EnsureEnd("recovery monitor");
+        }
+        catch (ChannelMonitorFormatException)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or OverflowException or InvalidOperationException or IndexOutOfRangeException or EndOfStreamException or NotSupportedException)
+        {
+            throw new ChannelMonitorFormatException("corrupt recovery monitor", e.Message, e);
+        }
+        monitor.IsFullyResolved = monitor._reported.Contains(ResolvedKey);
+        return monitor;
+    }
+
     private MonitorOutput Analyze()
     {
         var facts = new Dictionary<string, MonitorEvent>(StringComparer.Ordinal);
@@ -101,10 +164,7 @@ public sealed class RecoveryMonitor
                     continue;
                 }
                 allBuried = false;
-                if (anchors && _log.TipHeight + 1 < commit.Height + 1)
-                {
-                    continue;
-                }
+                // The anchors output's 1-block CSV is met by any block after the commitment's: the tip is at least its block.
                 var amount = tx.Outputs[i].Value;
                 var input = anchors ? SweepInput.ToRemoteAnchors(op, amount, _paymentKey) : SweepInput.P2wpkh(op, amount, _paymentKey);
                 try
@@ -119,7 +179,7 @@ public sealed class RecoveryMonitor
             }
             var number = tx.Inputs.Count == 1 ? CommitmentNumberObscuring.Recover(tx.LockTime, tx.Inputs[0].Sequence, factor) : null;
             facts[$"commit:{commit.TxId}:{commit.Height}"] = new CommitmentConfirmed(ours ? CommitmentKind.Remote : CommitmentKind.Unknown, commit.TxId, commit.Height, number);
-            foreach (var seen in _log.Seen.Where(s => s.TxId != commit.TxId))
+            foreach (var seen in _log.Seen.Where(s => s.TxId != commit.TxId && s.Transaction.Inputs.All(i => _log.FindTx(i.PrevOut.Hash) is not null)))
             {
                 var swept = seen.Transaction.Outputs.Where(o => o.ScriptPubKey == Destination).Select(o => o.Value).Sum();
                 if (swept > Money.Zero)
@@ -130,7 +190,7 @@ public sealed class RecoveryMonitor
             resolved = allBuried && _log.Confirmations(commit.Height) >= ChannelMonitor.AntiReorgDelay;
             if (resolved)
             {
-                facts["resolved"] = new ChannelFullyResolved(_log.TipHeight);
+                facts[ResolvedKey] = new ChannelFullyResolved(_log.TipHeight);
             }
         }
         IsFullyResolved = resolved;

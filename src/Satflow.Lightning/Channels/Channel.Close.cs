@@ -27,7 +27,7 @@ public sealed partial class Channel
         {
             throw new ChannelUpdateRefusedException(ChannelRefusalReason.ChannelNotNormal, $"The channel is {_s.State}.");
         }
-        if (_s.LocalShutdownScript is not null)
+        if (_s.LocalShutdownScript is not null || _s.DeferredShutdownScript is not null)
         {
             throw new ChannelUpdateRefusedException(ChannelRefusalReason.ShutdownAlreadySent, "shutdown was already sent.");
         }
@@ -37,7 +37,12 @@ public sealed partial class Channel
         }
         if (!_s.LocalProposed.IsEmpty)
         {
-            throw new ChannelUpdateRefusedException(ChannelRefusalReason.UnsignedUpdatesPending, "Sign the pending updates (SignCommitment) before the shutdown.");
+            if (_s.RemoteShutdownScript is null)
+            {
+                throw new ChannelUpdateRefusedException(ChannelRefusalReason.UnsignedUpdatesPending, "Sign the pending updates (SignCommitment) before the shutdown.");
+            }
+            // Answering the peer's shutdown: ours goes out right after our next commitment_signed.
+            return Commit(_s with { DeferredShutdownScript = ourScript }, Begin());
         }
         var o = Begin();
         var next = SendShutdown(_s, ourScript, o);
@@ -51,6 +56,7 @@ public sealed partial class Channel
         return s with
         {
             LocalShutdownScript = script,
+            DeferredShutdownScript = null,
             State = s.State == ChannelState.Normal ? ChannelState.ShuttingDown : s.State,
         };
     }
@@ -111,7 +117,7 @@ public sealed partial class Channel
     /// <summary>Answers the peer's shutdown with ours once our own updates are all signed (BOLT 2).</summary>
     private ChannelData MaybeReplyShutdown(ChannelData s, OutputBuilder o)
     {
-        if (s.RemoteShutdownScript is null || s.LocalShutdownScript is not null || !s.LocalProposed.IsEmpty || OurClosingScript() is not { } script)
+        if (s.RemoteShutdownScript is null || s.LocalShutdownScript is not null || !s.LocalProposed.IsEmpty || (s.DeferredShutdownScript ?? OurClosingScript()) is not { } script)
         {
             return s;
         }
@@ -132,13 +138,22 @@ public sealed partial class Channel
             return s;
         }
         var negotiation = NewNegotiation(s, local, remote);
-        var first = negotiation.Start();
+        ClosingSigned? first;
+        try
+        {
+            first = negotiation.Start();
+        }
+        catch (InvalidOperationException)
+        {
+            // Every output of a closing transaction would be dust: no cooperative close is possible; the host force closes.
+            return s;
+        }
         if (first is not null)
         {
             o.Send(first);
         }
         _pendingClosing = new ClosingSession(negotiation);
-        return s with { State = ChannelState.NegotiatingClose };
+        return s with { State = ChannelState.NegotiatingClose, ClosingReceived = [] };
     }
 
     private ClosingNegotiation NewNegotiation(ChannelData s, Script local, Script remote)
@@ -156,17 +171,17 @@ public sealed partial class Channel
         {
             throw new ChannelProtocolException($"closing_signed while the channel is {_s.State}.");
         }
-        var session = _closing ?? new ClosingSession(NewNegotiation(_s, _s.LocalShutdownScript!, _s.RemoteShutdownScript!));
-        if (_closing is null && Parameters.LocalIsFunder)
-        {
-            throw new ChannelProtocolException("closing_signed before we (the funder) proposed.");
-        }
+        var session = _closing ?? RebuildNegotiation(_s);
         ClosingStep step;
         try
         {
             step = session.Negotiation.Handle(m);
         }
         catch (ClosingException e)
+        {
+            throw new ChannelProtocolException("Closing negotiation failed: " + e.Message, e);
+        }
+        catch (ArgumentException e)
         {
             throw new ChannelProtocolException("Closing negotiation failed: " + e.Message, e);
         }
@@ -179,9 +194,28 @@ public sealed partial class Channel
         {
             o.Monitor(uid => new CooperativeCloseUpdate(uid, tx));
             o.Event(new ChannelClosed(tx));
-            return _s with { State = ChannelState.Closed, ClosingTransaction = tx };
+            return _s with { State = ChannelState.Closed, ClosingTransaction = tx, ClosingReceived = [] };
         }
-        return _s;
+        return _s with { ClosingReceived = _s.ClosingReceived.Add(m) };
+    }
+
+    /// <summary>Rebuilds the negotiation of a loaded channel by replaying it (signatures are deterministic).</summary>
+    private ClosingSession RebuildNegotiation(ChannelData s)
+    {
+        var negotiation = NewNegotiation(s, s.LocalShutdownScript!, s.RemoteShutdownScript!);
+        negotiation.Start();
+        foreach (var received in s.ClosingReceived)
+        {
+            try
+            {
+                negotiation.Handle(received);
+            }
+            catch (ClosingException e)
+            {
+                throw new ChannelSerializationException("The persisted closing negotiation does not replay.", e);
+            }
+        }
+        return new ClosingSession(negotiation);
     }
 
     private ClosingSession? _pendingClosing;
@@ -194,7 +228,16 @@ public sealed partial class Channel
             return;
         }
         var negotiation = NewNegotiation(s, local, remote);
-        if (negotiation.Start() is { } first)
+        ClosingSigned? first;
+        try
+        {
+            first = negotiation.Start();
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+        if (first is not null)
         {
             o.Send(first);
         }

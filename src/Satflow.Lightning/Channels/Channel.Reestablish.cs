@@ -129,7 +129,7 @@ public sealed partial class Channel
         if (next.State == ChannelState.NegotiatingClose)
         {
             RestartNegotiation(next, o);
-            return next;
+            return next with { ClosingReceived = [] };
         }
         next = MaybeReplyShutdown(next, o);
         return MaybeStartNegotiation(next, o);

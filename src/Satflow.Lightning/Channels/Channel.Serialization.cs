@@ -100,6 +100,7 @@ public sealed partial class Channel
         w.Bool(s.ReadyReceived);
         w.OptionalScript(s.LocalShutdownScript);
         w.OptionalScript(s.RemoteShutdownScript);
+        w.OptionalScript(s.DeferredShutdownScript);
         w.Bool(s.ClosingTransaction is not null);
         if (s.ClosingTransaction is { } tx)
         {
@@ -109,6 +110,11 @@ public sealed partial class Channel
         if (s.DataLossRemotePoint is { } dl)
         {
             w.Point(dl);
+        }
+        w.U16((ushort)s.ClosingReceived.Count);
+        foreach (var closing in s.ClosingReceived)
+        {
+            w.Blob(closing.Encode());
         }
         var secrets = _secrets.Snapshot();
         w.U8((byte)secrets.Count);
@@ -132,7 +138,7 @@ public sealed partial class Channel
             return Read(bytes.ToArray(), keys);
         }
         catch (Exception e) when (e is WireFormatException or ArgumentException or FormatException or OverflowException
-            or PerCommitmentSecretException or InvalidOperationException or IndexOutOfRangeException or NotSupportedException)
+            or PerCommitmentSecretException or InvalidOperationException or IndexOutOfRangeException or NotSupportedException or Closing.ClosingException)
         {
             throw new ChannelSerializationException("Corrupt channel state: " + e.Message, e);
         }
@@ -247,8 +253,10 @@ public sealed partial class Channel
             ReadyReceived = r.Bool(),
             LocalShutdownScript = r.OptionalScript(),
             RemoteShutdownScript = r.OptionalScript(),
+            DeferredShutdownScript = r.OptionalScript(),
             ClosingTransaction = r.Bool() ? Transaction.Load(r.Blob(), Network.Main) : null,
             DataLossRemotePoint = r.Bool() ? r.Point() : null,
+            ClosingReceived = ReadClosing(r),
         };
         var secretCount = r.U8();
         if (secretCount > 49)
@@ -278,7 +286,27 @@ public sealed partial class Channel
         {
             throw new ChannelSerializationException("The peer's last revealed secret is missing.");
         }
-        return new Channel(funded, keys, options, data, secrets);
+        var channel = new Channel(funded, keys, options, data, secrets);
+        if (data.State == ChannelState.NegotiatingClose && !data.Offline)
+        {
+            if (data.LocalShutdownScript is null || data.RemoteShutdownScript is null)
+            {
+                throw new ChannelSerializationException("A closing negotiation without both shutdown scripts.");
+            }
+            channel._closing = channel.RebuildNegotiation(data);
+        }
+        return channel;
+    }
+
+    private static ImmutableList<ClosingSigned> ReadClosing(StateReader r)
+    {
+        var count = r.U16();
+        var builder = ImmutableList.CreateBuilder<ClosingSigned>();
+        for (var i = 0; i < count; i++)
+        {
+            builder.Add(LightningMessage.Decode(r.Blob()) as ClosingSigned ?? throw new ChannelSerializationException("Not a closing_signed."));
+        }
+        return builder.ToImmutable();
     }
 
     private static void WriteBasepoints(StateWriter w, ChannelBasepoints b)

@@ -103,7 +103,7 @@ public sealed partial class Channel
                 return MilliSatoshi.Zero;
             }
             var upper = (_s.RemoteNext?.Spec ?? _s.Remote.Spec).ToRemote.Value;
-            return new MilliSatoshi(LargestPassing(upper, amount => CheckLocalAdd(new MilliSatoshi(amount)) is null));
+            return new MilliSatoshi(LargestPassing(RemoteLimits.HtlcMinimum.Value, upper, amount => CheckLocalAdd(new MilliSatoshi(amount)) is null));
         }
     }
 
@@ -117,7 +117,7 @@ public sealed partial class Channel
                 return MilliSatoshi.Zero;
             }
             var upper = _s.Local.Spec.ToRemote.Value;
-            return new MilliSatoshi(LargestPassing(upper, amount => CheckRemoteAdd(SyntheticAdd(new MilliSatoshi(amount), _s.RemoteNextHtlcId)) is null));
+            return new MilliSatoshi(LargestPassing(LocalLimits.HtlcMinimum.Value, upper, amount => CheckRemoteAdd(SyntheticAdd(new MilliSatoshi(amount), _s.RemoteNextHtlcId)) is null));
         }
     }
 
@@ -347,6 +347,12 @@ public sealed partial class Channel
         {
             throw new ChannelUpdateRefusedException(ChannelRefusalReason.ChannelNotNormal, $"The channel is {_s.State}.");
         }
+        if ((_s.LocalShutdownScript is not null || _s.RemoteShutdownScript is not null)
+            && _s.Local.Spec.Htlcs.Count == 0 && (_s.RemoteNext ?? _s.Remote).Spec.Htlcs.Count == 0)
+        {
+            // BOLT 2: once shutting down with no HTLC left, no update may be sent (the peer may already negotiate).
+            throw new ChannelUpdateRefusedException(ChannelRefusalReason.ShuttingDown, "Shutting down with no HTLC left: no more updates.");
+        }
         if (_s.Offline)
         {
             throw new ChannelUpdateRefusedException(ChannelRefusalReason.PeerOffline, "The peer is disconnected.");
@@ -396,13 +402,21 @@ public sealed partial class Channel
         {
             return message is Error ? ChannelOutput.Empty : RepeatTerminal(message);
         }
-        if (message is Error)
+        if (message is Error error)
         {
-            return ForceClose("The peer sent an error.");
+            // An error for another channel is not ours; all-zero means every channel.
+            return error.ChannelId == ChannelId || error.ChannelId == default
+                ? ForceClose("The peer sent an error: " + (error.PrintableText ?? "(binary data)"))
+                : ChannelOutput.Empty;
         }
-        if (message is Warning or UnknownMessage)
+        if (message is Warning or UnknownMessage or AnnouncementSignatures)
         {
+            // Warnings are informational; announcement signatures belong to the gossip layer.
             return ChannelOutput.Empty;
+        }
+        if (ChannelIdOf(message) is { } id && id != ChannelId)
+        {
+            throw new ChannelProtocolException($"Message type {message.Type} is for channel {id}, not {ChannelId}.");
         }
         if (_s.Offline && message is not ChannelReestablish)
         {
@@ -412,10 +426,10 @@ public sealed partial class Channel
         var next = message switch
         {
             ChannelReady m => OnChannelReady(m, o),
-            UpdateAddHtlc m => OnAdd(m, o),
+            UpdateAddHtlc m => OnAdd(m),
             UpdateFulfillHtlc m => OnFulfill(m, o),
-            UpdateFailHtlc m => OnFail(m, m.Id, o),
-            UpdateFailMalformedHtlc m => OnFail(m, m.Id, o),
+            UpdateFailHtlc m => OnFail(m, m.Id),
+            UpdateFailMalformedHtlc m => OnFail(m, m.Id),
             UpdateFeeMessage m => OnUpdateFee(m),
             CommitmentSigned m => OnCommitmentSigned(m, o),
             RevokeAndAck m => OnRevokeAndAck(m, o),
@@ -452,6 +466,22 @@ public sealed partial class Channel
         _closing = null;
         return Commit(_s with { State = ChannelState.ForceClosed }, o);
     }
+
+    private static ChannelId? ChannelIdOf(LightningMessage message) => message switch
+    {
+        ChannelReady m => m.ChannelId,
+        UpdateAddHtlc m => m.ChannelId,
+        UpdateFulfillHtlc m => m.ChannelId,
+        UpdateFailHtlc m => m.ChannelId,
+        UpdateFailMalformedHtlc m => m.ChannelId,
+        UpdateFeeMessage m => m.ChannelId,
+        CommitmentSigned m => m.ChannelId,
+        RevokeAndAck m => m.ChannelId,
+        ChannelReestablish m => m.ChannelId,
+        Messages.Shutdown m => m.ChannelId,
+        ClosingSigned m => m.ChannelId,
+        _ => null,
+    };
 
     private ChannelOutput RepeatTerminal(LightningMessage message)
     {
@@ -544,7 +574,7 @@ public sealed partial class Channel
 
     private bool AddAllowedState(out ChannelRefusalReason reason, out string why)
     {
-        if (_s.State == ChannelState.ShuttingDown || (_s.State == ChannelState.Normal && (_s.LocalShutdownScript is not null || _s.RemoteShutdownScript is not null)))
+        if (_s.State is ChannelState.ShuttingDown or ChannelState.NegotiatingClose || (_s.State == ChannelState.Normal && (_s.LocalShutdownScript is not null || _s.RemoteShutdownScript is not null)))
         {
             (reason, why) = (ChannelRefusalReason.ShuttingDown, "The channel is shutting down: no new HTLCs.");
             return false;
@@ -593,6 +623,10 @@ public sealed partial class Channel
         {
             return new(ChannelRefusalReason.MaxHtlcValueInFlightExceeded, $"{inFlight} msat in flight would exceed the peer's max_htlc_value_in_flight_msat {RemoteLimits.MaxHtlcValueInFlight}.");
         }
+        if (reduced.Overdrawn)
+        {
+            return new(ChannelRefusalReason.InsufficientBalance, $"Our balance cannot pay {amount}.");
+        }
         var ourReserve = SatToMsat(RemoteLimits.ChannelReserve);
         var feerate = reduced.FeeratePerKw;
         if (Parameters.LocalIsFunder)
@@ -606,7 +640,7 @@ public sealed partial class Channel
             // Our own commitment must stay affordable as well (different dust limit, our pending updates).
             var localReduced = Reduce(_s.Local.Spec, _s.LocalAcked.AddRange(_s.LocalSigned).AddRange(_s.LocalProposed).Add(add), _s.RemoteProposed, strict: false);
             var localFees = FunderCost(localReduced, Parameters.LocalDustLimit, localReduced.FeeratePerKw);
-            if (localReduced.ToLocal.Value < ourReserve.Value + localFees.Value)
+            if (localReduced.Overdrawn || localReduced.ToLocal.Value < ourReserve.Value + localFees.Value)
             {
                 return new(ChannelRefusalReason.InsufficientBalance, "Our balance cannot pay the fee of our own commitment with this HTLC while keeping the reserve.");
             }
@@ -634,6 +668,10 @@ public sealed partial class Channel
             return $"HTLC amount {add.AmountMsat} is zero or below our htlc_minimum_msat {LocalLimits.HtlcMinimum}.";
         }
         var reduced = Reduce(_s.Local.Spec, _s.LocalAcked, _s.RemoteProposed.Add(add), strict: false);
+        if (reduced.Overdrawn)
+        {
+            return $"The peer cannot afford the HTLC of {add.AmountMsat}.";
+        }
         var received = reduced.Htlcs.Where(h => h.Direction == HtlcDirection.Received).ToList();
         if (received.Count > LocalLimits.MaxAcceptedHtlcs)
         {
@@ -653,13 +691,13 @@ public sealed partial class Channel
         return null;
     }
 
-    private ChannelData OnAdd(UpdateAddHtlc m, OutputBuilder o)
+    private ChannelData OnAdd(UpdateAddHtlc m)
     {
-        _ = o;
         RequireOpen("update_add_htlc");
-        if (_s.State != ChannelState.Normal || _s.RemoteShutdownScript is not null)
+        if (_s.RemoteShutdownScript is not null)
         {
-            throw new ChannelProtocolException("update_add_htlc after shutdown.");
+            // Adds crossing our own shutdown are legal; after its own shutdown the peer must not add.
+            throw new ChannelProtocolException("update_add_htlc after the peer's shutdown.");
         }
         if (m.Id != _s.RemoteNextHtlcId)
         {
@@ -738,9 +776,8 @@ public sealed partial class Channel
         return _s with { RemoteProposed = _s.RemoteProposed.Add(m) };
     }
 
-    private ChannelData OnFail(LightningMessage m, ulong id, OutputBuilder o)
+    private ChannelData OnFail(LightningMessage m, ulong id)
     {
-        _ = o;
         OutgoingToBeSettledByPeer(id, m is UpdateFailHtlc ? "update_fail_htlc" : "update_fail_malformed_htlc");
         if (m is UpdateFailMalformedHtlc malformed && (malformed.FailureCode & BadOnion) == 0)
         {
@@ -979,17 +1016,18 @@ public sealed partial class Channel
         var toLocal = spec.ToLocal.Value;
         var toRemote = spec.ToRemote.Value;
         var feerate = spec.FeeratePerKw;
+        var overdrawn = false;
         var owner = ownerChanges as IReadOnlyCollection<LightningMessage> ?? ownerChanges.ToList();
         var other = otherChanges as IReadOnlyCollection<LightningMessage> ?? otherChanges.ToList();
         foreach (var add in owner.OfType<UpdateAddHtlc>())
         {
             htlcs.Add(new SpecHtlc(HtlcDirection.Offered, add));
-            toLocal = Debit(toLocal, add.AmountMsat.Value, strict);
+            toLocal = Debit(toLocal, add.AmountMsat.Value, strict, ref overdrawn);
         }
         foreach (var add in other.OfType<UpdateAddHtlc>())
         {
             htlcs.Add(new SpecHtlc(HtlcDirection.Received, add));
-            toRemote = Debit(toRemote, add.AmountMsat.Value, strict);
+            toRemote = Debit(toRemote, add.AmountMsat.Value, strict, ref overdrawn);
         }
         void Remove(HtlcDirection direction, ulong id, bool creditLocal)
         {
@@ -1038,10 +1076,10 @@ public sealed partial class Channel
                 feerate = fee.FeeratePerKw;
             }
         }
-        return new CommitmentSpec(htlcs, feerate, new MilliSatoshi(toLocal), new MilliSatoshi(toRemote));
+        return new CommitmentSpec(htlcs, feerate, new MilliSatoshi(toLocal), new MilliSatoshi(toRemote)) { Overdrawn = overdrawn };
     }
 
-    private static ulong Debit(ulong balance, ulong amount, bool strict)
+    private static ulong Debit(ulong balance, ulong amount, bool strict, ref bool overdrawn)
     {
         if (amount <= balance)
         {
@@ -1051,14 +1089,20 @@ public sealed partial class Channel
         {
             throw new ChannelProtocolException("An HTLC exceeds the sender's balance.");
         }
-        // What-if checks: a negative balance fails every affordability test.
+        // What-if checks: the caller refuses an overdrawn spec.
+        overdrawn = true;
         return 0;
     }
 
-    private static ulong LargestPassing(ulong upper, Func<ulong, bool> passes)
+    private static ulong LargestPassing(ulong minimum, ulong upper, Func<ulong, bool> passes)
     {
-        // The checks are monotonic except around trimming thresholds; a binary search then a verified answer.
-        ulong lo = 0, hi = upper;
+        // Above the HTLC minimum the checks are monotonic (a bigger HTLC never costs less); binary search, verified.
+        minimum = Math.Max(minimum, 1);
+        if (upper < minimum || !passes(minimum))
+        {
+            return 0;
+        }
+        ulong lo = minimum, hi = upper;
         while (lo < hi)
         {
             var mid = lo + ((hi - lo + 1) / 2);

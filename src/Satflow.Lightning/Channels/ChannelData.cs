@@ -64,7 +64,13 @@ internal sealed record ChannelData
 
     public Script? RemoteShutdownScript { get; init; }
 
+    /// <summary>Our answer to the peer's shutdown, given while our own updates were unsigned (sent after the next signature).</summary>
+    public Script? DeferredShutdownScript { get; init; }
+
     public Transaction? ClosingTransaction { get; init; }
 
     public PubKey? DataLossRemotePoint { get; init; }
+
+    /// <summary>The peer's <c>closing_signed</c> messages of the current negotiation (replayed to rebuild it after loading).</summary>
+    public ImmutableList<ClosingSigned> ClosingReceived { get; init; } = [];
 }

@@ -133,7 +133,11 @@ public sealed record ChannelOutput(IReadOnlyList<LightningMessage> Messages, IRe
 /// channel report <see cref="ShutdownRequested"/> instead of answering on its own.
 /// </param>
 /// <param name="AllowAnySegwitShutdown">Whether <c>option_shutdown_anysegwit</c> was negotiated (witness v1..16 scripts).</param>
-/// <param name="ClosingFeeratePerKw">The feerate the cooperative close aims for.</param>
+/// <param name="ClosingFeeratePerKw">
+/// The feerate the cooperative close aims for (legacy <c>closing_signed</c>). As funder we accept at most
+/// <c>3 × ClosingFeeratePerKw</c> satoshis in total (about four times the target fee of a closing transaction); as fundee any
+/// fee the funder pays.
+/// </param>
 public sealed record ChannelOptions(
     uint MinFeeratePerKw = 253,
     uint MaxFeeratePerKw = 100_000,
@@ -260,6 +264,9 @@ public sealed class ChannelSerializationException : Exception
 /// <summary>Internal: a commitment spec, from the point of view of the commitment's owner.</summary>
 internal sealed record CommitmentSpec(IReadOnlyList<SpecHtlc> Htlcs, uint FeeratePerKw, MilliSatoshi ToLocal, MilliSatoshi ToRemote)
 {
+    /// <summary>Set by a non-strict reduce when an HTLC exceeded its sender's balance (the balance was clamped to 0).</summary>
+    public bool Overdrawn { get; init; }
+
     public IReadOnlyList<CommitmentHtlc> ToCommitmentHtlcs() =>
         Htlcs.Select(h => new CommitmentHtlc(h.Add.Id, h.Direction, h.Add.AmountMsat, h.Add.PaymentHash, h.Add.CltvExpiry)).ToList();
 }

@@ -66,7 +66,7 @@ public sealed partial class ChannelMonitor
             number = remote.CommitmentNumber;
             AnalyzeRemote(commit, _remoteTxs[remote.CommitmentNumber], remote.PerCommitmentPoint, pass);
         }
-        else if (_revoked.TryGetValue(commit.TxId, out var revoked))
+        else if (MatchRevoked(commit) is { } revoked)
         {
             kind = CommitmentKind.RemoteRevoked;
             number = revoked.Number;
@@ -76,11 +76,13 @@ public sealed partial class ChannelMonitor
         {
             kind = _cooperative.Contains(commit.TxId) ? CommitmentKind.Cooperative : CommitmentKind.Unknown;
         }
-        pass.Facts[$"commit:{commit.TxId}:{height}"] = new CommitmentConfirmed(kind, commit.TxId, height, number);
+        pass.Facts[$"commit:{kind}:{commit.TxId}:{height}"] = new CommitmentConfirmed(kind, commit.TxId, height, number);
 
         foreach (var seen in _log.Seen)
         {
-            if (seen.TxId == commit.TxId)
+            // Only our sweeps: transactions spending channel outputs alone (not the CPFP child or fee-paying HTLC
+            // transactions, whose wallet change may use the same script).
+            if (seen.TxId == commit.TxId || !seen.Transaction.Inputs.All(i => _log.FindTx(i.PrevOut.Hash) is not null))
             {
                 continue;
             }
@@ -125,7 +127,10 @@ public sealed partial class ChannelMonitor
             var key = HtlcKey(true, id);
             if (!pass.HtlcOutputs.Contains(key))
             {
-                pass.Facts.TryAdd(key, new HtlcResolvedOnChain(hash, null, true, id, true));
+                // Fulfilled off chain before the close (its preimage is known): a success, never a failure.
+                pass.Facts.TryAdd(key, _preimages.TryGetValue(hash, out var known)
+                    ? new HtlcResolvedOnChain(hash, known, false, id, true)
+                    : new HtlcResolvedOnChain(hash, null, true, id, true));
             }
         }
     }
@@ -232,56 +237,123 @@ public sealed partial class ChannelMonitor
         }
     }
 
-    private void ClaimToRemote(Pass pass, SeenTransaction commit, CommitmentTransaction ct, CommitmentOutput o)
+    private void ClaimToRemote(Pass pass, SeenTransaction commit, CommitmentTransaction ct, CommitmentOutput o) =>
+        ClaimToRemoteOutput(pass, commit, new OutPoint(ct.TxId, o.Index), o.Amount);
+
+    /// <summary>Our <c>to_remote</c> output of a peer commitment: the 1-block CSV P2WSH with anchors, else the P2WPKH of our payment basepoint.</summary>
+    private void ClaimToRemoteOutput(Pass pass, SeenTransaction commit, OutPoint op, Money amount)
     {
-        var op = new OutPoint(ct.TxId, o.Index);
         pass.Cared.Add(op);
         if (_log.SpendOf(op) is not null)
         {
             return;
         }
-        var anchors = ct.Parameters.Format == CommitmentFormat.AnchorOutputs;
+        var anchors = Parameters.Format == CommitmentFormat.AnchorOutputs;
         if (anchors && !CsvSatisfied(commit.Height, 1))
         {
             return;
         }
         var key = _keys.PaymentBasepointSecret;
-        Sweep(pass, op, ClaimPurpose.ClaimToRemote, null, () => [anchors ? SweepInput.ToRemoteAnchors(op, o.Amount, key) : SweepInput.P2wpkh(op, o.Amount, key)]);
+        Sweep(pass, op, ClaimPurpose.ClaimToRemote, null, () => [anchors ? SweepInput.ToRemoteAnchors(op, amount, key) : SweepInput.P2wpkh(op, amount, key)]);
     }
 
-    private void AnalyzeRevoked(SeenTransaction commit, RevokedCommitment revoked, Pass pass)
+    /// <summary>
+    /// Recognises a revoked peer commitment without storing anything per revoked commitment: the obscured commitment
+    /// number in its locktime and sequence gives the revocation secret, from which the keys and every possible output
+    /// script follow (<c>to_local</c>, <c>to_remote</c>, and the HTLCs of every commitment we signed for the peer).
+    /// </summary>
+    private RevokedMatch? MatchRevoked(SeenTransaction commit)
     {
-        if (!_secrets.TryGetSecret(PerCommitmentSecrets.IndexOfCommitment(revoked.Number), out var secret))
+        if (_revokedMatches.TryGetValue(commit.TxId, out var cached))
         {
-            return;
+            return cached;
+        }
+        var match = MatchRevokedUncached(commit.Transaction);
+        _revokedMatches[commit.TxId] = match;
+        return match;
+    }
+
+    private RevokedMatch? MatchRevokedUncached(Transaction tx)
+    {
+        if (tx.Inputs.Count != 1 || CommitmentNumberObscuring.Recover(tx.LockTime, tx.Inputs[0].Sequence, Parameters.ObscuringFactor) is not { } number
+            || number > PerCommitmentSecrets.FirstIndex
+            || !_secrets.TryGetSecret(PerCommitmentSecrets.IndexOfCommitment(number), out var secret))
+        {
+            return null;
         }
         var point = KeyDerivation.PerCommitmentPoint(secret);
-        var ct = Parameters.BuildRemoteCommitment(revoked.Number, point, revoked.FeeratePerKw, revoked.ToLocal, revoked.ToRemote, revoked.Htlcs);
-        var revocationKey = OnChainClaims.RevocationKey(_keys.RevocationBasepointSecret, secret);
-        var revokedToLocal = Bolt3Scripts.ToLocal(ct.Keys.RevocationPubKey, ct.Parameters.ToSelfDelay, ct.Keys.LocalDelayedPubKey).WitHash.ScriptPubKey;
+        var p = Parameters;
+        var keys = CommitmentKeys.Derive(p.Remote.FundingPubKey, p.Local.FundingPubKey, p.Local.RevocationBasepoint, p.Remote.DelayedPaymentBasepoint, p.Remote.HtlcBasepoint, p.Local.HtlcBasepoint, p.Local.PaymentBasepoint, point);
+        var candidates = new Dictionary<Script, (CommitmentOutputKind Kind, Script? WitnessScript, CommitmentHtlc? Htlc)>();
+        var toLocal = Bolt3Scripts.ToLocal(keys.RevocationPubKey, p.RemoteToSelfDelay, keys.LocalDelayedPubKey);
+        candidates[toLocal.WitHash.ScriptPubKey] = (CommitmentOutputKind.ToLocal, toLocal, null);
+        if (p.Format == CommitmentFormat.AnchorOutputs)
+        {
+            var toRemote = Bolt3Scripts.ToRemoteAnchors(keys.RemotePaymentPubKey);
+            candidates[toRemote.WitHash.ScriptPubKey] = (CommitmentOutputKind.ToRemote, toRemote, null);
+        }
+        else
+        {
+            candidates[keys.RemotePaymentPubKey.Compress().WitHash.ScriptPubKey] = (CommitmentOutputKind.ToRemote, null, null);
+        }
+        foreach (var htlc in _peerHtlcs.Values)
+        {
+            var script = htlc.Direction == HtlcDirection.Offered
+                ? Bolt3Scripts.OfferedHtlc(keys.RevocationPubKey, keys.LocalHtlcPubKey, keys.RemoteHtlcPubKey, htlc.PaymentHash, p.Format)
+                : Bolt3Scripts.ReceivedHtlc(keys.RevocationPubKey, keys.LocalHtlcPubKey, keys.RemoteHtlcPubKey, htlc.PaymentHash, htlc.CltvExpiry, p.Format);
+            candidates.TryAdd(script.WitHash.ScriptPubKey, (htlc.Direction == HtlcDirection.Offered ? CommitmentOutputKind.OfferedHtlc : CommitmentOutputKind.ReceivedHtlc, script, htlc));
+        }
+        var outputs = new List<(int, CommitmentOutputKind, Script?, CommitmentHtlc?)>();
+        for (var i = 0; i < tx.Outputs.Count; i++)
+        {
+            if (candidates.TryGetValue(tx.Outputs[i].ScriptPubKey, out var c))
+            {
+                outputs.Add((i, c.Kind, c.WitnessScript, c.Htlc));
+            }
+        }
+        // Our own older commitments carry the same obscured numbers: without a matching output it is not the peer's.
+        return outputs.Count == 0 ? null : new RevokedMatch(number, secret, keys, outputs);
+    }
+
+    private void AnalyzeRevoked(SeenTransaction commit, RevokedMatch revoked, Pass pass)
+    {
+        var keys = revoked.Keys;
+        var delay = Parameters.RemoteToSelfDelay;
+        var revocationKey = OnChainClaims.RevocationKey(_keys.RevocationBasepointSecret, revoked.Secret);
+        var revokedToLocal = Bolt3Scripts.ToLocal(keys.RevocationPubKey, delay, keys.LocalDelayedPubKey).WitHash.ScriptPubKey;
         var unspent = new List<SweepInput>();
         var secondStage = new Dictionary<uint256, (SeenTransaction Tx, List<SweepInput> Inputs)>();
-        foreach (var input in OnChainClaims.PenaltyInputs(ct, revocationKey))
+        foreach (var (index, kind, witnessScript, htlc) in revoked.Outputs)
         {
-            pass.Cared.Add(input.OutPoint);
-            var output = ct.Outputs[(int)input.OutPoint.N];
-            if (output.Htlc is { } htlc)
+            var op = new OutPoint(commit.TxId, index);
+            var amount = commit.Transaction.Outputs[index].Value;
+            if (kind == CommitmentOutputKind.ToRemote)
             {
-                pass.HtlcOutputs.Add(HtlcKey(output.Kind == CommitmentOutputKind.ReceivedHtlc, htlc.Id));
-            }
-            if (_log.SpendOf(input.OutPoint) is not { } spend)
-            {
-                unspent.Add(input);
+                ClaimToRemoteOutput(pass, commit, op, amount);
                 continue;
             }
-            if (output.Htlc is { } spentHtlc)
+            pass.Cared.Add(op);
+            var offeredByUs = kind == CommitmentOutputKind.ReceivedHtlc;
+            if (htlc is not null)
             {
-                HtlcFacts(pass, spentHtlc, output.Kind == CommitmentOutputKind.ReceivedHtlc, spend);
+                pass.HtlcOutputs.Add(HtlcKey(offeredByUs, htlc.Id));
             }
-            var (stx, index) = spend;
-            if (index < stx.Transaction.Outputs.Count && stx.Transaction.Outputs[index].ScriptPubKey == revokedToLocal)
+            if (_log.SpendOf(op) is not { } spend)
             {
-                var second = new OutPoint(stx.TxId, index);
+                unspent.Add(kind == CommitmentOutputKind.ToLocal
+                    ? SweepInput.RevokedToLocal(op, amount, revocationKey, delay, keys.LocalDelayedPubKey)
+                    : SweepInput.RevokedHtlc(op, amount, witnessScript!, revocationKey));
+                continue;
+            }
+            if (htlc is not null && (IsPending(htlc, offeredByUs) || ExtractPreimage(spend.Tx.Transaction.Inputs[spend.Input].WitScript, htlc.PaymentHash) is not null))
+            {
+                // A long-resolved HTLC of an old commitment is not reported failed again; a revealed preimage always is.
+                HtlcFacts(pass, htlc, offeredByUs, spend);
+            }
+            var (stx, input) = spend;
+            if (input < stx.Transaction.Outputs.Count && stx.Transaction.Outputs[input].ScriptPubKey == revokedToLocal)
+            {
+                var second = new OutPoint(stx.TxId, input);
                 pass.Cared.Add(second);
                 if (_log.SpendOf(second) is null)
                 {
@@ -290,23 +362,27 @@ public sealed partial class ChannelMonitor
                         entry = (stx, []);
                         secondStage[stx.TxId] = entry;
                     }
-                    entry.Inputs.Add(SweepInput.RevokedToLocal(second, stx.Transaction.Outputs[index].Value, revocationKey, ct.Parameters.ToSelfDelay, ct.Keys.LocalDelayedPubKey));
+                    entry.Inputs.Add(SweepInput.RevokedToLocal(second, stx.Transaction.Outputs[input].Value, revocationKey, delay, keys.LocalDelayedPubKey));
                 }
             }
         }
-        var deadline = commit.Height + ct.Parameters.ToSelfDelay;
         if (unspent.Count > 0)
         {
-            Sweep(pass, unspent[0].OutPoint, ClaimPurpose.Penalty, deadline, () => unspent, unspent.Select(i => i.OutPoint));
+            Sweep(pass, unspent[0].OutPoint, ClaimPurpose.Penalty, commit.Height + delay, () => unspent, unspent.Select(i => i.OutPoint));
         }
         foreach (var (tx, inputs) in secondStage.Values)
         {
-            Sweep(pass, inputs[0].OutPoint, ClaimPurpose.PenaltySecondStage, tx.Height + ct.Parameters.ToSelfDelay, () => inputs, inputs.Select(i => i.OutPoint));
+            Sweep(pass, inputs[0].OutPoint, ClaimPurpose.PenaltySecondStage, tx.Height + delay, () => inputs, inputs.Select(i => i.OutPoint));
         }
-        if (ct.Outputs.FirstOrDefault(o => o.Kind == CommitmentOutputKind.ToRemote) is { } toRemote)
-        {
-            ClaimToRemote(pass, commit, ct, toRemote);
-        }
+    }
+
+    /// <summary>Whether the HTLC is in our latest commitment or one of the peer's unrevoked ones (still to be resolved upstream).</summary>
+    private bool IsPending(CommitmentHtlc peerViewHtlc, bool offeredByUs)
+    {
+        var ourDirection = offeredByUs ? HtlcDirection.Offered : HtlcDirection.Received;
+        var peerDirection = offeredByUs ? HtlcDirection.Received : HtlcDirection.Offered;
+        return (_local?.Htlcs.Any(h => h.Id == peerViewHtlc.Id && h.Direction == ourDirection) ?? false)
+            || _remotes.Any(r => r.Htlcs.Any(h => h.Id == peerViewHtlc.Id && h.Direction == peerDirection));
     }
 
     private static string HtlcKey(bool offeredByUs, ulong id) => string.Create(CultureInfo.InvariantCulture, $"htlc:{(offeredByUs ? 'o' : 'r')}:{id}");
@@ -323,7 +399,10 @@ public sealed partial class ChannelMonitor
         }
         else if (_log.Confirmations(spend.Tx.Height) >= AntiReorgDelay)
         {
-            pass.Facts[key] = new HtlcResolvedOnChain(htlc.PaymentHash, null, true, htlc.Id, offeredByUs);
+            // An HTLC we offered whose preimage we already have succeeded off chain, whoever took the output.
+            pass.Facts[key] = offeredByUs && _preimages.TryGetValue(htlc.PaymentHash, out var known)
+                ? new HtlcResolvedOnChain(htlc.PaymentHash, known, false, htlc.Id, offeredByUs)
+                : new HtlcResolvedOnChain(htlc.PaymentHash, null, true, htlc.Id, offeredByUs);
         }
     }
 
@@ -348,7 +427,10 @@ public sealed partial class ChannelMonitor
     /// <summary>Whether an input with a relative lock of <paramref name="blocks"/> on an output confirmed at <paramref name="confirmedAt"/> can be mined in the next block.</summary>
     private bool CsvSatisfied(uint confirmedAt, uint blocks) => (ulong)_log.TipHeight + 1 >= (ulong)confirmedAt + blocks;
 
-    /// <summary>The feerate of a claim: the block estimate, raised as its deadline nears, never below what it used before (and bumped by at least 25 % when raised, for RBF).</summary>
+    /// <summary>
+    /// The feerate of a claim: the block estimate, raised as its deadline nears, never below what its last broadcast
+    /// version used (and bumped by at least 25 % when raised, for RBF). Recorded by <see cref="Broadcast"/>.
+    /// </summary>
     private uint ClaimFeerate(Pass pass, string key, uint? deadline)
     {
         var rate = (ulong)_lastFeerate;
@@ -368,7 +450,6 @@ public sealed partial class ChannelMonitor
         {
             computed = !pass.Bump || computed <= last ? last : Math.Max(computed, (uint)Math.Min(last * 5UL / 4, uint.MaxValue));
         }
-        _claimFeerates[key] = computed;
         return computed;
     }
 
@@ -378,14 +459,39 @@ public sealed partial class ChannelMonitor
         try
         {
             var sweep = SweepTransactionBuilder.Build(inputs(), Destination, rate);
-            pass.Broadcasts.Add(new MonitorBroadcast(sweep.Transaction, purpose, sweep.SpentOutputs));
+            Broadcast(pass, $"{purpose}:{key}", rate, new MonitorBroadcast(sweep.Transaction, purpose, sweep.SpentOutputs));
         }
-        catch (SweepException e) when (e.Reason is SweepFailure.OutputBelowDust)
+        catch (SweepException e)
         {
-            foreach (var op in covered ?? [key])
+            // Dust even at the lowest feerate: never worth claiming, so it does not hold back full resolution. Only
+            // uneconomical at this feerate: stays pending and is retried each block. Any other refusal leaves the
+            // output pending rather than failing the whole block.
+            if (e.Reason is SweepFailure.OutputBelowDust && !WorthClaimingAtMinimumFeerate(inputs))
             {
-                pass.Abandoned.Add(op);
+                foreach (var op in covered ?? [key])
+                {
+                    pass.Abandoned.Add(op);
+                }
             }
+        }
+    }
+
+    private void Broadcast(Pass pass, string feerateKey, uint feerate, MonitorBroadcast broadcast)
+    {
+        _claimFeerates[feerateKey] = feerate;
+        pass.Broadcasts.Add(broadcast);
+    }
+
+    private bool WorthClaimingAtMinimumFeerate(Func<IReadOnlyList<SweepInput>> inputs)
+    {
+        try
+        {
+            SweepTransactionBuilder.Build(inputs(), Destination, MinimumFeeratePerKw);
+            return true;
+        }
+        catch (SweepException)
+        {
+            return false;
         }
     }
 
@@ -399,7 +505,8 @@ public sealed partial class ChannelMonitor
             return;
         }
         uint? deadline = _local.Htlcs.Count == 0 ? null : _local.Htlcs.Min(h => h.CltvExpiry);
-        var rate = ClaimFeerate(pass, "cpfp:" + ct.TxId, deadline);
+        var feerateKey = "cpfp:" + ct.TxId;
+        var rate = ClaimFeerate(pass, feerateKey, deadline);
         var parentWeight = SweepTransactionBuilder.WeightOf(signed);
         var minimum = SweepTransactionBuilder.FeeFor(rate, parentWeight + 1000) + SweepTransactionBuilder.DefaultDustLimit;
         if (_wallet.GetFeeInput(minimum, pass.UsedCoins) is not { } coin)
@@ -410,7 +517,7 @@ public sealed partial class ChannelMonitor
         {
             var cpfp = AnchorCpfp.Build(ct, signed, _keys.FundingKey, [coin.Coin], coin.ChangeScript, rate);
             pass.UsedCoins.Add(coin.Coin.OutPoint);
-            pass.Broadcasts.Add(new MonitorBroadcast(cpfp.Child.Transaction, ClaimPurpose.AnchorCpfp, cpfp.Child.SpentOutputs));
+            Broadcast(pass, feerateKey, rate, new MonitorBroadcast(cpfp.Child.Transaction, ClaimPurpose.AnchorCpfp, cpfp.Child.SpentOutputs));
         }
         catch (SweepException e) when (e.Reason is SweepFailure.InsufficientFunds or SweepFailure.NothingToClaim)
         {
@@ -435,7 +542,8 @@ public sealed partial class ChannelMonitor
         {
             return;
         }
-        var rate = ClaimFeerate(pass, $"{purpose}:{output.Index}:{ct.TxId}", deadline);
+        var feerateKey = $"{purpose}:{output.Index}:{ct.TxId}";
+        var rate = ClaimFeerate(pass, feerateKey, deadline);
         var baseWeight = htlcTx.IsSuccess ? Bolt3Fees.HtlcSuccessWeight(ct.Parameters.Format) : Bolt3Fees.HtlcTimeoutWeight(ct.Parameters.Format);
         var minimum = SweepTransactionBuilder.FeeFor(rate, baseWeight + 600) + SweepTransactionBuilder.DefaultDustLimit;
         if (_wallet.GetFeeInput(minimum, pass.UsedCoins) is not { } fee)
@@ -467,7 +575,7 @@ public sealed partial class ChannelMonitor
         }
         tx.Inputs[1].WitScript = coin.Witness(new TransactionSignature(coinSignature, SigHash.All).ToBytes());
         pass.UsedCoins.Add(coin.OutPoint);
-        pass.Broadcasts.Add(new MonitorBroadcast(tx, purpose, [spentHtlc, coin.SpentOutput]));
+        Broadcast(pass, feerateKey, rate, new MonitorBroadcast(tx, purpose, [spentHtlc, coin.SpentOutput]));
     }
 
     /// <summary>The working set of one analysis.</summary>

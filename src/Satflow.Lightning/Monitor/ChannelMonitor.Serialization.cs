@@ -42,12 +42,7 @@ public sealed partial class ChannelMonitor
             w.WriteUInt64(r.RemoteToLocal.Value).WriteUInt64(r.RemoteToRemote.Value);
             WriteHtlcs(w, r.Htlcs);
         }
-        w.WriteUInt32((uint)_revoked.Count);
-        foreach (var (txId, r) in _revoked.OrderBy(r => r.Value.Number))
-        {
-            w.WriteBytes(txId.ToBytes()).WriteUInt64(r.Number).WriteUInt32(r.FeeratePerKw).WriteUInt64(r.ToLocal.Value).WriteUInt64(r.ToRemote.Value);
-            WriteHtlcs(w, r.Htlcs);
-        }
+        WriteHtlcs32(w, _peerHtlcs.Values.OrderBy(h => h.Direction).ThenBy(h => h.Id).ToList());
         var secrets = _secrets.Snapshot();
         w.WriteByte((byte)secrets.Count);
         foreach (var (index, secret) in secrets)
@@ -152,11 +147,9 @@ public sealed partial class ChannelMonitor
             monitor._remotes.Add(update);
             monitor._remoteTxs[update.CommitmentNumber] = monitor.BuildRemote(update.CommitmentNumber, update.PerCommitmentPoint, update.FeeratePerKw, update.RemoteToLocal, update.RemoteToRemote, update.Htlcs);
         }
-        var revoked = r.ReadUInt32();
-        for (var i = 0u; i < revoked; i++)
+        foreach (var htlc in ReadHtlcs32(ref r))
         {
-            var txId = new uint256(r.ReadSpan(32));
-            monitor._revoked[txId] = new RevokedCommitment(r.ReadUInt64(), r.ReadUInt32(), new MilliSatoshi(r.ReadUInt64()), new MilliSatoshi(r.ReadUInt64()), ReadHtlcs(ref r));
+            monitor._peerHtlcs[(htlc.Direction, htlc.Id)] = htlc;
         }
         var secretCount = r.ReadByte();
         var secrets = new List<(ulong, Bytes32)>();
@@ -233,17 +226,31 @@ public sealed partial class ChannelMonitor
     private static void WriteHtlcs(WireWriter w, IReadOnlyList<CommitmentHtlc> htlcs)
     {
         w.WriteUInt16(checked((ushort)htlcs.Count));
+        WriteHtlcItems(w, htlcs);
+    }
+
+    private static void WriteHtlcs32(WireWriter w, IReadOnlyList<CommitmentHtlc> htlcs)
+    {
+        w.WriteUInt32((uint)htlcs.Count);
+        WriteHtlcItems(w, htlcs);
+    }
+
+    private static List<CommitmentHtlc> ReadHtlcs(ref WireReader r) => ReadHtlcItems(ref r, r.ReadUInt16());
+
+    private static List<CommitmentHtlc> ReadHtlcs32(ref WireReader r) => ReadHtlcItems(ref r, r.ReadUInt32());
+
+    private static void WriteHtlcItems(WireWriter w, IReadOnlyList<CommitmentHtlc> htlcs)
+    {
         foreach (var h in htlcs)
         {
             w.WriteUInt64(h.Id).WriteByte((byte)h.Direction).WriteUInt64(h.Amount.Value).WriteBytes(h.PaymentHash.Value.ToArray()).WriteUInt32(h.CltvExpiry);
         }
     }
 
-    private static List<CommitmentHtlc> ReadHtlcs(ref WireReader r)
+    private static List<CommitmentHtlc> ReadHtlcItems(ref WireReader r, uint count)
     {
-        var count = r.ReadUInt16();
-        var htlcs = new List<CommitmentHtlc>(Math.Min((int)count, r.Remaining / 53));
-        for (var i = 0; i < count; i++)
+        var htlcs = new List<CommitmentHtlc>((int)Math.Min(count, (uint)(r.Remaining / 53)));
+        for (var i = 0u; i < count; i++)
         {
             var id = r.ReadUInt64();
             var direction = r.ReadByte() switch

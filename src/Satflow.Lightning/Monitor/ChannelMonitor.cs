@@ -7,10 +7,17 @@ namespace Satflow.Lightning.Monitor;
 
 /// <summary>
 /// The BOLT 5 chain monitor of one channel. It keeps what is needed to react to any transaction spending the funding
-/// output (our latest commitment, the peer's unrevoked commitments, compact records of revoked ones, revocation
-/// secrets and preimages), and on every block returns the claim transactions to broadcast and the events to act on.
-/// Pure: no threads, no clock, no I/O; the host feeds updates and blocks in order and persists <see cref="Serialize"/>
-/// after each call that changed it.
+/// output: our latest commitment with the peer's signatures, the peer's unrevoked commitments (current and next), the
+/// revocation secrets (BOLT 3 compact store, each checked against its commitment's point and the earlier secrets), the
+/// HTLCs of every commitment we signed for the peer (one entry per HTLC, not per commitment) and known preimages.
+/// Nothing is stored per revoked commitment: a breach is recognised from the commitment number obscured in its
+/// locktime and sequence, whose secret re-derives every output script.
+/// <para>
+/// On every block it returns the claim transactions to broadcast (unconfirmed ones again, fee-bumped as deadlines
+/// near) and new events. The recorded spend tree of the funding output is kept per block, and everything else is
+/// recomputed from it, so a disconnected block simply un-sees its spends. Pure: no threads, no clock, no I/O; the host
+/// feeds updates and blocks in order and persists <see cref="Serialize"/> after each call.
+/// </para>
 /// </summary>
 public sealed partial class ChannelMonitor
 {
@@ -20,13 +27,20 @@ public sealed partial class ChannelMonitor
     /// <summary>The lowest feerate the monitor uses, in sat per 1000 weight units (1 sat/vB, rounded up as nodes relay).</summary>
     public const uint MinimumFeeratePerKw = 253;
 
+    /// <summary>Blocks past an offered HTLC's expiry after which the monitor force closes to time it out on chain.</summary>
+    public const uint OfferedHtlcGraceBlocks = 3;
+
+    /// <summary>Blocks before a received HTLC's expiry at which the monitor force closes to claim it on chain with its known preimage.</summary>
+    public const uint ReceivedHtlcClaimBufferBlocks = 18;
+
     private const byte SerializationVersion = 1;
 
     private readonly LocalChannelKeys _keys;
     private readonly IClaimFeeWallet? _wallet;
     private readonly List<RemoteCommitmentUpdate> _remotes = [];
     private readonly Dictionary<ulong, CommitmentTransaction> _remoteTxs = [];
-    private readonly Dictionary<uint256, RevokedCommitment> _revoked = [];
+    private readonly Dictionary<(HtlcDirection PeerDirection, ulong Id), CommitmentHtlc> _peerHtlcs = [];
+    private readonly Dictionary<uint256, RevokedMatch?> _revokedMatches = [];
     private readonly Dictionary<PaymentHash, PaymentPreimage> _preimages = [];
     private readonly HashSet<uint256> _cooperative = [];
     private readonly Dictionary<string, uint> _claimFeerates = new(StringComparer.Ordinal);
@@ -151,7 +165,38 @@ public sealed partial class ChannelMonitor
         _lastFeerate = Math.Max(feeratePerKw, MinimumFeeratePerKw);
         var hadSpend = _log.SpendOf(Parameters.FundingOutPoint) is not null;
         var added = _log.Connect(height, blockHash, transactions);
-        return hadSpend || added || IsForceClosed || _reported.Count > 0 ? Analyze(bump: true) : MonitorOutput.Empty;
+        var forced = ForceCloseOnHtlcDeadline();
+        var output = hadSpend || added || IsForceClosed || _reported.Count > 0 ? Analyze(bump: true) : MonitorOutput.Empty;
+        return forced is null ? output : output with { Events = [forced, .. output.Events] };
+    }
+
+    /// <summary>Force closes when an HTLC of our commitment must be resolved on chain now (BOLT 2 "deadline" rules).</summary>
+    private MonitorForceClosed? ForceCloseOnHtlcDeadline()
+    {
+        if (IsForceClosed || _localTx is null || _log.SpendOf(Parameters.FundingOutPoint) is not null)
+        {
+            return null;
+        }
+        var tip = (ulong)_log.TipHeight;
+        foreach (var output in _localTx.HtlcOutputs)
+        {
+            var htlc = output.Htlc!;
+            string? reason = null;
+            if (htlc.Direction == HtlcDirection.Offered && tip >= (ulong)htlc.CltvExpiry + OfferedHtlcGraceBlocks)
+            {
+                reason = $"offered HTLC {htlc.Id} expired at {htlc.CltvExpiry}";
+            }
+            else if (htlc.Direction == HtlcDirection.Received && tip + ReceivedHtlcClaimBufferBlocks >= htlc.CltvExpiry && _preimages.ContainsKey(htlc.PaymentHash))
+            {
+                reason = $"received HTLC {htlc.Id} expires at {htlc.CltvExpiry} and its preimage is known";
+            }
+            if (reason is not null)
+            {
+                _forceCloseReason = reason;
+                return new MonitorForceClosed(reason);
+            }
+        }
+        return null;
     }
 
     /// <summary>
@@ -212,6 +257,11 @@ public sealed partial class ChannelMonitor
         var commitment = BuildRemote(update.CommitmentNumber, update.PerCommitmentPoint, update.FeeratePerKw, update.RemoteToLocal, update.RemoteToRemote, update.Htlcs);
         _remotes.Add(update);
         _remoteTxs[update.CommitmentNumber] = commitment;
+        foreach (var htlc in update.Htlcs)
+        {
+            _peerHtlcs[(htlc.Direction, htlc.Id)] = htlc;
+        }
+        _revokedMatches.Clear();
     }
 
     /// <summary>The number of the next commitment the peer must revoke, when known from earlier revocations.</summary>
@@ -247,9 +297,8 @@ public sealed partial class ChannelMonitor
             throw new ChannelMonitorException(ChannelMonitorError.InvalidRevocationSecret, e.Message, e);
         }
         _secrets = restored;
-        var txId = _remoteTxs[revoked.CommitmentNumber].TxId;
-        _revoked[txId] = new RevokedCommitment(revoked.CommitmentNumber, revoked.FeeratePerKw, revoked.RemoteToLocal, revoked.RemoteToRemote, revoked.Htlcs.ToList());
         _remotes.RemoveAt(0);
+        _revokedMatches.Clear();
         _remoteTxs.Remove(revoked.CommitmentNumber);
     }
 
@@ -287,6 +336,6 @@ public sealed partial class ChannelMonitor
         }
     }
 
-    /// <summary>What is kept of a revoked peer commitment: enough to rebuild it once its secret is known.</summary>
-    private sealed record RevokedCommitment(ulong Number, uint FeeratePerKw, MilliSatoshi ToLocal, MilliSatoshi ToRemote, IReadOnlyList<CommitmentHtlc> Htlcs);
+    /// <summary>A funding spend recognised as a revoked peer commitment: its number and secret, and what each of its outputs is.</summary>
+    private sealed record RevokedMatch(ulong Number, Bytes32 Secret, CommitmentKeys Keys, IReadOnlyList<(int Index, CommitmentOutputKind Kind, Script? WitnessScript, CommitmentHtlc? Htlc)> Outputs);
 }

@@ -81,11 +81,23 @@ public sealed record CommitmentConfirmed(CommitmentKind Kind, uint256 TxId, uint
 /// commitment, or was taken by a penalty) is reported once it is <see cref="ChannelMonitor.AntiReorgDelay"/> blocks deep.
 /// </summary>
 /// <param name="PaymentHash">The payment hash.</param>
-/// <param name="Preimage">The preimage learned from the spending witness, or <c>null</c> when the HTLC failed.</param>
+/// <param name="Preimage">
+/// The preimage: revealed by the spending witness (the peer's HTLC-success or preimage claim, or ours), or already known
+/// for an HTLC we offered that was fulfilled before the close; <c>null</c> when the HTLC failed.
+/// </param>
 /// <param name="TimedOut">Whether the HTLC failed (timed out, missing or revoked) rather than being fulfilled.</param>
 /// <param name="HtlcId">The HTLC id (from <c>update_add_htlc</c>).</param>
 /// <param name="OfferedByUs">Whether we offered the HTLC (an outgoing HTLC) rather than received it.</param>
 public sealed record HtlcResolvedOnChain(PaymentHash PaymentHash, PaymentPreimage? Preimage, bool TimedOut, ulong HtlcId, bool OfferedByUs) : MonitorEvent;
+
+/// <summary>
+/// The monitor force closed the channel on its own (BOLT 2/5): an HTLC we offered is past its expiry plus
+/// <see cref="ChannelMonitor.OfferedHtlcGraceBlocks"/>, or an HTLC we can fulfil is within
+/// <see cref="ChannelMonitor.ReceivedHtlcClaimBufferBlocks"/> of its expiry. The channel must no longer be used; the
+/// output carries our commitment.
+/// </summary>
+/// <param name="Reason">Which HTLC deadline triggered it.</param>
+public sealed record MonitorForceClosed(string Reason) : MonitorEvent;
 
 /// <summary>One of our claim transactions paying the destination script confirmed.</summary>
 /// <param name="Amount">The amount it pays to the destination.</param>

@@ -49,6 +49,18 @@ public sealed class LocalCommitmentTests
             foreach (var b in output.Broadcasts)
             {
                 firstSeen.TryAdd(b.Purpose, chain.Height);
+                if (b.Purpose is ClaimPurpose.HtlcSuccess or ClaimPurpose.HtlcTimeout)
+                {
+                    // Zero-fee anchors HTLC transactions bring a wallet coin (input 1) and its change (output 1).
+                    var inputs = format == CommitmentFormat.AnchorOutputs ? 2 : 1;
+                    Assert.Equal(inputs, b.Transaction.Inputs.Count);
+                    Assert.Equal(inputs, b.Transaction.Outputs.Count);
+                    Assert.Equal(b.Purpose == ClaimPurpose.HtlcTimeout ? OfferedExpiry : 0u, b.Transaction.LockTime.Value);
+                    if (inputs == 2)
+                    {
+                        Assert.Equal(wallet.ChangeScript, b.Transaction.Outputs[1].ScriptPubKey);
+                    }
+                }
             }
             toMine = output.Broadcasts.Select(b => b.Transaction).ToArray();
         }
@@ -110,5 +122,45 @@ public sealed class LocalCommitmentTests
         {
             Assert.DoesNotContain(chain.Mine(monitor).Broadcasts, b => b.Purpose == ClaimPurpose.HtlcTimeout);
         }
+    }
+
+    [Fact]
+    public void OfferedHtlcPastItsExpiryForcesTheChannelClosed()
+    {
+        var parties = new TwoParties(CommitmentFormat.AnchorOutputs);
+        var chain = new TestChain(OfferedExpiry - 1, parties.CommitmentOfA(1).FundingOutput, parties.ParamsA.FundingOutPoint);
+        var monitor = parties.StandardMonitor(new FakeWallet(chain));
+        while (chain.Height < OfferedExpiry + ChannelMonitor.OfferedHtlcGraceBlocks - 1)
+        {
+            Assert.Empty(chain.Mine(monitor).Events);
+        }
+        Assert.False(monitor.IsForceClosed);
+        var output = chain.Mine(monitor);
+        Assert.IsType<MonitorForceClosed>(Assert.Single(output.Events));
+        Assert.True(monitor.IsForceClosed);
+        Assert.Contains(output.Broadcasts, b => b.Purpose == ClaimPurpose.LocalCommitment);
+        Assert.Contains(output.Broadcasts, b => b.Purpose == ClaimPurpose.AnchorCpfp);
+        // Reported once; a later ForceCloseUpdate from the state machine changes nothing.
+        Assert.Empty(chain.Mine(monitor).Events);
+        monitor.ApplyUpdate(new ForceCloseUpdate(6, "late"));
+    }
+
+    [Fact]
+    public void ReceivedHtlcWithPreimageNearItsExpiryForcesTheChannelClosed()
+    {
+        var parties = new TwoParties(CommitmentFormat.StaticRemoteKey);
+        var start = ReceivedExpiry - ChannelMonitor.ReceivedHtlcClaimBufferBlocks - 2;
+        var chain = new TestChain(start, parties.CommitmentOfA(1).FundingOutput, parties.ParamsA.FundingOutPoint);
+        var monitor = parties.StandardMonitor(null);
+        // Without the preimage there is nothing to claim: no reason to close yet (the offered HTLC is not expired before 503).
+        var before = chain.Mine(monitor);
+        Assert.Empty(before.Events);
+        monitor.ApplyUpdate(new PreimageUpdate(6, PreimageReceived));
+        var output = chain.Mine(monitor);
+        Assert.Equal(ReceivedExpiry - ChannelMonitor.ReceivedHtlcClaimBufferBlocks, chain.Height);
+        Assert.IsType<MonitorForceClosed>(Assert.Single(output.Events));
+        var commitment = Assert.Single(output.Broadcasts).Transaction;
+        output = chain.Mine(monitor, commitment);
+        Assert.Contains(output.Broadcasts, b => b.Purpose == ClaimPurpose.HtlcSuccess);
     }
 }

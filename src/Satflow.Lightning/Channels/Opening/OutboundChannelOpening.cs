@@ -164,6 +164,12 @@ public sealed class OutboundChannelOpening
         {
             throw Fail(ChannelOpeningFailure.MinimumDepthTooLarge, $"minimum_depth {accept.MinimumDepth} is greater than our maximum {_options.MaxMinimumDepth}");
         }
+        var reserve = (long)accept.ChannelReserveSatoshis.Value;
+        var funderAfterFees = (long)LocalBalance.TruncateToSatoshis() - FunderCost(_format, _options.FeeratePerKw).Satoshi;
+        if (funderAfterFees <= reserve && (long)RemoteBalance.TruncateToSatoshis() <= reserve)
+        {
+            throw Fail(ChannelOpeningFailure.BalancesBelowReserve, $"both initial balances are at or below channel_reserve_satoshis {reserve}");
+        }
         var remoteScript = UpfrontScript(accept.UpfrontShutdownScript, _options.NegotiatedFeatures);
         var remoteBasepoints = Basepoints(accept.Keys);
 
@@ -205,7 +211,7 @@ public sealed class OutboundChannelOpening
 
     /// <summary>
     /// Checks the peer's signature of our commitment 0 and completes the handshake; the funding transaction may be
-    /// broadcast afterwards.
+    /// broadcast afterwards. A <c>minimum_depth</c> of 0 without the <c>option_zeroconf</c> channel type is recorded as 1.
     /// </summary>
     /// <exception cref="ChannelOpeningException">When the message is out of order, for another channel, or its signature is invalid.</exception>
     public FundedChannel HandleFundingSigned(FundingSigned message)
