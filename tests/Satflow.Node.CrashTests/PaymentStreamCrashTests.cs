@@ -72,8 +72,11 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
 
         public bool Interrupted { get; set; }
 
+        /// <summary>More than the payer's balance: it must fail (or be refused).</summary>
+        public bool Unaffordable { get; init; }
+
         public override string ToString() =>
-            $"#{Index} {Payer.Name}->{Payee.Name} {AmountMsat} msat {Hash} reported={Reported?.ToString() ?? "none"} refused={Refused ?? "no"} interrupted={Interrupted}";
+            $"#{Index} {Payer.Name}->{Payee.Name} {AmountMsat} msat {Hash} reported={Reported?.ToString() ?? "none"} refused={Refused ?? "no"} interrupted={Interrupted} unaffordable={Unaffordable}";
     }
 
     public Task InitializeAsync()
@@ -191,9 +194,15 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
             {
                 aPays = !aPays;
             }
+            // About one payment in ten asks for more than the payer can send: it must fail cleanly, crash or not.
+            var unaffordable = random.Next(10) == 0;
+            if (unaffordable)
+            {
+                amount = (aPays ? expectedA : expectedB) + random.NextInt64(1_000_000, 50_000_000);
+            }
             var (payer, payee) = aPays ? (A, B) : (B, A);
             var invoice = await payee.Api.CreateInvoiceAsync(amount, $"crash seed {seed} payment {i}");
-            var payment = new Payment(i, payer, payee, invoice.PaymentHash, amount, invoice.Bolt11);
+            var payment = new Payment(i, payer, payee, invoice.PaymentHash, amount, invoice.Bolt11) { Unaffordable = unaffordable };
             payments.Add(payment);
 
             kills.TryGetValue(i, out var kill);
@@ -240,10 +249,16 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
         var succeededAToB = 0L;
         var succeededBToA = 0L;
         var succeededCount = 0;
+        var unaffordableCount = 0;
         foreach (var payment in payments)
         {
             var state = await FinalStateAsync(payment);
             var invoice = await payment.Payee.Api.InvoiceAsync(payment.Hash);
+            if (payment.Unaffordable)
+            {
+                Assert.True(state != PaymentState.Succeeded, $"{payment}: more than the payer's balance, yet it succeeded");
+                unaffordableCount++;
+            }
             if (state == PaymentState.Succeeded)
             {
                 Assert.True(invoice.State == InvoiceState.Settled, $"{payment}: succeeded on the payer but the payee's invoice is {invoice.State}");
@@ -268,6 +283,7 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
             }
         }
         Assert.True(succeededCount >= PaymentCount / 2, $"only {succeededCount} of {PaymentCount} payments succeeded; the run proves little");
+        Log($"{succeededCount} succeeded, {payments.Count - succeededCount} failed or refused ({unaffordableCount} asked for more than the payer had)");
         Assert.True(succeededAToB > 0 && succeededBToA > 0, $"payments must flow both ways (A->B {succeededAToB} msat, B->A {succeededBToA} msat)");
 
         // 2. Balances: each side moved by exactly the succeeded payments, both sides agree, and the sum is capacity - commitment fee.
