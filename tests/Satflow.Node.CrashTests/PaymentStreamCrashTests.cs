@@ -216,11 +216,23 @@ public sealed class PaymentStreamCrashTests(ITestOutputHelper output) : IAsyncLi
             {
                 // A random point inside the payment, scaled to how long payments take on this machine right now.
                 var delay = TimeSpan.FromMilliseconds(kill.Point * latency.TotalMilliseconds);
-                await Task.Delay(delay);
-                payment.Interrupted = !pay.IsCompleted;
-                interruptedCount += payment.Interrupted ? 1 : 0;
-                await KillAndRestartAsync(kill.KillPayer ? payer : payee,
-                    $"{delay.TotalMilliseconds:0} ms into payment #{i} ({(payment.Interrupted ? "pay call still open" : "pay call already answered")})");
+                await Task.WhenAny(pay, Task.Delay(delay));
+                var nextFree = Enumerable.Range(i + 1, Math.Max(0, PaymentCount - i - 1)).FirstOrDefault(j => !kills.ContainsKey(j), -1);
+                if (pay.IsCompleted && nextFree >= 0)
+                {
+                    // The payment finished before the kill point: move the kill to the next payment, earlier in it.
+                    kills.Remove(i);
+                    kills[nextFree] = kill with { Before = nextFree, Point = kill.Point / 2 };
+                    Log($"payment #{i} answered before {delay.TotalMilliseconds:0} ms; the kill moves to payment #{nextFree} at {kill.Point / 2:0.00}");
+                    kill = null;
+                }
+                else
+                {
+                    payment.Interrupted = !pay.IsCompleted;
+                    interruptedCount += payment.Interrupted ? 1 : 0;
+                    await KillAndRestartAsync(kill.KillPayer ? payer : payee,
+                        $"{delay.TotalMilliseconds:0} ms into payment #{i} ({(payment.Interrupted ? "pay call still open" : "pay call already answered")})");
+                }
             }
             await pay;
             if (kill is null && payment.Reported is not null)
