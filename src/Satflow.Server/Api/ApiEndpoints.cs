@@ -120,7 +120,7 @@ public static class ApiEndpoints
         return Results.NoContent();
     }
 
-    private static async Task<IResult> CreateInvoice(HttpContext http, MerchantService merchant, InvoiceNotifications notifications, string storeId, CreateInvoiceBody body)
+    private static async Task<IResult> CreateInvoice(HttpContext http, MerchantService merchant, InvoiceNotifications notifications, ServerMetrics metrics, string storeId, CreateInvoiceBody body)
     {
         if (body.Metadata is { } m && m.ValueKind != JsonValueKind.Object)
         {
@@ -149,6 +149,7 @@ public static class ApiEndpoints
             Methods = body.PaymentMethods,
         };
         var invoice = await merchant.CreateInvoiceAsync(ApiPrincipal.Of(http), new StoreId(storeId), request, http.RequestAborted).ConfigureAwait(false);
+        metrics.InvoicesCreated.Add(1);
         await notifications.PublishAsync(new InvoiceEvents(invoice.Id, invoice.StoreId, invoice.Events), http.RequestAborted).ConfigureAwait(false);
         return Results.Created($"{Prefix}/stores/{storeId}/invoices/{invoice.Id}", InvoiceResponse.From(invoice));
     }

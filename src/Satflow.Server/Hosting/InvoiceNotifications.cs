@@ -26,14 +26,17 @@ public sealed class InvoiceNotifications
     private readonly WebhookPublisher _publisher;
     private readonly TimeProvider _time;
     private readonly ILogger<InvoiceNotifications> _log;
+    private readonly ServerMetrics _metrics;
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiters = new(StringComparer.Ordinal);
 
     /// <summary>Creates the fan-out.</summary>
     /// <param name="publisher">The webhook publisher.</param>
     /// <param name="time">The clock.</param>
     /// <param name="log">Logger.</param>
-    public InvoiceNotifications(WebhookPublisher publisher, TimeProvider time, ILogger<InvoiceNotifications> log)
+    /// <param name="metrics">Counters.</param>
+    public InvoiceNotifications(WebhookPublisher publisher, TimeProvider time, ILogger<InvoiceNotifications> log, ServerMetrics metrics)
     {
+        _metrics = metrics;
         _publisher = publisher;
         _time = time;
         _log = log;
@@ -73,6 +76,7 @@ public sealed class InvoiceNotifications
         {
             foreach (var e in events.Events)
             {
+                _metrics.InvoiceEvents.Add(1, new KeyValuePair<string, object?>("type", e.Type.ToString()));
                 if (WebhookTypeOf(e.Type) is not { } type)
                 {
                     continue;

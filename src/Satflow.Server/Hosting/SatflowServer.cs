@@ -3,6 +3,7 @@ using System.Reflection;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using Satflow.Merchant;
 using Satflow.Merchant.Accounts;
 using Satflow.Merchant.Invoices;
@@ -97,7 +98,7 @@ public static class SatflowServer
             doc.Info.Description = "Authorization: token <key> on every call; Idempotency-Key on every POST.";
             return Task.CompletedTask;
         }));
-        services.AddOpenTelemetry().WithMetrics(m => m
+        services.AddOpenTelemetry().ConfigureResource(r => r.AddService("satflowd")).WithMetrics(m => m
             .AddAspNetCoreInstrumentation()
             .AddMeter(ServerMetrics.MeterName)
             .AddPrometheusExporter());
