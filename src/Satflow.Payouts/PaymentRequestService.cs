@@ -91,6 +91,10 @@ public sealed partial class PaymentRequestService
         await _store.GetPaymentRequestAsync(id, cancellationToken).ConfigureAwait(false)
         ?? throw new PayoutsException(PayoutsErrorReason.NotFound, $"Payment request '{id}' does not exist.");
 
+    /// <summary>A store's payment requests, oldest first.</summary>
+    public Task<IReadOnlyList<PaymentRequest>> ListAsync(string storeId, CancellationToken cancellationToken = default) =>
+        _store.ListPaymentRequestsAsync(storeId, cancellationToken);
+
     /// <summary>
     /// The amount the next invoice for this request may ask: what is due, or — when partial payments are allowed —
     /// <paramref name="requested"/> if it is positive and no more than what is due.

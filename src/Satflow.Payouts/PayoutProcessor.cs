@@ -330,11 +330,28 @@ public sealed class PayoutProcessor
     private async Task PayLightningAsync(DateTimeOffset now, Counter report, CancellationToken cancellationToken)
     {
         var ready = await _store.ListPayoutsAsync(new PayoutQuery { StoreId = _storeId, States = [PayoutState.AwaitingPayment] }, cancellationToken).ConfigureAwait(false);
-        foreach (var payout in ready.Where(p => p.Method == PayoutMethod.Lightning).Take(_options.MaxLightningPaymentsPerRun))
+        var lightning = ready.Where(p => p.Method == PayoutMethod.Lightning).Take(_options.MaxLightningPaymentsPerRun).ToArray();
+        if (lightning.Length == 0)
+        {
+            return;
+        }
+
+        // Two payouts for one invoice would be one payment reported twice: the later one fails instead.
+        var taken = (await _store.ListPayoutsAsync(new PayoutQuery { StoreId = _storeId, States = [PayoutState.InProgress, PayoutState.Completed] }, cancellationToken).ConfigureAwait(false))
+            .Where(p => p.Method == PayoutMethod.Lightning && p.Attempt is not null)
+            .Select(p => p.Attempt!.Reference)
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (var payout in lightning)
         {
             if (payout.Destination.ExpiresAt is { } expiry && expiry <= now)
             {
                 await FailAsync([payout], "the invoice expired before it could be paid", now, report, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (!taken.Add(payout.Destination.PaymentHash!.Value.Value.ToHex()))
+            {
+                await FailAsync([payout], "another payout already pays this invoice", now, report, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 

@@ -140,6 +140,14 @@ public sealed partial class PayoutService
         await _store.GetPullPaymentAsync(id, cancellationToken).ConfigureAwait(false)
         ?? throw new PayoutsException(PayoutsErrorReason.NotFound, $"Pull payment '{id}' does not exist.");
 
+    /// <summary>A store's pull payments, oldest first.</summary>
+    public Task<IReadOnlyList<PullPayment>> ListPullPaymentsAsync(string storeId, CancellationToken cancellationToken = default) =>
+        _store.ListPullPaymentsAsync(storeId, cancellationToken);
+
+    /// <summary>Payouts matching <paramref name="query"/>, oldest first.</summary>
+    public Task<IReadOnlyList<Payout>> ListPayoutsAsync(PayoutQuery query, CancellationToken cancellationToken = default) =>
+        _store.ListPayoutsAsync(query, cancellationToken);
+
     /// <summary>The payout.</summary>
     /// <exception cref="PayoutsException"><see cref="PayoutsErrorReason.NotFound"/>.</exception>
     public async Task<Payout> GetPayoutAsync(PayoutId id, CancellationToken cancellationToken = default) =>
@@ -193,10 +201,12 @@ public sealed partial class PayoutService
             }
 
             var active = await _store.ListPayoutsAsync(new PayoutQuery { PullPaymentId = pull.Id }, cancellationToken).ConfigureAwait(false);
-            if (active.Any(p => p.CountsAgainstLimit && (p.Destination.Value == dest.Value || (dest.PaymentHash is { } h && p.Destination.PaymentHash == h))))
+            if (active.Any(p => p.CountsAgainstLimit && p.Destination.Value == dest.Value))
             {
                 throw new PayoutsException(PayoutsErrorReason.InvalidDestination, "This destination already has an active claim on this pull payment.");
             }
+
+            await RequireInvoiceUnusedAsync(pull.StoreId, dest, cancellationToken).ConfigureAwait(false);
 
             var payout = new Payout
             {
@@ -289,6 +299,23 @@ public sealed partial class PayoutService
         return ClaimAsync(id, invoice, null, PayoutDestinationKind.LnurlWithdraw, cancellationToken);
     }
 
+    /// <summary>An invoice may back only one live payout of a store (the processor enforces it again before paying).</summary>
+    private async Task RequireInvoiceUnusedAsync(string storeId, PayoutDestination dest, CancellationToken cancellationToken)
+    {
+        if (dest.PaymentHash is not { } hash)
+        {
+            return;
+        }
+
+        var live = await _store.ListPayoutsAsync(
+            new PayoutQuery { StoreId = storeId, States = [PayoutState.AwaitingApproval, PayoutState.AwaitingPayment, PayoutState.InProgress, PayoutState.Completed] },
+            cancellationToken).ConfigureAwait(false);
+        if (live.Any(p => p.Destination.PaymentHash == hash))
+        {
+            throw new PayoutsException(PayoutsErrorReason.InvalidDestination, "This invoice already backs another payout.");
+        }
+    }
+
     private static ulong ToMilliSatoshis(decimal btc, bool ceiling)
     {
         var msat = btc * MilliSatoshisPerBitcoin;
@@ -313,6 +340,7 @@ public sealed partial class PayoutService
             throw new PayoutsException(PayoutsErrorReason.InvalidDestination, "An invoice with an amount can only be paid for exactly that amount in BTC.");
         }
 
+        await RequireInvoiceUnusedAsync(storeId, dest, cancellationToken).ConfigureAwait(false);
         var payout = new Payout
         {
             Id = PayoutId.New(),

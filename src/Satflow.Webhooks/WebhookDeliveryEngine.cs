@@ -62,7 +62,11 @@ public sealed class WebhookDeliveryEngine
 
         try
         {
-            return await DeliverPendingAsync(delivery, cancellationToken).ConfigureAwait(false);
+            // Re-read under the in-flight mark: another call may have finished it since the first read.
+            var current = await _store.GetDeliveryAsync(delivery.Id, cancellationToken).ConfigureAwait(false) ?? delivery;
+            return current.Status == WebhookDeliveryStatus.Pending
+                ? await DeliverPendingAsync(current, cancellationToken).ConfigureAwait(false)
+                : current;
         }
         finally
         {

@@ -13,26 +13,31 @@ public sealed class DoublePayPropertyTests
 {
     public sealed record Scenario(int Lightning, int OnChain, int Failing, int Pending, int BatchSize, int[] CrashAt);
 
-    private static readonly Gen<Scenario> Scenarios =
+    public static readonly Gen<Scenario> Scenarios =
         Gen.Select(Gen.Int[0, 4], Gen.Int[0, 4], Gen.Int[0, 2], Gen.Int[0, 2], Gen.Int[1, 3], Gen.Int[0, 80].Array[0, 8])
             .Select((ln, oc, failing, pending, batch, crashes) => new Scenario(ln, oc, failing, pending, batch, crashes));
 
     [Fact]
     public async Task Every_payout_is_paid_exactly_once_across_random_crashes_and_restarts_in_memory() =>
-        await Scenarios.SampleAsync(s => RunAsync(s, null), iter: 400, threads: 2);
+        await Scenarios.SampleAsync(s => RunAsync(s, () => Task.FromResult<IPayoutStore>(PayoutStore.CreateInMemory()), reopenAfterCrash: false), iter: 400, threads: 2);
 
     [Fact]
     public async Task Every_payout_is_paid_exactly_once_across_random_crashes_and_restarts_on_sqlite()
     {
         using var dir = new TempDirectory();
         var n = 0;
-        await Scenarios.SampleAsync(s => RunAsync(s, dir.File($"payouts-{Interlocked.Increment(ref n)}.db")), iter: 25, threads: 1);
+        await Scenarios.SampleAsync(s =>
+        {
+            var file = dir.File($"payouts-{Interlocked.Increment(ref n)}.db");
+            return RunAsync(s, async () => await PayoutStore.OpenSqliteAsync(file), reopenAfterCrash: true);
+        }, iter: 25, threads: 1);
     }
 
-    private static async Task RunAsync(Scenario scenario, string? sqlitePath)
+    /// <summary>Runs one scenario; <paramref name="open"/> opens the same database each time it is called.</summary>
+    internal static async Task RunAsync(Scenario scenario, Func<Task<IPayoutStore>> open, bool reopenAfterCrash)
     {
         var time = new FakeTimeProvider(Kit.Start);
-        var store = sqlitePath is null ? PayoutStore.CreateInMemory() : await PayoutStore.OpenSqliteAsync(sqlitePath);
+        var store = await open();
         var node = new FakeLightningNode();
         var wallet = new FakeWallet();
         var service = new PayoutService(store, time, new PayoutServiceOptions { Network = Kit.Network });
@@ -73,11 +78,11 @@ public sealed class DoublePayPropertyTests
                 // The process died at a random point.
             }
 
-            if (sqlitePath is not null && plan.Dead)
+            if (reopenAfterCrash && plan.Dead)
             {
                 // A real restart: the database is closed and opened again.
                 await store.DisposeAsync();
-                store = await PayoutStore.OpenSqliteAsync(sqlitePath);
+                store = await open();
             }
 
             plan.Restart();

@@ -351,6 +351,32 @@ public sealed class PayoutProcessorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task One_invoice_backs_at_most_one_payout()
+    {
+        var invoice = Kit.Invoice(new MilliSatoshi(10_000_000), _time.GetUtcNow());
+        var first = await _service.ClaimAsync(_pull.Id, invoice, null);
+        var otherPull = await _service.CreatePullPaymentAsync(new CreatePullPaymentRequest { StoreId = "store1", Name = "q", Amount = 1m, Currency = "BTC", AutoApproveClaims = true });
+        Assert.Equal(PayoutsErrorReason.InvalidDestination, (await Assert.ThrowsAsync<PayoutsException>(() => _service.ClaimAsync(otherPull.Id, invoice, null))).Reason);
+        Assert.Equal(PayoutsErrorReason.InvalidDestination, (await Assert.ThrowsAsync<PayoutsException>(() => _service.CreatePayoutAsync("store1", invoice, 0.0001m, "BTC"))).Reason);
+
+        // Two payouts for one invoice slipped in (e.g. concurrent claims on two pull payments): the processor pays one.
+        var twin = first with { Id = PayoutId.New(), PullPaymentId = otherPull.Id, Version = 0, CreatedAt = first.CreatedAt.AddSeconds(1) };
+        var changes = new PayoutChangeSet();
+        changes.Payouts.Add(twin);
+        changes.PullPayments.Add(otherPull with { Claimed = twin.Amount });
+        await _store.CommitAsync(changes);
+
+        await Processor().RunOnceAsync(_time.GetUtcNow());
+
+        Assert.Equal(PayoutState.Completed, (await Get(first)).State);
+        var failed = await Get(twin);
+        Assert.Equal(PayoutState.Failed, failed.State);
+        Assert.Equal("another payout already pays this invoice", failed.FailureReason);
+        Assert.Equal(1, _node.TimesPaid[first.Destination.PaymentHash!.Value]);
+        Assert.Equal(0m, (await _service.GetPullPaymentAsync(otherPull.Id)).Claimed);
+    }
+
+    [Fact]
     public void Bad_options_are_refused()
     {
         Assert.Equal(PayoutsErrorReason.InvalidConfiguration, Assert.Throws<PayoutsException>(() =>

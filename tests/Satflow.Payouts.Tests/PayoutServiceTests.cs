@@ -251,7 +251,8 @@ public sealed class PayoutServiceTests : IAsyncLifetime
         })).ToArray();
         var made = (await Task.WhenAll(claims)).Where(p => p is not null).ToArray();
         Assert.True(made.Length <= 10);
-        var stored = await _store.ListPayoutsAsync(new PayoutQuery { PullPaymentId = pull.Id });
+        var stored = await _service.ListPayoutsAsync(new PayoutQuery { PullPaymentId = pull.Id });
+        Assert.Equal([pull.Id], (await _service.ListPullPaymentsAsync("store1")).Select(p => p.Id));
         Assert.Equal(made.Length, stored.Count);
         Assert.Equal(stored.Sum(p => p.Amount), (await _service.GetPullPaymentAsync(pull.Id)).Claimed);
         Assert.True(stored.Sum(p => p.Amount) <= 0.01m);

@@ -1,3 +1,4 @@
+using CsCheck;
 using Satflow.Lightning.Types;
 
 namespace Satflow.Payouts.Tests;
@@ -263,6 +264,17 @@ public sealed class PostgresPayoutStoreTests(PostgresServerFixture server) : Pay
 {
     protected override async Task<IPayoutStore> OpenAsync() =>
         await PayoutStore.OpenPostgresAsync(server.ConnectionString, server.Schema + "_" + Guid.NewGuid().ToString("N")[..8]);
+
+    [Fact]
+    public async Task Every_payout_is_paid_exactly_once_across_random_crashes_on_postgres()
+    {
+        var n = 0;
+        await DoublePayPropertyTests.Scenarios.SampleAsync(s =>
+        {
+            var schema = server.Schema + "_p" + Interlocked.Increment(ref n).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return DoublePayPropertyTests.RunAsync(s, async () => await PayoutStore.OpenPostgresAsync(server.ConnectionString, schema), reopenAfterCrash: true);
+        }, iter: 12, threads: 1);
+    }
 
     [Fact]
     public async Task Migrations_are_recorded_once_per_schema()

@@ -14,7 +14,7 @@ public sealed record ReceivedRequest(string Method, string Path, IReadOnlyDictio
 /// <summary>An HttpListener on 127.0.0.1 that answers from a script (then 200) and records every request.</summary>
 public sealed class ScriptedServer : IAsyncDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly ConcurrentQueue<ScriptedAnswer> _script = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
@@ -26,9 +26,23 @@ public sealed class ScriptedServer : IAsyncDisposable
             _script.Enqueue(a);
         }
 
-        Port = FreePort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
+        // A free port can be taken by someone else before we bind it: try a few.
+        for (var attempt = 1; ; attempt++)
+        {
+            Port = FreePort();
+            _listener = new HttpListener();
+            _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+            try
+            {
+                _listener.Start();
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+                _listener.Abort();
+            }
+        }
+
         _loop = Task.Run(LoopAsync);
     }
 
@@ -113,8 +127,15 @@ public sealed class ScriptedServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        _listener.Stop();
-        _listener.Close();
+        try
+        {
+            // Close stops the listener too; calling Stop first makes the managed listener re-bind the port on Close.
+            _listener.Close();
+        }
+        catch (HttpListenerException)
+        {
+            // Teardown only: the port may already be reused elsewhere.
+        }
         try
         {
             await _loop;
