@@ -52,7 +52,7 @@ public abstract class ApiTests : IAsyncLifetime
     {
         var url = r.Pattern.Replace("{storeId}", _tenant.Store, StringComparison.Ordinal)
             .Replace("{invoiceId}", "inv1", StringComparison.Ordinal).Replace("{webhookId}", "wh1", StringComparison.Ordinal)
-            .Replace("{deliveryId}", "d1", StringComparison.Ordinal).Replace("{keyId}", "k1", StringComparison.Ordinal);
+            .Replace("{deliveryId}", "d1", StringComparison.Ordinal).Replace("{pullPaymentId}", "pp1", StringComparison.Ordinal).Replace("{payoutId}", "po1", StringComparison.Ordinal).Replace("{keyId}", "k1", StringComparison.Ordinal);
         var m = new HttpRequestMessage(new HttpMethod(r.Method), url);
         if (r.Method is "POST" or "PUT")
         {
@@ -67,7 +67,7 @@ public abstract class ApiTests : IAsyncLifetime
     public async Task Every_api_endpoint_rejects_a_missing_key_with_401_and_a_bad_key_with_401()
     {
         var routes = Routes();
-        Assert.True(routes.Count >= 18, $"only {routes.Count} API routes found");
+        Assert.True(routes.Count >= 26, $"only {routes.Count} API routes found");
         using var anonymous = Factory.CreateClient();
         using var wrong = _tenant.Client("sfk_" + new string('1', 44));
         var failures = new List<string>();
@@ -113,7 +113,7 @@ public abstract class ApiTests : IAsyncLifetime
         }
 
         Assert.Empty(failures);
-        Assert.Equal(15, checkedCount);
+        Assert.Equal(23, checkedCount);
     }
 
     [Fact]

@@ -156,6 +156,47 @@ public sealed class FlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Pull_payment_claim_approve_cancel_with_payout_webhooks()
+    {
+        using var receiver = new WebhookReceiver();
+        using var c = _tenant.Client();
+        var root = $"/api/v1/stores/{_tenant.Store}";
+        var hook = await (await c.SendAsync(Http.Post($"{root}/webhooks", new { url = receiver.Url, eventTypes = new[] { "payout.*" } }))).JsonAsync(HttpStatusCode.Created);
+        var secret = hook.GetProperty("secret").GetString()!;
+        var pp = await (await c.SendAsync(Http.Post($"{root}/pull-payments", new { name = "Refunds", amount = 0.001m, currency = "BTC", methods = new[] { "OnChain" } }))).JsonAsync(HttpStatusCode.Created);
+        var ppId = pp.GetProperty("id").GetString()!;
+        var list = await (await c.GetAsync($"{root}/pull-payments")).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal(ppId, Assert.Single(list.EnumerateArray()).GetProperty("id").GetString());
+
+        string NewAddress() => new NBitcoin.Key().PubKey.GetAddress(NBitcoin.ScriptPubKeyType.Segwit, NBitcoin.Network.RegTest).ToString();
+        var claim = await (await c.SendAsync(Http.Post($"{root}/pull-payments/{ppId}/claims", new { destination = NewAddress(), amount = 0.0006m }))).JsonAsync(HttpStatusCode.Created);
+        Assert.Equal("AwaitingApproval", claim.GetProperty("state").GetString());
+        using var tooMuch = await c.SendAsync(Http.Post($"{root}/pull-payments/{ppId}/claims", new { destination = NewAddress(), amount = 0.0005m }));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, tooMuch.StatusCode);
+        using var badDestination = await c.SendAsync(Http.Post($"{root}/pull-payments/{ppId}/claims", new { destination = "nonsense", amount = 0.0001m }));
+        Assert.Equal(HttpStatusCode.BadRequest, badDestination.StatusCode);
+        var second = await (await c.SendAsync(Http.Post($"{root}/pull-payments/{ppId}/claims", new { destination = NewAddress(), amount = 0.0002m }))).JsonAsync(HttpStatusCode.Created);
+
+        var approved = await (await c.SendAsync(Http.Post($"{root}/payouts/{claim.GetProperty("id").GetString()}/approve", new { }))).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal("AwaitingPayment", approved.GetProperty("state").GetString());
+        Assert.Equal(60_000_000UL, approved.GetProperty("payAmountMsat").GetUInt64());
+        var cancelled = await (await c.SendAsync(Http.Post($"{root}/payouts/{second.GetProperty("id").GetString()}/cancel", new { }))).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal("Cancelled", cancelled.GetProperty("state").GetString());
+        var waiting = await (await c.GetAsync($"{root}/payouts?state=AwaitingPayment")).JsonAsync(HttpStatusCode.OK);
+        Assert.Single(waiting.EnumerateArray());
+
+        var types = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var (signature, type, body) = await receiver.NextAsync();
+            Assert.True(WebhookSignature.Verify(secret, signature, body, WebhookSignature.DefaultTolerance, DateTimeOffset.UtcNow));
+            types.Add(type);
+        }
+
+        Assert.Equal(["payout.created", "payout.created", "payout.approved", "payout.cancelled"], types);
+    }
+
+    [Fact]
     public async Task Checkout_page_renders_amount_QR_copy_buttons_and_accessible_status()
     {
         using var c = _tenant.Client();

@@ -49,6 +49,7 @@ public static class ApiEndpoints
         hooks.MapGet("/{webhookId}/deliveries", ListDeliveries).WithMetadata(new ApiScope(Permission.WebhooksManage, true)).WithName("ListWebhookDeliveries");
         hooks.MapPost("/{webhookId}/deliveries/{deliveryId}/redeliver", Redeliver).WithMetadata(new ApiScope(Permission.WebhooksManage, true)).WithName("RedeliverWebhook");
 
+        PayoutEndpoints.Map(api);
         api.MapGet("/stores/{storeId}/rates", GetRates).WithMetadata(new ApiScope(Permission.RatesView, true)).WithTags("rates").WithName("GetRates");
     }
 

@@ -5,6 +5,7 @@ using Satflow.Merchant.Accounts;
 using Satflow.Merchant.ApiKeys;
 using Satflow.Merchant.Idempotency;
 using Satflow.Merchant.Rates;
+using Satflow.Payouts;
 using Satflow.Webhooks;
 
 namespace Satflow.Server.Api;
@@ -81,6 +82,14 @@ public static class ApiProblems
             WebhookErrorReason.StorageFailure or WebhookErrorReason.UnsupportedSchemaVersion => null,
             WebhookErrorReason.NotFound => (404, "Not found", w.Reason.ToString()),
             _ => (400, "Invalid webhook request", w.Reason.ToString()),
+        },
+        PayoutsException p => p.Reason switch
+        {
+            PayoutsErrorReason.NotFound => (404, "Not found", p.Reason.ToString()),
+            PayoutsErrorReason.InvalidArgument or PayoutsErrorReason.InvalidDestination => (400, "Invalid request", p.Reason.ToString()),
+            PayoutsErrorReason.InvalidState or PayoutsErrorReason.Conflict => (409, "Conflict", p.Reason.ToString()),
+            PayoutsErrorReason.NotActive or PayoutsErrorReason.LimitExceeded => (422, "Claim refused", p.Reason.ToString()),
+            _ => null,
         },
         JsonException or BadHttpRequestException => (400, "Invalid request body", "InvalidJson"),
         _ => null,

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Satflow.Merchant;
 using Satflow.Merchant.Invoices;
+using Satflow.Payouts;
 using Satflow.Webhooks;
 
 namespace Satflow.Server.Hosting;
@@ -27,6 +28,8 @@ public sealed class InvoiceNotifications
     private readonly TimeProvider _time;
     private readonly ILogger<InvoiceNotifications> _log;
     private readonly ServerMetrics _metrics;
+    private readonly Lock _payoutLock = new();
+    private Task _payoutChain = Task.CompletedTask;
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiters = new(StringComparer.Ordinal);
 
     /// <summary>Creates the fan-out.</summary>
@@ -54,6 +57,52 @@ public sealed class InvoiceNotifications
         InvoiceEventType.Invalid => WebhookEventTypes.InvoiceInvalid,
         _ => null,
     };
+
+    /// <summary>The webhook event type of a payout's new state.</summary>
+    /// <param name="state">The state.</param>
+    /// <returns>The type.</returns>
+    public static string WebhookTypeOf(PayoutState state) => state switch
+    {
+        PayoutState.AwaitingApproval => WebhookEventTypes.PayoutCreated,
+        PayoutState.AwaitingPayment => WebhookEventTypes.PayoutApproved,
+        PayoutState.InProgress => WebhookEventTypes.PayoutInProgress,
+        PayoutState.Completed => WebhookEventTypes.PayoutCompleted,
+        PayoutState.Failed => WebhookEventTypes.PayoutFailed,
+        _ => WebhookEventTypes.PayoutCancelled,
+    };
+
+    /// <summary>
+    /// Publishes a <c>payout.*</c> webhook for a stored payout change (the payouts library raises a synchronous event;
+    /// the publication continues in the background and failures are logged). Changes are published in the order they arrive.
+    /// </summary>
+    /// <param name="change">The change.</param>
+    public void EnqueuePayoutChange(PayoutChangedEventArgs change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        if (change.PreviousState == change.Payout.State)
+        {
+            return;
+        }
+
+        var p = change.Payout;
+        var data = new { payoutId = p.Id.Value, storeId = p.StoreId, pullPaymentId = p.PullPaymentId?.Value, state = p.State.ToString(),
+            previousState = change.PreviousState?.ToString(), method = p.Method.ToString(), amount = p.Amount, currency = p.Currency, proof = p.Proof };
+        var e = WebhookEvent.Create(WebhookTypeOf(p.State), p.StoreId, data, _time);
+        lock (_payoutLock)
+        {
+            _payoutChain = _payoutChain.ContinueWith(async _ =>
+            {
+                try
+                {
+                    await _publisher.PublishAsync(e).ConfigureAwait(false);
+                }
+                catch (WebhookException ex)
+                {
+                    _log.LogError(ex, "Could not enqueue the webhook of payout {PayoutId} ({Reason})", p.Id.Value, ex.Reason);
+                }
+            }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+        }
+    }
 
     /// <summary>A task that completes at the next change of the invoice (take it before reading the state, so no change is missed).</summary>
     /// <param name="invoiceId">The invoice.</param>

@@ -12,6 +12,7 @@ using Satflow.Merchant.Rates;
 using Satflow.Server.Api;
 using Satflow.Server.Checkout;
 using Satflow.Server.Payments;
+using Satflow.Payouts;
 using Satflow.Webhooks;
 
 namespace Satflow.Server.Hosting;
@@ -83,6 +84,15 @@ public static class SatflowServer
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<WebhookDeliveryOptions>()));
         services.AddSingleton(sp => new WebhookDeliveryRunner(sp.GetRequiredService<WebhookDeliveryEngine>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ServerOptions>().WebhookPollInterval));
+        services.AddSingleton(sp => sp.GetRequiredService<ServerStorage>().Payouts);
+        services.AddSingleton(sp =>
+        {
+            var service = new PayoutService(sp.GetRequiredService<IPayoutStore>(), sp.GetRequiredService<TimeProvider>(),
+                new PayoutServiceOptions { Network = sp.GetRequiredService<ServerOptions>().Network });
+            var notifications = sp.GetRequiredService<InvoiceNotifications>();
+            service.PayoutChanged += (_, e) => notifications.EnqueuePayoutChange(e);
+            return service;
+        });
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<InvoiceNotifications>();
         services.AddSingleton<PaymentRecorder>();
