@@ -301,7 +301,9 @@ public sealed class FlowTests : IAsyncLifetime
         var openapi = await (await c.GetAsync("/openapi/v1.json")).JsonAsync(HttpStatusCode.OK);
         var paths = openapi.GetProperty("paths");
         Assert.True(paths.TryGetProperty("/api/v1/stores/{storeId}/invoices", out var inv));
-        Assert.True(inv.TryGetProperty("post", out _));
+        Assert.True(inv.TryGetProperty("post", out var post));
+        Assert.Contains(post.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == "Idempotency-Key" && p.GetProperty("in").GetString() == "header");
+        Assert.Equal("Authorization", openapi.GetProperty("components").GetProperty("securitySchemes").GetProperty("token").GetProperty("name").GetString());
         Assert.True(paths.TryGetProperty("/api/v1/stores/{storeId}/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver", out _));
         Assert.False(paths.TryGetProperty("/i/{invoiceId}", out _));
 

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Reflection;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.OpenApi;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Satflow.Merchant;
@@ -106,6 +107,32 @@ public static class SatflowServer
             doc.Info.Title = "Satflow merchant API";
             doc.Info.Version = "v1";
             doc.Info.Description = "Authorization: token <key> on every call; Idempotency-Key on every POST.";
+            doc.Components ??= new OpenApiComponents();
+            doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            doc.Components.SecuritySchemes["token"] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = "Authorization",
+                Description = "An API key: `Authorization: token sfk_...`.",
+            };
+            doc.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("token", doc)] = [] }];
+            return Task.CompletedTask;
+        }).AddOperationTransformer((operation, context, _) =>
+        {
+            if (string.Equals(context.Description.HttpMethod, "POST", StringComparison.OrdinalIgnoreCase))
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = IdempotencyMiddleware.HeaderName,
+                    In = ParameterLocation.Header,
+                    Required = true,
+                    Description = "1-255 printable ASCII characters; the same key and request replay the stored response.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
+                });
+            }
+
             return Task.CompletedTask;
         }));
         services.AddOpenTelemetry().ConfigureResource(r => r.AddService("satflowd")).WithMetrics(m => m
