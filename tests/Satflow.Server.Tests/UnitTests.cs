@@ -124,3 +124,48 @@ public sealed class PaymentMethodTests
             => Task.FromResult(new LightningInvoice("lnbcrt50n1pexampleinvoicedata", Hash));
     }
 }
+
+[Collection(nameof(ConsoleCollection))]
+public sealed class BootstrapTests
+{
+    [Fact]
+    public async Task Bootstrap_creates_an_admin_store_and_a_working_key_printed_once_on_stdout()
+    {
+        var dir = Directory.CreateTempSubdirectory("satflowd-boot-");
+        var original = Console.Out;
+        using var output = new StringWriter();
+        try
+        {
+            Console.SetOut(output);
+            var code = await Bootstrap.RunAsync(["--email", "Owner@Example.com", "--store", "Shop", "--datadir", dir.FullName]);
+            Assert.Equal(0, code);
+            Console.SetOut(original);
+            var lines = output.ToString().Split('\n').Select(l => l.Trim()).ToArray();
+            var token = lines.Single(l => l.StartsWith("api key:", StringComparison.Ordinal))["api key:".Length..].Trim();
+            Assert.StartsWith("sfk_", token, StringComparison.Ordinal);
+            Assert.Contains(lines, l => l.StartsWith("store:    Shop", StringComparison.Ordinal));
+
+            await using var storage = await ServerStorage.OpenAsync(new ServerOptions { DataDirectory = dir.FullName });
+            var service = new MerchantService(storage.Merchant, new InvoiceService(TimeProvider.System, new Merchant.Rates.RateRuleEvaluator([]), []),
+                new Merchant.Accounts.PasswordHasher(), TimeProvider.System);
+            var principal = await service.AuthenticateAsync("token " + token);
+            var stores = await storage.Merchant.ListStoresForUserAsync(principal.UserId);
+            Assert.Equal("Shop", Assert.Single(stores).Store.Name);
+            Assert.True((await storage.Merchant.GetUserAsync(principal.UserId))!.IsServerAdmin);
+
+            using var usage = new StringWriter();
+            Console.SetError(usage);
+            Assert.Equal(2, await Bootstrap.RunAsync([]));
+        }
+        finally
+        {
+            Console.SetOut(original);
+            Console.SetError(new StreamWriter(Console.OpenStandardError()) { AutoFlush = true });
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            dir.Delete(recursive: true);
+        }
+    }
+}
+
+[CollectionDefinition(nameof(ConsoleCollection), DisableParallelization = true)]
+public sealed class ConsoleCollection;
