@@ -1,6 +1,8 @@
 using NBitcoin;
+using Satflow.Bitcoin.Chain;
 using Satflow.Lightning.Harness;
 using Satflow.Lightning.Types;
+using Satflow.Node.Funding;
 
 namespace Satflow.Node.Tests;
 
@@ -58,5 +60,25 @@ public sealed class WalletClaimFeeWalletTests
         await h.MineBlocksAsync(2); // both leases end: the coins (never spent) can be lent again
         Assert.NotNull(feeWallet.GetFeeInput(Money.Satoshis(10_000), []));
         Assert.Throws<ArgumentOutOfRangeException>(() => new WalletClaimFeeWallet(wallet, leaseBlocks: 0));
+    }
+
+    [Fact]
+    public async Task Funding_transactions_built_back_to_back_never_share_a_coin_nor_lend_it_for_fees()
+    {
+        await using var h = await LightningHarness.CreateAsync(1, new HarnessOptions { WalletCoins = 2, FeeCoins = 0 });
+        var wallet = h[0].Wallet;
+        var funding = new OnChainFundingWallet(wallet, h.Chain);
+        var script = new Key().PubKey.WitHash.ScriptPubKey;
+
+        var first = await funding.CreateFundingTransactionAsync(script, Money.Coins(10m), new FeeRatePerKw(1000));
+        var second = await funding.CreateFundingTransactionAsync(script, Money.Coins(10m), new FeeRatePerKw(1000));
+
+        var firstInputs = first.Transaction.Inputs.Select(i => i.PrevOut).ToHashSet();
+        Assert.Empty(firstInputs.Intersect(second.Transaction.Inputs.Select(i => i.PrevOut)));
+        Assert.Null(new WalletClaimFeeWallet(wallet).GetFeeInput(Money.Satoshis(10_000), []));
+        await Assert.ThrowsAsync<Satflow.Bitcoin.Wallet.InsufficientFundsException>(() => funding.CreateFundingTransactionAsync(script, Money.Coins(10m), new FeeRatePerKw(1000)));
+        await funding.BroadcastFundingAsync(first.Transaction);
+        await funding.BroadcastFundingAsync(second.Transaction);
+        Assert.Empty(h.Chain.Rejected);
     }
 }
