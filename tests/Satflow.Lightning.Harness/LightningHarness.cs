@@ -39,6 +39,12 @@ public sealed record HarnessOptions
 
     /// <summary>Coinbase outputs mined to each node's fee wallet at start.</summary>
     public int FeeCoins { get; init; } = 3;
+
+    /// <summary>
+    /// Pay claim fees from each node's on-chain wallet through <see cref="WalletClaimFeeWallet"/> (as <c>satflow node
+    /// start</c> does) instead of its <see cref="HarnessFeeWallet"/>.
+    /// </summary>
+    public bool WalletBackedFeeWallet { get; init; }
 }
 
 /// <summary>
@@ -333,7 +339,7 @@ public sealed class LightningHarness : IAsyncDisposable
             ? new PeerManagerTransport(LightningNode.DeriveNodeSecret(node.Seed), new PeerManagerOptions { ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, TimeProvider.System)
             : Network.CreateTransport(node.NodeId),
         FundingWallet = new OnChainFundingWallet(node.Wallet, Chain),
-        ClaimFeeWallet = node.FeeWallet,
+        ClaimFeeWallet = Options.WalletBackedFeeWallet ? new WalletClaimFeeWallet(node.Wallet) : node.FeeWallet,
         Broadcaster = Chain,
         FeeEstimator = Chain,
         Time = Time,

@@ -25,7 +25,7 @@ public sealed record FundedPsbt(PSBT Psbt, Money Fee, int? ChangeOutputIndex);
 /// coin selection, PSBT signing, sending, RBF fee bumps and CPFP. All public members are safe to call concurrently: they
 /// are serialised by one lock. The wallet never starts threads or reads the clock.
 /// </summary>
-public sealed class OnChainWallet : IBlockListener, IDisposable
+public sealed partial class OnChainWallet : IBlockListener, IDisposable
 {
     /// <summary>Confirmations a coinbase output needs before it is spendable.</summary>
     public const int CoinbaseMaturity = 100;
@@ -403,7 +403,7 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
             return minConfirmations == 0 && _txs.TryGetValue(u.OutPoint.Hash, out var t) && t.IsOwn;
         }
         var confirmations = u.Confirmations(TipHeight);
-        return confirmations >= minConfirmations && (!u.IsCoinbase || confirmations >= CoinbaseMaturity);
+        return confirmations >= minConfirmations && (!u.IsCoinbase || confirmations >= CoinbaseMaturity) && !IsLeased(u.OutPoint);
     }
 
     // ---------------------------------------------------------------- sync
@@ -748,14 +748,30 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
     /// <param name="changeType">Account type for change.</param>
     /// <param name="version">BIP174 version 0 (default) or BIP370 version 2.</param>
     /// <exception cref="InsufficientFundsException">Not enough spendable coins.</exception>
-    public FundedPsbt CreateFundedPsbt(IReadOnlyList<PaymentOutput> outputs, FeeRate feeRate, bool rbf = true, AddressType changeType = AddressType.P2wpkh, PSBTVersion version = PSBTVersion.PSBTv0)
+    /// <param name="leaseBlocks">
+    /// When set, the selected inputs are leased (see <see cref="LeaseCoins"/>) for this many blocks so no other send, PSBT
+    /// or <see cref="LendCoin"/> picks them before this transaction is broadcast and confirmed; release them with
+    /// <see cref="ReleaseCoins"/> if it is abandoned. Null (the default) leases nothing.
+    /// </param>
+    public FundedPsbt CreateFundedPsbt(IReadOnlyList<PaymentOutput> outputs, FeeRate feeRate, bool rbf = true, AddressType changeType = AddressType.P2wpkh, PSBTVersion version = PSBTVersion.PSBTv0, int? leaseBlocks = null)
     {
+        if (leaseBlocks is < 1)
+        {
+            throw new WalletException("a lease lasts at least one block");
+        }
         _lock.Wait();
         try
         {
             ThrowIfDisposed();
             var (tx, fee, change) = BuildPayment(outputs, feeRate, rbf, changeType);
             Commit();
+            if (leaseBlocks is int blocks)
+            {
+                foreach (var input in tx.Inputs)
+                {
+                    _leases[input.PrevOut] = TipHeight + blocks;
+                }
+            }
             return new FundedPsbt(ToPsbt(tx, change, version), fee, change);
         }
         finally
@@ -765,11 +781,11 @@ public sealed class OnChainWallet : IBlockListener, IDisposable
     }
 
     /// <summary>
-    /// <see cref="CreateFundedPsbt(IReadOnlyList{PaymentOutput}, FeeRate, bool, AddressType, PSBTVersion)"/> with a
+    /// <see cref="CreateFundedPsbt(IReadOnlyList{PaymentOutput}, FeeRate, bool, AddressType, PSBTVersion, int?)"/> with a
     /// Lightning-style rate in sat per 1,000 weight units (for channel funding).
     /// </summary>
-    public FundedPsbt CreateFundedPsbt(IReadOnlyList<PaymentOutput> outputs, FeeRatePerKw feeRate, bool rbf = true, AddressType changeType = AddressType.P2wpkh, PSBTVersion version = PSBTVersion.PSBTv0) =>
-        CreateFundedPsbt(outputs, feeRate.ToFeeRate(), rbf, changeType, version);
+    public FundedPsbt CreateFundedPsbt(IReadOnlyList<PaymentOutput> outputs, FeeRatePerKw feeRate, bool rbf = true, AddressType changeType = AddressType.P2wpkh, PSBTVersion version = PSBTVersion.PSBTv0, int? leaseBlocks = null) =>
+        CreateFundedPsbt(outputs, feeRate.ToFeeRate(), rbf, changeType, version, leaseBlocks);
 
     /// <summary>
     /// Signs every input of <paramref name="psbt"/> that spends one of the wallet's outputs (P2WPKH with ECDSA, P2TR with a

@@ -79,6 +79,7 @@ internal sealed class LightningNodeHost : IHostedNode
                 Store = store,
                 Transport = transport,
                 FundingWallet = new OnChainFundingWallet(wallet, client),
+                ClaimFeeWallet = new WalletClaimFeeWallet(wallet),
                 Broadcaster = client,
                 FeeEstimator = client,
                 Time = TimeProvider.System,

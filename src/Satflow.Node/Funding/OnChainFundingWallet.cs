@@ -10,6 +10,9 @@ public sealed class OnChainFundingWallet : IFundingWallet
     private readonly OnChainWallet _wallet;
     private readonly IBroadcaster _broadcaster;
 
+    /// <summary>How many blocks the inputs of a funding transaction stay out of coin selection (about a day).</summary>
+    public const int FundingLeaseBlocks = 144;
+
     /// <summary>Wraps a wallet.</summary>
     /// <param name="wallet">The on-chain wallet.</param>
     /// <param name="broadcaster">Where funding transactions go.</param>
@@ -27,20 +30,30 @@ public sealed class OnChainFundingWallet : IFundingWallet
         ArgumentNullException.ThrowIfNull(fundingScriptPubKey);
         ArgumentNullException.ThrowIfNull(amount);
         // Not replaceable: the channel is bound to this exact txid.
-        var funded = _wallet.CreateFundedPsbt([new PaymentOutput(fundingScriptPubKey, amount)], feeRate, rbf: false);
-        var signed = _wallet.SignPsbt(funded.Psbt);
-        if (signed != funded.Psbt.Inputs.Count)
+        // Its inputs stay leased while the channel opens and the funding transaction confirms, so neither a send nor the
+        // claim-fee lender spends them meanwhile; an abandoned opening frees them when the lease ends.
+        var funded = _wallet.CreateFundedPsbt([new PaymentOutput(fundingScriptPubKey, amount)], feeRate, rbf: false, leaseBlocks: FundingLeaseBlocks);
+        try
         {
-            throw new WalletException($"the wallet signed {signed} of the funding transaction's {funded.Psbt.Inputs.Count} inputs");
+            var signed = _wallet.SignPsbt(funded.Psbt);
+            if (signed != funded.Psbt.Inputs.Count)
+            {
+                throw new WalletException($"the wallet signed {signed} of the funding transaction's {funded.Psbt.Inputs.Count} inputs");
+            }
+            funded.Psbt.Finalize();
+            var tx = funded.Psbt.ExtractTransaction();
+            var index = tx.Outputs.FindIndex(o => o.ScriptPubKey == fundingScriptPubKey && o.Value == amount);
+            if (index < 0)
+            {
+                throw new WalletException("the funded transaction lost its funding output");
+            }
+            return Task.FromResult(new FundingTransaction(tx, checked((ushort)index)));
         }
-        funded.Psbt.Finalize();
-        var tx = funded.Psbt.ExtractTransaction();
-        var index = tx.Outputs.FindIndex(o => o.ScriptPubKey == fundingScriptPubKey && o.Value == amount);
-        if (index < 0)
+        catch
         {
-            throw new WalletException("the funded transaction lost its funding output");
+            _wallet.ReleaseCoins(funded.Psbt.Inputs.Select(i => i.PrevOut));
+            throw;
         }
-        return Task.FromResult(new FundingTransaction(tx, checked((ushort)index)));
     }
 
     /// <inheritdoc />
