@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Satflow.Lightning.Routing;
 using Satflow.Lightning.Types;
 
@@ -12,9 +15,19 @@ namespace Satflow.Benchmarks.Routing;
 /// distribution (p50/p90/p99 over 300 pairs) measured with a stopwatch.
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3)]
+[Config(typeof(InProcessShortConfig))]
 public class RoutingBenchmarks
 {
+    /// <summary>
+    /// The short job (1 launch, 1 warmup, 3 iterations) run in-process: the shared machine is too loaded for
+    /// BenchmarkDotNet's generated project to build within its two-minute limit.
+    /// </summary>
+    private sealed class InProcessShortConfig : ManualConfig
+    {
+        public InProcessShortConfig() =>
+            AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(3).WithToolchain(InProcessEmitToolchain.Instance));
+    }
+
     private const int Pairs = 64;
     private static readonly DateTimeOffset Now = new(2026, 11, 26, 0, 0, 0, TimeSpan.Zero);
     private static readonly MilliSatoshi SingleAmount = MilliSatoshi.FromSatoshis(50_000);

@@ -165,6 +165,12 @@ public static class Router
             return MultiPathRouteResult.Fail(whole.Failure!.Reason, whole.Failure.Message);
         }
 
+        if (search.CapacityBound() is { } bound && bound < amount.Value)
+        {
+            return MultiPathRouteResult.Fail(RouteFailureReason.NoRouteWithEnoughLiquidity, string.Create(CultureInfo.InvariantCulture,
+                $"No route with enough liquidity: the usable channels of the payer or of the recipient hold at most {bound} msat in total, less than {amount.Value} msat."));
+        }
+
         search.EnableInFlight();
         var parts = new List<Route>();
         var remaining = amount.Value;
@@ -372,6 +378,33 @@ public static class Router
 
         public void EnableInFlight() => _inFlight = [];
 
+        /// <summary>The smaller of the total usable capacity out of the payer and into the recipient (null when a hint or blinded path makes it unknown).</summary>
+        public ulong? CapacityBound()
+        {
+            if (_target >= _graphNodes || _incoming.ContainsKey(_target))
+            {
+                return null;
+            }
+
+            return Math.Min(UsableCapacity(_source, outgoing: true), UsableCapacity(_target, outgoing: false));
+        }
+
+        private ulong UsableCapacity(int node, bool outgoing)
+        {
+            UInt128 total = 0;
+            foreach (var c in _graph.ChannelsAt(node))
+            {
+                var nodeIsFirst = _graph.Node1(c) == node;
+                ref readonly var slot = ref _graph.PolicyAt(c, nodeIsFirst == outgoing ? 0 : 1);
+                if (slot.Present && !slot.Policy.Disabled && !_excludedChannels.Contains(c))
+                {
+                    total += _graph.CapacityMsat(c);
+                }
+            }
+
+            return (ulong)UInt128.Min(total, ulong.MaxValue);
+        }
+
         public void Reserve(Route route)
         {
             var from = _source;
@@ -532,6 +565,11 @@ public static class Router
                         if (amountIn < policy.HtlcMinimum.Value || amountIn > htlcMax || amountIn > capacity || used > capacity - amountIn)
                         {
                             continue;
+                        }
+
+                        if (_cost[v] + parameters.BasePenaltyMsat >= _cost[u])
+                        {
+                            continue; // fees and penalties are never negative: this edge cannot improve u
                         }
 
                         var penalty = _scorer.PenaltyMsat(_graph.ScidAt(c), direction, amountIn + used, capacity, policy.CltvExpiryDelta, _now);
