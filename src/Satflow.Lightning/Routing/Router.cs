@@ -1,0 +1,741 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Satflow.Lightning.Types;
+
+namespace Satflow.Lightning.Routing;
+
+/// <summary>
+/// Pathfinding over a <see cref="NetworkGraph"/>: a Dijkstra search from the recipient back to the payer (so fees and
+/// CLTV deltas accumulate the way HTLCs are built, as in LDK and LND), minimising fee + <see cref="ProbabilisticScorer"/>
+/// penalty, and a multi-part splitter on top. Pure: the caller passes the time; nothing is kept between calls.
+/// </summary>
+public static class Router
+{
+    /// <summary>
+    /// Finds the cheapest route (fees plus scorer penalties) paying <paramref name="amount"/> to <paramref name="target"/>.
+    /// </summary>
+    /// <param name="graph">The channel graph.</param>
+    /// <param name="scorer">Learned liquidity and penalty tuning.</param>
+    /// <param name="source">The payer (our node).</param>
+    /// <param name="target">The recipient.</param>
+    /// <param name="amount">What the recipient must receive.</param>
+    /// <param name="finalCltvExpiryDelta">The invoice's <c>min_final_cltv_expiry_delta</c>.</param>
+    /// <param name="now">The current time (for the scorer's decay).</param>
+    /// <param name="routeHints">BOLT 11 <c>r</c> fields: each a list of hops ending at the recipient.</param>
+    /// <param name="constraints">Fee, CLTV and hop limits, exclusions.</param>
+    /// <returns>The route, or a typed failure saying why there is none.</returns>
+    public static RouteResult FindRoute(
+        NetworkGraph graph,
+        ProbabilisticScorer scorer,
+        NodeId source,
+        NodeId target,
+        MilliSatoshi amount,
+        int finalCltvExpiryDelta,
+        DateTimeOffset now,
+        IReadOnlyList<IReadOnlyList<RouteHintHop>>? routeHints = null,
+        RouteConstraints? constraints = null)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(scorer);
+        constraints ??= RouteConstraints.Default;
+        if (Validate(graph, source, amount, finalCltvExpiryDelta, constraints) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (source == target)
+        {
+            return RouteResult.Fail(RouteFailureReason.InvalidRequest, "The payer and the recipient are the same node.");
+        }
+
+        var search = new Search(graph, scorer, now, source, constraints);
+        if (search.SetTarget(target, routeHints) is { } targetFailure)
+        {
+            return targetFailure;
+        }
+
+        return search.Run(amount.Value, finalCltvExpiryDelta, MaxFee(constraints), diagnose: true);
+    }
+
+    /// <summary>
+    /// Finds the cheapest route to any of the blinded paths of an invoice or offer. Each path is one virtual channel
+    /// from its introduction node to the recipient charging the aggregated fee and CLTV delta; the returned route ends
+    /// at the chosen introduction node (<see cref="Route.BlindedPathIndex"/>) and its last hop's fee is the path's fee.
+    /// Paths whose introduction node is the payer itself are skipped.
+    /// </summary>
+    /// <param name="graph">The channel graph.</param>
+    /// <param name="scorer">Learned liquidity and penalty tuning.</param>
+    /// <param name="source">The payer.</param>
+    /// <param name="blindedPaths">The candidate paths.</param>
+    /// <param name="amount">What the recipient must receive.</param>
+    /// <param name="finalCltvExpiryDelta">CLTV delta added after the path (0 when the aggregated delta already includes it).</param>
+    /// <param name="now">The current time.</param>
+    /// <param name="constraints">Fee, CLTV and hop limits, exclusions.</param>
+    /// <returns>The route, or a typed failure.</returns>
+    public static RouteResult FindRouteToBlindedPaths(
+        NetworkGraph graph,
+        ProbabilisticScorer scorer,
+        NodeId source,
+        IReadOnlyList<BlindedPathCandidate> blindedPaths,
+        MilliSatoshi amount,
+        int finalCltvExpiryDelta,
+        DateTimeOffset now,
+        RouteConstraints? constraints = null)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(scorer);
+        ArgumentNullException.ThrowIfNull(blindedPaths);
+        constraints ??= RouteConstraints.Default;
+        if (Validate(graph, source, amount, finalCltvExpiryDelta, constraints) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var search = new Search(graph, scorer, now, source, constraints);
+        if (search.SetBlindedTarget(blindedPaths) is { } targetFailure)
+        {
+            return targetFailure;
+        }
+
+        return search.Run(amount.Value, finalCltvExpiryDelta, MaxFee(constraints), diagnose: true);
+    }
+
+    /// <summary>
+    /// Splits <paramref name="amount"/> over up to <paramref name="maxParts"/> routes (BOLT 4 basic multi-part payment).
+    /// It first tries a single route; otherwise it repeatedly finds the best route for the remaining amount (halving the
+    /// shard until one fits), reserves that shard's liquidity in a temporary view of the scorer so later shards see the
+    /// channels as partly used, and continues until the amount is covered. The fee limit applies to the total.
+    /// </summary>
+    /// <param name="graph">The channel graph.</param>
+    /// <param name="scorer">Learned liquidity (not modified).</param>
+    /// <param name="source">The payer.</param>
+    /// <param name="target">The recipient.</param>
+    /// <param name="amount">The total the recipient must receive.</param>
+    /// <param name="finalCltvExpiryDelta">The invoice's <c>min_final_cltv_expiry_delta</c>.</param>
+    /// <param name="maxParts">Largest number of parts (at least 1).</param>
+    /// <param name="now">The current time.</param>
+    /// <param name="routeHints">BOLT 11 route hints.</param>
+    /// <param name="constraints">Limits; the fee limit is for all parts together.</param>
+    /// <returns>The parts, or a typed failure when the total cannot be reached.</returns>
+    public static MultiPathRouteResult FindMultiPathRoute(
+        NetworkGraph graph,
+        ProbabilisticScorer scorer,
+        NodeId source,
+        NodeId target,
+        MilliSatoshi amount,
+        int finalCltvExpiryDelta,
+        int maxParts,
+        DateTimeOffset now,
+        IReadOnlyList<IReadOnlyList<RouteHintHop>>? routeHints = null,
+        RouteConstraints? constraints = null)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(scorer);
+        constraints ??= RouteConstraints.Default;
+        if (maxParts < 1)
+        {
+            return MultiPathRouteResult.Fail(RouteFailureReason.InvalidRequest, "At least one part is needed.");
+        }
+
+        if (Validate(graph, source, amount, finalCltvExpiryDelta, constraints) is { Failure: { } invalid })
+        {
+            return MultiPathRouteResult.Fail(invalid.Reason, invalid.Message);
+        }
+
+        if (source == target)
+        {
+            return MultiPathRouteResult.Fail(RouteFailureReason.InvalidRequest, "The payer and the recipient are the same node.");
+        }
+
+        var search = new Search(graph, scorer, now, source, constraints);
+        if (search.SetTarget(target, routeHints) is { Failure: { } targetFailure })
+        {
+            return MultiPathRouteResult.Fail(targetFailure.Reason, targetFailure.Message);
+        }
+
+        var feeBudget = MaxFee(constraints);
+        var whole = search.Run(amount.Value, finalCltvExpiryDelta, feeBudget, diagnose: true);
+        if (whole.Route is { } single)
+        {
+            return MultiPathRouteResult.Success([single]);
+        }
+
+        if (maxParts == 1 || whole.Failure!.Reason is not (RouteFailureReason.NoRouteWithEnoughLiquidity or RouteFailureReason.ExceedsMaxFee))
+        {
+            return MultiPathRouteResult.Fail(whole.Failure!.Reason, whole.Failure.Message);
+        }
+
+        if (search.CapacityBound() is { } bound && bound < amount.Value)
+        {
+            return MultiPathRouteResult.Fail(RouteFailureReason.NoRouteWithEnoughLiquidity, string.Create(CultureInfo.InvariantCulture,
+                $"No route with enough liquidity: the usable channels of the payer or of the recipient hold at most {bound} msat in total, less than {amount.Value} msat."));
+        }
+
+        search.EnableInFlight();
+        var parts = new List<Route>();
+        var remaining = amount.Value;
+        var minShard = Math.Max(1UL, amount.Value / (2UL * (ulong)maxParts));
+        while (remaining > 0)
+        {
+            if (parts.Count == maxParts)
+            {
+                return SplitFailure(amount.Value, remaining, maxParts);
+            }
+
+            var attempt = remaining;
+            Route? found = null;
+            while (true)
+            {
+                var result = search.Run(attempt, finalCltvExpiryDelta, feeBudget, diagnose: false);
+                if (result.Route is { } r)
+                {
+                    found = r;
+                    break;
+                }
+
+                if (attempt <= minShard)
+                {
+                    break;
+                }
+
+                attempt = Math.Max(attempt / 2, minShard);
+            }
+
+            if (found is null)
+            {
+                return SplitFailure(amount.Value, remaining, maxParts);
+            }
+
+            parts.Add(found);
+            remaining -= attempt;
+            feeBudget -= found.TotalFees.Value;
+            search.Reserve(found);
+        }
+
+        return MultiPathRouteResult.Success(parts);
+    }
+
+    private static MultiPathRouteResult SplitFailure(ulong amount, ulong remaining, int maxParts) =>
+        MultiPathRouteResult.Fail(RouteFailureReason.NoRouteWithEnoughLiquidity, string.Create(CultureInfo.InvariantCulture,
+            $"No route with enough liquidity: only {amount - remaining} of {amount} msat could be routed in at most {maxParts} parts."));
+
+    private static ulong MaxFee(RouteConstraints constraints) => constraints.MaxFee?.Value ?? ulong.MaxValue;
+
+    private static RouteResult? Validate(NetworkGraph graph, NodeId source, MilliSatoshi amount, int finalCltv, RouteConstraints constraints)
+    {
+        if (amount.Value == 0 || amount > MilliSatoshi.MaxMoney)
+        {
+            return RouteResult.Fail(RouteFailureReason.InvalidRequest, $"The amount {amount} is not payable (must be above zero and at most 21 million BTC).");
+        }
+
+        if (finalCltv < 0 || constraints.MaxHops < 1 || constraints.MaxCltvExpiryDelta < 0)
+        {
+            return RouteResult.Fail(RouteFailureReason.InvalidRequest, "The final CLTV delta, hop limit and CLTV limit must not be negative (at least one hop).");
+        }
+
+        if (!graph.TryGetNodeIndex(source, out var s) || graph.ChannelsAt(s).Count == 0)
+        {
+            return RouteResult.Fail(RouteFailureReason.SourceHasNoChannels, "Our node has no channels in the graph.");
+        }
+
+        return null;
+    }
+
+    /// <summary>The state of one request: the graph plus virtual nodes/edges for hints and blinded paths, and the labels.</summary>
+    private sealed class Search
+    {
+        private readonly NetworkGraph _graph;
+        private readonly ProbabilisticScorer _scorer;
+        private readonly DateTimeOffset _now;
+        private readonly RouteConstraints _constraints;
+        private readonly NodeId _sourceId;
+        private readonly int _graphNodes;
+        private readonly int _source;
+        private readonly List<NodeId> _virtualNodes = [];
+        private readonly Dictionary<NodeId, int> _virtualIndex = [];
+        private readonly List<VirtualEdge> _edges = [];
+        private readonly Dictionary<int, List<int>> _incoming = [];
+        private readonly HashSet<int> _excludedNodes = [];
+        private readonly HashSet<int> _excludedChannels = [];
+        private Dictionary<int, ulong>? _inFlight;
+        private IReadOnlyList<BlindedPathCandidate>? _blinded;
+        private int _target;
+        private NodeId _targetId;
+
+        private double[] _cost = [];
+        private ulong[] _amount = [];
+        private int[] _cltv = [];
+        private int[] _hops = [];
+        private int[] _nextNode = [];
+        private int[] _nextEdge = [];
+        private bool[] _settled = [];
+        private readonly PriorityQueue<int, double> _queue = new();
+
+        public Search(NetworkGraph graph, ProbabilisticScorer scorer, DateTimeOffset now, NodeId source, RouteConstraints constraints)
+        {
+            _graph = graph;
+            _scorer = scorer;
+            _now = now;
+            _constraints = constraints;
+            _sourceId = source;
+            _graphNodes = graph.NodeCount;
+            graph.TryGetNodeIndex(source, out _source);
+            if (constraints.ExcludedNodes is { } nodes)
+            {
+                foreach (var n in nodes)
+                {
+                    if (graph.TryGetNodeIndex(n, out var i))
+                    {
+                        _excludedNodes.Add(i);
+                    }
+                }
+            }
+
+            if (constraints.ExcludedChannels is { } channels)
+            {
+                foreach (var scid in channels)
+                {
+                    if (graph.TryGetChannelIndex(scid, out var c))
+                    {
+                        _excludedChannels.Add(c);
+                    }
+                }
+            }
+        }
+
+        public RouteResult? SetTarget(NodeId target, IReadOnlyList<IReadOnlyList<RouteHintHop>>? hints)
+        {
+            _targetId = target;
+            var usableHints = hints?.Where(h => h is { Count: > 0 }).ToList() ?? [];
+            var known = _graph.TryGetNodeIndex(target, out var t);
+            if (!known && usableHints.Count == 0)
+            {
+                return RouteResult.Fail(RouteFailureReason.RecipientUnknown, $"The recipient {target} is not in the network graph and the invoice has no route hints.");
+            }
+
+            if (known && _graph.ChannelsAt(t).Count == 0 && usableHints.Count == 0)
+            {
+                return RouteResult.Fail(RouteFailureReason.RecipientHasNoChannels, $"The recipient {target} has no channels and the invoice has no route hints.");
+            }
+
+            _target = Resolve(target);
+            foreach (var hint in usableHints)
+            {
+                for (var i = 0; i < hint.Count; i++)
+                {
+                    var hop = hint[i];
+                    if (_constraints.ExcludedChannels?.Contains(hop.ShortChannelId) == true)
+                    {
+                        continue;
+                    }
+
+                    var to = i + 1 < hint.Count ? Resolve(hint[i + 1].Node) : _target;
+                    var from = Resolve(hop.Node);
+                    if (from == to)
+                    {
+                        continue;
+                    }
+
+                    var policy = new ChannelPolicy(hop.FeeBaseMsat, hop.FeeProportionalMillionths, hop.CltvExpiryDelta, MilliSatoshi.Zero, MilliSatoshi.MaxMoney);
+                    AddEdge(new VirtualEdge(from, to, policy, hop.ShortChannelId, -1));
+                }
+            }
+
+            Allocate();
+            return null;
+        }
+
+        public RouteResult? SetBlindedTarget(IReadOnlyList<BlindedPathCandidate> paths)
+        {
+            if (paths.Count == 0)
+            {
+                return RouteResult.Fail(RouteFailureReason.InvalidRequest, "No blinded path was given.");
+            }
+
+            _blinded = paths;
+            _target = _graphNodes;
+            _virtualNodes.Add(default);
+            for (var i = 0; i < paths.Count; i++)
+            {
+                var p = paths[i];
+                if (p.IntroductionNode == _sourceId || !_graph.TryGetNodeIndex(p.IntroductionNode, out var intro))
+                {
+                    continue;
+                }
+
+                var policy = new ChannelPolicy(p.FeeBaseMsat, p.FeeProportionalMillionths, p.CltvExpiryDelta, p.HtlcMinimum, p.HtlcMaximum);
+                AddEdge(new VirtualEdge(intro, _target, policy, default, i));
+            }
+
+            if (_edges.Count == 0)
+            {
+                return RouteResult.Fail(RouteFailureReason.RecipientUnknown, "No introduction node of the blinded paths is in the network graph.");
+            }
+
+            Allocate();
+            return null;
+        }
+
+        public void EnableInFlight() => _inFlight = [];
+
+        /// <summary>The smaller of the total usable capacity out of the payer and into the recipient (null when a hint or blinded path makes it unknown).</summary>
+        public ulong? CapacityBound()
+        {
+            if (_target >= _graphNodes || _incoming.ContainsKey(_target))
+            {
+                return null;
+            }
+
+            return Math.Min(UsableCapacity(_source, outgoing: true), UsableCapacity(_target, outgoing: false));
+        }
+
+        private ulong UsableCapacity(int node, bool outgoing)
+        {
+            UInt128 total = 0;
+            foreach (var c in _graph.ChannelsAt(node))
+            {
+                var nodeIsFirst = _graph.Node1(c) == node;
+                ref readonly var slot = ref _graph.PolicyAt(c, nodeIsFirst == outgoing ? 0 : 1);
+                if (slot.Present && !slot.Policy.Disabled && !_excludedChannels.Contains(c))
+                {
+                    total += _graph.CapacityMsat(c);
+                }
+            }
+
+            return (ulong)UInt128.Min(total, ulong.MaxValue);
+        }
+
+        public void Reserve(Route route)
+        {
+            var from = _source;
+            foreach (var hop in route.Hops)
+            {
+                var to = Resolve(hop.Node);
+                if (_graph.TryGetChannelIndex(hop.ShortChannelId, out var c) && from < _graphNodes && to < _graphNodes)
+                {
+                    var direction = _graph.Node1(c) == from ? 0 : 1;
+                    var key = (2 * c) + direction;
+                    _inFlight![key] = _inFlight.GetValueOrDefault(key) + hop.Amount.Value;
+                }
+
+                from = to;
+            }
+        }
+
+        public RouteResult Run(ulong amountMsat, int finalCltv, ulong maxFeeMsat, bool diagnose)
+        {
+            if (Dijkstra(amountMsat, finalCltv, maxFeeMsat, _constraints.MaxCltvExpiryDelta))
+            {
+                return RouteResult.Success(BuildRoute(amountMsat));
+            }
+
+            if (!diagnose)
+            {
+                return RouteResult.Fail(RouteFailureReason.NoRouteWithEnoughLiquidity, "No route with enough liquidity.");
+            }
+
+            var amountText = amountMsat.ToString(CultureInfo.InvariantCulture);
+            if (!Reachable())
+            {
+                if (_blinded is null && RecipientOffline())
+                {
+                    return RouteResult.Fail(RouteFailureReason.RecipientOffline, $"The recipient {_targetId} appears offline: all of its channels are disabled.");
+                }
+
+                return RouteResult.Fail(RouteFailureReason.NoPath,
+                    $"No path connects us to the recipient within {_constraints.MaxHops} hops through enabled channels.");
+            }
+
+            if (Dijkstra(amountMsat, finalCltv, ulong.MaxValue, int.MaxValue))
+            {
+                var best = BuildRoute(amountMsat);
+                if (best.TotalFees.Value > maxFeeMsat)
+                {
+                    return RouteResult.Fail(RouteFailureReason.ExceedsMaxFee, string.Create(CultureInfo.InvariantCulture,
+                        $"Every route to pay {amountText} msat costs more than the fee limit of {maxFeeMsat} msat (the best found costs {best.TotalFees.Value} msat)."));
+                }
+
+                return RouteResult.Fail(RouteFailureReason.ExceedsMaxCltv, string.Create(CultureInfo.InvariantCulture,
+                    $"Every route to pay {amountText} msat locks funds longer than the limit of {_constraints.MaxCltvExpiryDelta} blocks (the best found needs {best.TotalCltvExpiryDelta})."));
+            }
+
+            return RouteResult.Fail(RouteFailureReason.NoRouteWithEnoughLiquidity,
+                $"No route with enough liquidity for {amountText} msat: paths exist but their capacity, HTLC limits or known balances are too small.");
+        }
+
+        private int Resolve(NodeId node)
+        {
+            if (_graph.TryGetNodeIndex(node, out var i))
+            {
+                return i;
+            }
+
+            if (!_virtualIndex.TryGetValue(node, out i))
+            {
+                i = _graphNodes + _virtualNodes.Count;
+                _virtualIndex.Add(node, i);
+                _virtualNodes.Add(node);
+            }
+
+            return i;
+        }
+
+        private NodeId NodeAt(int index) => index < _graphNodes ? _graph.NodeAt(index) : _virtualNodes[index - _graphNodes];
+
+        private void AddEdge(VirtualEdge edge)
+        {
+            _edges.Add(edge);
+            if (!_incoming.TryGetValue(edge.To, out var list))
+            {
+                list = [];
+                _incoming.Add(edge.To, list);
+            }
+
+            list.Add(_edges.Count - 1);
+        }
+
+        private void Allocate()
+        {
+            var n = _graphNodes + _virtualNodes.Count;
+            _cost = new double[n];
+            _amount = new ulong[n];
+            _cltv = new int[n];
+            _hops = new int[n];
+            _nextNode = new int[n];
+            _nextEdge = new int[n];
+            _settled = new bool[n];
+        }
+
+        private bool Dijkstra(ulong amountMsat, int finalCltv, ulong maxFeeMsat, int maxCltv)
+        {
+            Array.Fill(_cost, double.PositiveInfinity);
+            Array.Clear(_settled);
+            _queue.Clear();
+            _cost[_target] = 0;
+            _amount[_target] = amountMsat;
+            _cltv[_target] = finalCltv;
+            _hops[_target] = 0;
+            _nextNode[_target] = -1;
+            _queue.Enqueue(_target, 0);
+            var maxHops = _constraints.MaxHops;
+            var maxTotal = maxFeeMsat >= MilliSatoshi.MaxMoney.Value ? MilliSatoshi.MaxMoney.Value : Math.Min(MilliSatoshi.MaxMoney.Value, amountMsat + maxFeeMsat);
+            var parameters = _scorer.Parameters;
+
+            while (_queue.TryDequeue(out var v, out var priority))
+            {
+                if (_settled[v] || priority > _cost[v])
+                {
+                    continue;
+                }
+
+                _settled[v] = true;
+                if (v == _source)
+                {
+                    return true;
+                }
+
+                if (_hops[v] >= maxHops || (v != _target && _excludedNodes.Contains(v)))
+                {
+                    continue;
+                }
+
+                var amountIn = _amount[v];
+                if (v < _graphNodes)
+                {
+                    foreach (var c in CollectionsMarshal.AsSpan(_graph.ChannelsAt(v)))
+                    {
+                        var n1 = _graph.Node1(c);
+                        var u = n1 == v ? _graph.Node2(c) : n1;
+                        var direction = n1 == v ? 1 : 0; // direction of u → v
+                        if (_settled[u] || (_excludedChannels.Count > 0 && _excludedChannels.Contains(c)))
+                        {
+                            continue;
+                        }
+
+                        ref readonly var slot = ref _graph.PolicyAt(c, direction);
+                        if (!slot.Present || slot.Policy.Disabled)
+                        {
+                            continue;
+                        }
+
+                        var policy = slot.Policy;
+                        var capacity = _graph.CapacityMsat(c);
+                        var htlcMax = policy.HtlcMaximum.Value == 0 ? capacity : policy.HtlcMaximum.Value;
+                        var used = _inFlight is null ? 0UL : _inFlight.GetValueOrDefault((2 * c) + direction);
+                        if (amountIn < policy.HtlcMinimum.Value || amountIn > htlcMax || amountIn > capacity || used > capacity - amountIn)
+                        {
+                            continue;
+                        }
+
+                        if (_cost[v] + parameters.BasePenaltyMsat >= _cost[u])
+                        {
+                            continue; // fees and penalties are never negative: this edge cannot improve u
+                        }
+
+                        var penalty = _scorer.PenaltyMsat(_graph.ScidAt(c), direction, amountIn + used, capacity, policy.CltvExpiryDelta, _now);
+                        if (double.IsPositiveInfinity(penalty))
+                        {
+                            continue;
+                        }
+
+                        Relax(v, u, policy, penalty, chargeFee: u != _source, (2 * c) + direction, maxTotal, maxCltv);
+                    }
+                }
+
+                if (_incoming.Count > 0 && _incoming.TryGetValue(v, out var extra))
+                {
+                    foreach (var e in extra)
+                    {
+                        var edge = _edges[e];
+                        var u = edge.From;
+                        if (_settled[u] || amountIn < edge.Policy.HtlcMinimum.Value || amountIn > edge.Policy.HtlcMaximum.Value)
+                        {
+                            continue;
+                        }
+
+                        var penalty = parameters.BasePenaltyMsat + ((double)parameters.CltvPenaltyMsatPerBlock * edge.Policy.CltvExpiryDelta);
+                        Relax(v, u, edge.Policy, penalty, chargeFee: u != _source || edge.BlindedIndex >= 0, ~e, maxTotal, maxCltv);
+                    }
+                }
+            }
+
+            return false;
+        }
+
+        private void Relax(int v, int u, ChannelPolicy policy, double penalty, bool chargeFee, int edgeCode, ulong maxTotal, int maxCltv)
+        {
+            var amountIn = _amount[v];
+            ulong fee = 0;
+            var cltv = _cltv[v];
+            if (chargeFee)
+            {
+                var fee128 = policy.FeeBaseMsat + ((UInt128)amountIn * policy.FeeProportionalMillionths / 1_000_000);
+                if (fee128 > maxTotal)
+                {
+                    return;
+                }
+
+                fee = (ulong)fee128;
+                cltv += policy.CltvExpiryDelta;
+            }
+
+            if (fee > maxTotal - amountIn || cltv > maxCltv)
+            {
+                return;
+            }
+
+            var cost = _cost[v] + fee + penalty;
+            if (cost < _cost[u])
+            {
+                _cost[u] = cost;
+                _amount[u] = amountIn + fee;
+                _cltv[u] = cltv;
+                _hops[u] = _hops[v] + 1;
+                _nextNode[u] = v;
+                _nextEdge[u] = edgeCode;
+                _queue.Enqueue(u, cost);
+            }
+        }
+
+        private Route BuildRoute(ulong amountMsat)
+        {
+            var hops = new List<RouteHop>();
+            int? blindedIndex = null;
+            var node = _source;
+            while (node != _target)
+            {
+                var next = _nextNode[node];
+                var code = _nextEdge[node];
+                if (code < 0 && _edges[~code].BlindedIndex >= 0)
+                {
+                    blindedIndex = _edges[~code].BlindedIndex;
+                    break;
+                }
+
+                var scid = code >= 0 ? _graph.ScidAt(code >> 1) : _edges[~code].ShortChannelId;
+                var fee = next == _target ? 0 : _amount[next] - _amount[_nextNode[next]];
+                hops.Add(new RouteHop(scid, NodeAt(next), new MilliSatoshi(_amount[next]), new MilliSatoshi(fee), _cltv[next], code < 0));
+                node = next;
+            }
+
+            return new Route(_sourceId, hops, new MilliSatoshi(amountMsat), blindedIndex);
+        }
+
+        private bool Reachable()
+        {
+            Array.Fill(_hops, -1);
+            var queue = new Queue<int>();
+            _hops[_target] = 0;
+            queue.Enqueue(_target);
+            while (queue.TryDequeue(out var v))
+            {
+                if (v == _source)
+                {
+                    return true;
+                }
+
+                if (_hops[v] >= _constraints.MaxHops || (v != _target && _excludedNodes.Contains(v)))
+                {
+                    continue;
+                }
+
+                if (v < _graphNodes)
+                {
+                    foreach (var c in _graph.ChannelsAt(v))
+                    {
+                        var n1 = _graph.Node1(c);
+                        var u = n1 == v ? _graph.Node2(c) : n1;
+                        ref readonly var slot = ref _graph.PolicyAt(c, n1 == v ? 1 : 0);
+                        if (_hops[u] < 0 && slot.Present && !slot.Policy.Disabled && !_excludedChannels.Contains(c))
+                        {
+                            _hops[u] = _hops[v] + 1;
+                            queue.Enqueue(u);
+                        }
+                    }
+                }
+
+                if (_incoming.TryGetValue(v, out var extra))
+                {
+                    foreach (var e in extra)
+                    {
+                        var u = _edges[e].From;
+                        if (_hops[u] < 0)
+                        {
+                            _hops[u] = _hops[v] + 1;
+                            queue.Enqueue(u);
+                        }
+                    }
+                }
+            }
+
+            return false;
+        }
+
+        private bool RecipientOffline()
+        {
+            if (_target >= _graphNodes || _incoming.ContainsKey(_target))
+            {
+                return false;
+            }
+
+            var channels = _graph.ChannelsAt(_target);
+            if (channels.Count == 0)
+            {
+                return false;
+            }
+
+            foreach (var c in channels)
+            {
+                ref readonly var slot = ref _graph.PolicyAt(c, _graph.Node1(c) == _target ? 1 : 0);
+                if (slot.Present && !slot.Policy.Disabled)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private readonly record struct VirtualEdge(int From, int To, ChannelPolicy Policy, ShortChannelId ShortChannelId, int BlindedIndex);
+    }
+}
