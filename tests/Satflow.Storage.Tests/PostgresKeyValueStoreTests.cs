@@ -1,5 +1,6 @@
 using Npgsql;
 using Satflow.Storage.Postgres;
+using Satflow.TestSupport;
 
 namespace Satflow.Storage.Tests;
 
@@ -127,15 +128,15 @@ public sealed class PostgresServerChoiceTests
     [Fact]
     public void Environment_variable_wins()
     {
-        Assert.Equal(PostgresServerFixture.ServerChoice.Environment, PostgresServerFixture.ChooseServer("Host=127.0.0.1", "/nonexistent"));
+        Assert.Equal(PostgresTestServer.ServerChoice.Environment, PostgresTestServer.ChooseServer("Host=127.0.0.1", "/nonexistent"));
     }
 
     [Fact]
     public void Without_a_server_the_fixture_fails_with_instructions()
     {
-        var error = Assert.Throws<InvalidOperationException>(() => PostgresServerFixture.ChooseServer(null, "/nonexistent/pg/bin"));
+        var error = Assert.Throws<InvalidOperationException>(() => PostgresTestServer.ChooseServer(null, "/nonexistent/pg/bin"));
         Assert.Contains(PostgresServerFixture.EnvironmentVariable, error.Message, StringComparison.Ordinal);
         Assert.Contains("/nonexistent/pg/bin/initdb", error.Message, StringComparison.Ordinal);
-        Assert.Throws<InvalidOperationException>(() => PostgresServerFixture.ChooseServer("  ", "/nonexistent/pg/bin"));
+        Assert.Throws<InvalidOperationException>(() => PostgresTestServer.ChooseServer("  ", "/nonexistent/pg/bin"));
     }
 }
