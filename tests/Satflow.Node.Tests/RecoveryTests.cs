@@ -1,3 +1,4 @@
+using CsCheck;
 using NBitcoin;
 using Satflow.Lightning.Backup;
 using Satflow.Lightning.Channels;
@@ -95,6 +96,56 @@ public sealed class RecoveryTests
         // A channel the node still holds is never put under recovery.
         Assert.Empty(await a.Node.RestoreFromBackupAsync(backup));
         Assert.Empty(a.Node.RecoveringChannels);
+    }
+
+    [Fact]
+    public void A_recovery_record_round_trips_and_random_or_cut_bytes_give_only_the_typed_error()
+    {
+        var record = new Persistence.RecoveryRecord([1, 2, 3], new Script(OpcodeType.OP_TRUE), [9, 8]);
+        var decoded = Persistence.RecoveryRecord.Decode(record.Encode());
+        Assert.Equal(record.Backup, decoded.Backup);
+        Assert.Equal(record.Destination, decoded.Destination);
+        Assert.Equal(record.Monitor, decoded.Monitor);
+        var valid = record.Encode();
+        Gen.Byte.Array[0, 200].Sample(bytes => Decodes(bytes));
+        Gen.Int[0, valid.Length].Sample(cut => Decodes(valid[..cut]));
+        Gen.Int[0, valid.Length - 1].Select(Gen.Byte).Sample((i, b) =>
+        {
+            var mutated = valid.ToArray();
+            mutated[i] = b;
+            Decodes(mutated);
+        });
+
+        static void Decodes(byte[] bytes)
+        {
+            try
+            {
+                Persistence.RecoveryRecord.Decode(bytes);
+            }
+            catch (Persistence.NodeStateCorruptException)
+            {
+                // the only error allowed
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_corrupt_recovery_record_stops_the_start_with_the_typed_error()
+    {
+        await using var h = await LightningHarness.CreateAsync(2);
+        var (a, b) = (h[0], h[1]);
+        var channelId = await h.OpenChannelAsync(a, b, Money.Satoshis(300_000));
+        var backup = a.Node.CreateStaticChannelBackup();
+        await h.CrashAsync(a);
+        var store = new InMemoryKeyValueStore();
+        await h.RestartAsync(a, store);
+        Assert.Equal([channelId], await a.Node.RestoreFromBackupAsync(backup));
+        await h.CrashAsync(a);
+        var key = Persistence.NodeStore.KeyOf(channelId);
+        var bytes = (await store.ReadAsync(Persistence.NodeStore.PrimaryNamespace, Persistence.RecoveryRecord.Namespace, key))!.Value.ToArray();
+        bytes[^1] ^= 0xff; // inside the monitor state
+        await store.WriteAsync(Persistence.NodeStore.PrimaryNamespace, Persistence.RecoveryRecord.Namespace, key, bytes);
+        await Assert.ThrowsAsync<Persistence.NodeStateCorruptException>(() => h.RestartAsync(a));
     }
 
     private static Transaction FindTransaction(LightningHarness h, uint256 txId) =>
