@@ -59,6 +59,15 @@ public interface INodeOperations
     /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/>, <see cref="NodeErrorCode.PeerNotConnected"/> (cooperative close needs the peer) or <see cref="NodeErrorCode.ChannelNotReady"/>.</exception>
     Task<ChannelCloseResult> CloseChannelAsync(ChannelId channelId, bool force, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Recovers the channels of a static channel backup after the loss of the node's data: each peer is asked to force
+    /// close and our output of its commitment is swept to the wallet. <see cref="NodeErrorCode.InvalidArgument"/> when the
+    /// file is not a backup of this node's seed or was modified.
+    /// </summary>
+    /// <param name="backup">The backup file's bytes.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    Task<ChannelRestoreResult> RestoreChannelsAsync(byte[] backup, CancellationToken cancellationToken);
+
     /// <summary>Creates and stores a BOLT 11 invoice signed by the node key.</summary>
     /// <param name="amount">The requested amount (more than zero).</param>
     /// <param name="description">The description (<c>d</c> field); null for an empty one.</param>

@@ -17,6 +17,10 @@ public sealed record OpenChannelRequest(string? NodeId, long? AmountSat);
 /// <param name="Force">Close unilaterally.</param>
 public sealed record CloseChannelRequest(bool? Force);
 
+/// <summary>Body of <c>POST /v1/channels/restore</c>.</summary>
+/// <param name="Backup">The static channel backup file, base64.</param>
+public sealed record RestoreChannelsRequest(string? Backup);
+
 /// <summary>Body of <c>POST /v1/invoices</c>.</summary>
 /// <param name="AmountMsat">The amount in millisatoshis.</param>
 /// <param name="Description">The description.</param>

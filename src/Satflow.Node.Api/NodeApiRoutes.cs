@@ -47,6 +47,7 @@ internal static class NodeApiRoutes
         new(new("GET", "/v1/channels", "Every channel."),
             async (c, n) => await OkAsync(c, await n.ListChannelsAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
         new(new("POST", "/v1/channels", "Open a channel: {\"node_id\", \"amount_sat\"}."), OpenChannelAsync),
+        new(new("POST", "/v1/channels/restore", "Recover the channels of a static channel backup (peers force close, funds swept to the wallet): {\"backup\": base64}."), RestoreChannelsAsync),
         new(new("POST", "/v1/channels/{channel}/close", "Close a channel (by channel id or short channel id): optional {\"force\": true}."), CloseChannelAsync),
         new(new("GET", "/v1/invoices", "Every invoice issued, newest first."),
             async (c, n) => await OkAsync(c, await n.ListInvoicesAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
@@ -289,6 +290,21 @@ internal static class NodeApiRoutes
         }
         var result = await node.CloseChannelAsync(channelId, request?.Force ?? false, context.RequestAborted).ConfigureAwait(false);
         await OkAsync(context, result).ConfigureAwait(false);
+    }
+
+    private static async Task RestoreChannelsAsync(HttpContext context, INodeOperations node)
+    {
+        var request = (await ReadBodyAsync<RestoreChannelsRequest>(context, optional: false).ConfigureAwait(false))!;
+        byte[] backup;
+        try
+        {
+            backup = Convert.FromBase64String(Required(request.Backup, "backup"));
+        }
+        catch (FormatException)
+        {
+            throw Invalid("backup is not base64");
+        }
+        await OkAsync(context, await node.RestoreChannelsAsync(backup, context.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     private static async Task CreateInvoiceAsync(HttpContext context, INodeOperations node)

@@ -101,6 +101,10 @@ public sealed record ChannelInfo(
 /// <param name="ClosingTxid">The broadcast closing or commitment transaction, when there is one already.</param>
 public sealed record ChannelCloseResult(ChannelId ChannelId, ChannelState State, uint256? ClosingTxid);
 
+/// <summary>The outcome of a restore from a static channel backup.</summary>
+/// <param name="Recovering">The channels put under recovery (channels the node holds or already recovers are skipped).</param>
+public sealed record ChannelRestoreResult(IReadOnlyList<ChannelId> Recovering);
+
 /// <summary>Where an invoice we issued stands.</summary>
 public enum InvoiceState
 {

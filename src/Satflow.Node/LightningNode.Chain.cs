@@ -64,6 +64,7 @@ public sealed partial class LightningNode
                 }
                 await HandleMonitorEventsAsync(slot, output.Events, cancellationToken).ConfigureAwait(false);
             }
+            await FeedRecoveriesAsync(m => m.BlockConnected((uint)height, hash, block.Transactions, feerate), cancellationToken).ConfigureAwait(false);
             foreach (var slot in slots.Where(s => _channels.ContainsKey(s.ChannelId) && s.FundingConfirmedHeight is not null && s.ShortChannelId is not null))
             {
                 var depth = (uint)(height - slot.FundingConfirmedHeight!.Value + 1);
@@ -112,6 +113,7 @@ public sealed partial class LightningNode
                 }
                 await HandleMonitorEventsAsync(slot, output.Events, cancellationToken).ConfigureAwait(false);
             }
+            await FeedRecoveriesAsync(m => m.BlockDisconnected((uint)height, header.GetHash()), cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -164,6 +164,7 @@ public sealed partial class LightningNode : IPeerMessageHandler, Bitcoin.Chain.I
                 await Payments.FailAsync(payment.PaymentHash, PaymentFailureReason.Aborted, "The node stopped before the payment was sent; nothing left this node.", cancellationToken).ConfigureAwait(false);
             }
         }
+        await RestoreRecoveriesAsync(cancellationToken).ConfigureAwait(false);
         Log.Restored(_logger, _channels.Count, _offered.Count, _received.Count);
     }
 
@@ -200,6 +201,7 @@ public sealed partial class LightningNode : IPeerMessageHandler, Bitcoin.Chain.I
                 await ApplyAsync(slot, slot.Channel.PeerDisconnected(), [], cancellationToken).ConfigureAwait(false);
                 await SendAsync(peer.NodeId, slot.Channel.CreateReestablish(), cancellationToken).ConfigureAwait(false);
             }
+            await SendRecoveryRequestsAsync(peer.NodeId, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -133,6 +133,19 @@ public sealed class NodeOperations : INodeOperations
     }
 
     /// <inheritdoc />
+    public async Task<ChannelRestoreResult> RestoreChannelsAsync(byte[] backup, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return new ChannelRestoreResult(await _node.RestoreFromBackupAsync(backup, cancellationToken).ConfigureAwait(false));
+        }
+        catch (Lightning.Backup.StaticChannelBackupException e)
+        {
+            throw new NodeOperationException(NodeErrorCode.InvalidArgument, $"Not a usable static channel backup of this node ({e.Error}): {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc />
     public async Task<InvoiceInfo> CreateInvoiceAsync(MilliSatoshi amount, string? description, TimeSpan? expiry, CancellationToken cancellationToken)
     {
         var seconds = expiry is { } e ? (ulong)Math.Max(1, e.TotalSeconds) : Lightning.Invoices.Bolt11Invoice.DefaultExpirySeconds;

@@ -168,6 +168,22 @@ public sealed class InMemoryNode : INodeOperations
         }
     }
 
+    public Task<ChannelRestoreResult> RestoreChannelsAsync(byte[] backup, CancellationToken cancellationToken)
+    {
+        Enter("restore");
+        // The fake node accepts a backup made of 32-byte channel ids and recovers those it does not hold.
+        if (backup.Length == 0 || backup.Length % 32 != 0)
+        {
+            throw new NodeOperationException(NodeErrorCode.InvalidArgument, "not a static channel backup of this node");
+        }
+        lock (_gate)
+        {
+            var ids = backup.Chunk(32).Select(c => new ChannelId(new Bytes32(c))).Where(id => _channels.All(ch => ch.ChannelId != id)).ToList();
+            return Task.FromResult(new ChannelRestoreResult(ids));
+        }
+    }
+
+    /// <inheritdoc />
     public Task<ChannelCloseResult> CloseChannelAsync(ChannelId channelId, bool force, CancellationToken cancellationToken)
     {
         Enter("close");

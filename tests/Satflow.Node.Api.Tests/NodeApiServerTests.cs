@@ -34,6 +34,7 @@ public sealed class NodeApiServerTests
         ("POST", "/v1/channels") => $$"""{"node_id":"{{ValidNodeId}}","amount_sat":100000}""",
         ("POST", "/v1/invoices") => """{"amount_msat":5000}""",
         ("POST", "/v1/pay") => """{"bolt11":"lnbcrt1"}""",
+        ("POST", "/v1/channels/restore") => $$"""{"backup":"{{Convert.ToBase64String(new byte[32])}}"}""",
         ("POST", "/v1/keysend") => $$"""{"node_id":"{{ValidNodeId}}","amount_msat":5000}""",
         ("POST", _) => "{}",
         _ => null,
@@ -89,6 +90,9 @@ public sealed class NodeApiServerTests
         api.Node.ConfirmChannels();
         var channels = await Ok("GET", "/v1/channels", "/v1/channels");
         Assert.Equal("normal", channels[0].GetProperty("state").GetString());
+        var held = Convert.FromHexString(channels[0].GetProperty("channel_id").GetString()!);
+        var restored = await Ok("POST", "/v1/channels/restore", "/v1/channels/restore", $$"""{"backup":"{{Convert.ToBase64String([.. held, .. new byte[32]])}}"}""");
+        Assert.Equal(new string('0', 64), Assert.Single(restored.GetProperty("recovering").EnumerateArray()).GetString());
 
         var invoice = await Ok("POST", "/v1/invoices", "/v1/invoices", """{"amount_msat":42000,"description":"coffee ☕","expiry_seconds":600}""");
         var hash = invoice.GetProperty("payment_hash").GetString()!;
@@ -196,6 +200,9 @@ public sealed class NodeApiServerTests
         { "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":"1000"}""", "malformed_request", "malformed JSON" },
         { "/v1/channels/xyz/close", "", "invalid_argument", "not a channel id" },
         { "/v1/channels/" + new string('a', 64) + "/close", "{\"force\":\"yes\"}", "malformed_request", "malformed JSON" },
+        { "/v1/channels/restore", "{}", "invalid_argument", "backup is required" },
+        { "/v1/channels/restore", "{\"backup\":\"%%%\"}", "invalid_argument", "backup is not base64" },
+        { "/v1/channels/restore", "{\"backup\":\"AAAA\"}", "invalid_argument", "not a static channel backup" },
         { "/v1/invoices", "{}", "invalid_argument", "amount_msat is required" },
         { "/v1/invoices", "{\"amount_msat\":0}", "invalid_argument", "amount_msat must be between" },
         { "/v1/invoices", "{\"amount_msat\":2100000000000000001}", "invalid_argument", "amount_msat must be between" },

@@ -12,6 +12,7 @@ internal static class ChannelCommands
         command.Subcommands.Add(CreateOpen());
         command.Subcommands.Add(CreateList());
         command.Subcommands.Add(CreateClose());
+        command.Subcommands.Add(CreateRestore());
         return command;
     }
 
@@ -58,6 +59,28 @@ internal static class ChannelCommands
                     NodeOutput.Msat(c.LocalBalance),
                     NodeOutput.Msat(c.RemoteBalance),
                 ])));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateRestore()
+    {
+        var backup = new Option<FileInfo>("--backup") { Description = "The static channel backup file (written by the node on every channel open and close).", Required = true };
+        var command = new Command("restore", "After losing the node's data: ask each backed-up channel's peer to force close and sweep our funds to the wallet.");
+        command.Options.Add(backup);
+        NodeOutput.SetApiAction(command, new NodeApiOptions(), async (parse, client, ct) =>
+        {
+            var bytes = await File.ReadAllBytesAsync(parse.GetValue(backup)!.FullName, ct).ConfigureAwait(false);
+            var result = await client.PostAsync<ChannelRestoreResult>("v1/channels/restore", new RestoreChannelsRequest(Convert.ToBase64String(bytes)), ct).ConfigureAwait(false);
+            NodeOutput.Write(parse, result, (output, r) =>
+            {
+                output.WriteLine($"{r.Recovering.Count} channel(s) under recovery");
+                foreach (var id in r.Recovering)
+                {
+                    output.WriteLine($"  {id}");
+                }
+            });
             return 0;
         });
         return command;
