@@ -280,7 +280,7 @@ public abstract class ApiTests : IAsyncLifetime
         Assert.True(await Factory.Get<Merchant.MerchantService>().LoginAsync("x@example.com", _tenant.Password) is null);
         var logs = string.Join("\n", Factory.Logs.Entries);
         Assert.Contains("satflowd storage", logs, StringComparison.Ordinal);
-        foreach (var s in new[] { _tenant.Token, _tenant.Token[4..], _tenant.Password, secret, "pg-secret-never-logged" })
+        foreach (var s in new[] { _tenant.Token, _tenant.Token[4..], _tenant.Password, secret, PostgresFixture.MarkerPassword })
         {
             Assert.DoesNotContain(s, logs, StringComparison.Ordinal);
         }

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
@@ -15,6 +13,7 @@ using Npgsql;
 using Satflow.Bitcoin.Wallet;
 using Satflow.Merchant;
 using Satflow.Merchant.Accounts;
+using Satflow.TestSupport;
 using Satflow.Webhooks;
 
 namespace Satflow.Server.Tests;
@@ -150,105 +149,29 @@ public static class Http
 }
 
 /// <summary>
-/// PostgreSQL for the server tests: <c>SATFLOW_TEST_POSTGRES</c>, else a throwaway server from the local PostgreSQL 15
-/// binaries on 127.0.0.1. Without either the PostgreSQL tests fail (never skip).
+/// PostgreSQL for the server tests over the shared <see cref="PostgresTestServer"/> (<c>SATFLOW_TEST_POSTGRES</c>, else
+/// a throwaway server on 127.0.0.1; without either the PostgreSQL tests fail, never skip). The connection string
+/// carries a marker password (trust authentication ignores it) so the log tests can prove it is never logged.
 /// </summary>
 public sealed class PostgresFixture : IAsyncLifetime
 {
-    private const string Bin = "/usr/lib/postgresql/15/bin";
-    private string? _dir;
+    public const string MarkerPassword = "pg-secret-never-logged";
+
+    private PostgresTestServer? _server;
 
     public string ConnectionString { get; private set; } = "";
 
     public async Task InitializeAsync()
     {
-        var env = Environment.GetEnvironmentVariable("SATFLOW_TEST_POSTGRES");
-        if (!string.IsNullOrWhiteSpace(env))
-        {
-            ConnectionString = env;
-        }
-        else if (File.Exists(Path.Combine(Bin, "initdb")))
-        {
-            ConnectionString = StartServer();
-        }
-        else
-        {
-            throw new InvalidOperationException($"Set SATFLOW_TEST_POSTGRES or install PostgreSQL 15 ({Bin}) to run the PostgreSQL server tests.");
-        }
-
-        await using var ds = NpgsqlDataSource.Create(ConnectionString);
-        await using var cmd = ds.CreateCommand("SELECT 1");
-        await cmd.ExecuteScalarAsync();
+        _server = await PostgresTestServer.StartAsync("PostgreSQL server tests");
+        ConnectionString = new NpgsqlConnectionStringBuilder(_server.ConnectionString) { Password = MarkerPassword }.ConnectionString;
     }
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
-        if (_dir is not null)
+        if (_server is not null)
         {
-            Run("pg_ctl", "-D", Path.Combine(_dir, "data"), "-m", "immediate", "-w", "stop");
-            Directory.Delete(_dir, recursive: true);
+            await _server.DisposeAsync();
         }
-
-        return Task.CompletedTask;
-    }
-
-    private static bool IsRoot => Environment.UserName == "root";
-
-    private static void Run(string tool, params string[] args)
-    {
-        var psi = new ProcessStartInfo { FileName = IsRoot ? "runuser" : Path.Combine(Bin, tool), RedirectStandardOutput = true, RedirectStandardError = true };
-        if (IsRoot)
-        {
-            foreach (var a in new[] { "-u", "postgres", "--", Path.Combine(Bin, tool) })
-            {
-                psi.ArgumentList.Add(a);
-            }
-        }
-
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{tool} failed: {err.Result}");
-        }
-    }
-
-    private string StartServer()
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            throw new PlatformNotSupportedException("Set SATFLOW_TEST_POSTGRES on Windows.");
-        }
-
-        _dir = Path.Combine(Path.GetTempPath(), "satflowd-pg-" + Guid.NewGuid().ToString("N")[..12]);
-        var data = Path.Combine(_dir, "data");
-        var sock = Path.Combine(_dir, "sock");
-        Directory.CreateDirectory(data);
-        Directory.CreateDirectory(sock);
-        File.SetUnixFileMode(_dir, (UnixFileMode)0b111_101_101);
-        File.SetUnixFileMode(data, (UnixFileMode)0b111_000_000);
-        if (IsRoot)
-        {
-            using var chown = Process.Start("chown", ["postgres:postgres", data, sock])!;
-            chown.WaitForExit();
-        }
-
-        Run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8");
-        int port;
-        using (var l = new TcpListener(IPAddress.Loopback, 0))
-        {
-            l.Start();
-            port = ((IPEndPoint)l.LocalEndpoint).Port;
-        }
-
-        Run("pg_ctl", "-D", data, "-l", Path.Combine(data, "log"), "-o", $"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c fsync=off", "-w", "-t", "30", "start");
-        return $"Host=127.0.0.1;Port={port};Username=postgres;Password=pg-secret-never-logged;Database=postgres";
     }
 }
