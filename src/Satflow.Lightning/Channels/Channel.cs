@@ -494,6 +494,20 @@ public sealed partial class Channel
                 : "The channel was force closed.")));
             return o.Build();
         }
+        if (_s.State == ChannelState.Closed && message is ClosingSigned && _s.ClosingTransaction is { } closing)
+        {
+            // The peer never got our last closing_signed (the link dropped after we agreed) and, having reconnected,
+            // proposes again (BOLT 2 restarts the negotiation): answer with the agreed transaction's fee and our
+            // signature of it (deterministic, RFC 6979), so the peer completes the same transaction instead of
+            // waiting forever.
+            var fundingOutput = new TxOut(Parameters.FundingAmount, Parameters.FundingScript.WitHash.ScriptPubKey);
+            var fee = Parameters.FundingAmount - closing.Outputs.Sum(output => output.Value);
+            var signature = Bolt3Signing.Sign(closing, 0, Parameters.FundingScript, fundingOutput, SigHash.All, _keys.FundingKey);
+            var feeSatoshis = new Satoshis((ulong)fee.Satoshi);
+            var o = Begin();
+            o.Send(new ClosingSigned(ChannelId, feeSatoshis, Signature64.FromBytes(signature.ToCompact())) { FeeRange = new ClosingFeeRange(feeSatoshis, feeSatoshis) });
+            return o.Build();
+        }
         return ChannelOutput.Empty;
     }
 
