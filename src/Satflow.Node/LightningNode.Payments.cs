@@ -102,6 +102,9 @@ public sealed partial class LightningNode
     /// <param name="cancellationToken">Cancels the read.</param>
     public Task<OutgoingPaymentRecord?> LookupPaymentAsync(PaymentHash paymentHash, CancellationToken cancellationToken = default) => Payments.LookupAsync(paymentHash, cancellationToken);
 
+    /// <summary>Blocks added to the final CLTV so a recipient a few blocks ahead of us still accepts the payment.</summary>
+    internal const uint FinalCltvPadding = 6;
+
     private async Task<OutgoingPaymentRecord> SendPaymentAsync(NodeId destination, PaymentHash hash, MilliSatoshi amount, PaymentSecret? secret, PaymentPreimage? keysend, string? bolt11, uint finalDelta, CancellationToken cancellationToken)
     {
         if (amount.Value == 0)
@@ -139,7 +142,10 @@ public sealed partial class LightningNode
             {
                 return await Payments.FailAsync(hash, PaymentFailureReason.NoRoute, $"No usable channel with {destination} (not ready, offline or closing).", cancellationToken).ConfigureAwait(false);
             }
-            var cltv = checked((uint)_height + finalDelta + 1);
+            // Padding: the recipient may already have seen blocks we have not (each node follows the chain on its own
+            // poll); without it a payment made right after blocks were mined is refused as "final CLTV too soon"
+            // (seen in the two-process CLI test). LND pads by 3; we use the anti-reorg depth.
+            var cltv = checked((uint)_height + finalDelta + FinalCltvPadding);
             var (onion, sharedSecret) = FinalHopOnion.Create(destination, hash, amount, cltv, secret, keysend, _random);
             ChannelOutput output;
             ulong htlcId;
