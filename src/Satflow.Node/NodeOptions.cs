@@ -52,4 +52,7 @@ public sealed record NodeOptions
     /// (false: many updates share one commitment; the host or the test harness flushes).
     /// </summary>
     public bool AutoFlush { get; init; } = true;
+
+    /// <summary>The forwarding policy of channels that have no policy of their own.</summary>
+    public ForwardingPolicy DefaultForwardingPolicy { get; init; } = ForwardingPolicy.Default;
 }
