@@ -67,6 +67,16 @@ public sealed class NetworkGraph
     private DirectedPolicy[] _policies = new DirectedPolicy[32];
     private int _channelSlots;
 
+    // The router's view of the topology: for node v, entries [start[v], start[v + 1]) of the neighbour and edge arrays
+    // list every channel at v as (the other end u, the directed edge u → v = 2c + direction). Rebuilt lazily after
+    // channels are added or removed (policy updates do not change it): a search then scans contiguous memory instead of
+    // chasing a list per node and both endpoint arrays per channel.
+    private int _topologyVersion;
+    private int _adjacencyVersion = -1;
+    private int[] _adjacencyStart = [0];
+    private int[] _adjacencyNeighbour = [];
+    private int[] _adjacencyEdge = [];
+
     /// <summary>Number of known nodes.</summary>
     public int NodeCount => _nodes.Count;
 
@@ -133,6 +143,7 @@ public sealed class NetworkGraph
         _channelIndex[shortChannelId] = c;
         _nodeChannels[n1].Add(c);
         _nodeChannels[n2].Add(c);
+        _topologyVersion++;
     }
 
     /// <summary>Adds the channel of a (signature-checked) <c>channel_announcement</c>; the capacity comes from the funding output.</summary>
@@ -157,6 +168,7 @@ public sealed class NetworkGraph
         _node1[c] = -1;
         _node2[c] = -1;
         _freeChannelSlots.Push(c);
+        _topologyVersion++;
         return true;
     }
 
@@ -260,6 +272,47 @@ public sealed class NetworkGraph
     internal ulong CapacityMsat(int c) => _capacityMsat[c];
 
     internal ref readonly DirectedPolicy PolicyAt(int c, int direction) => ref _policies[(2 * c) + direction];
+
+    /// <summary>The policy of directed edge <c>2c + direction</c>.</summary>
+    internal ref readonly DirectedPolicy PolicyOfEdge(int edge) => ref _policies[edge];
+
+    /// <summary>The incoming-edge adjacency (see the field comment), rebuilt when the topology changed since the last call.</summary>
+    internal void GetIncomingAdjacency(out int[] start, out int[] neighbour, out int[] edge)
+    {
+        if (_adjacencyVersion != _topologyVersion)
+        {
+            var n = _nodes.Count;
+            var begin = new int[n + 1];
+            for (var v = 0; v < n; v++)
+            {
+                begin[v + 1] = begin[v] + _nodeChannels[v].Count;
+            }
+
+            var neighbours = new int[begin[n]];
+            var edges = new int[begin[n]];
+            for (var v = 0; v < n; v++)
+            {
+                var i = begin[v];
+                foreach (var c in _nodeChannels[v])
+                {
+                    var n1 = _node1[c];
+                    var vIsFirst = n1 == v;
+                    neighbours[i] = vIsFirst ? _node2[c] : n1;
+                    edges[i] = (2 * c) + (vIsFirst ? 1 : 0);
+                    i++;
+                }
+            }
+
+            _adjacencyStart = begin;
+            _adjacencyNeighbour = neighbours;
+            _adjacencyEdge = edges;
+            _adjacencyVersion = _topologyVersion;
+        }
+
+        start = _adjacencyStart;
+        neighbour = _adjacencyNeighbour;
+        edge = _adjacencyEdge;
+    }
 
     internal readonly record struct DirectedPolicy(ChannelPolicy Policy, bool Present);
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Satflow.Lightning.Types;
 
 namespace Satflow.Lightning.Routing;
@@ -48,7 +47,7 @@ public static class Router
             return RouteResult.Fail(RouteFailureReason.InvalidRequest, "The payer and the recipient are the same node.");
         }
 
-        var search = new Search(graph, scorer, now, source, constraints);
+        using var search = new Search(graph, scorer, now, source, constraints);
         if (search.SetTarget(target, routeHints) is { } targetFailure)
         {
             return targetFailure;
@@ -91,7 +90,7 @@ public static class Router
             return invalid;
         }
 
-        var search = new Search(graph, scorer, now, source, constraints);
+        using var search = new Search(graph, scorer, now, source, constraints);
         if (search.SetBlindedTarget(blindedPaths) is { } targetFailure)
         {
             return targetFailure;
@@ -147,7 +146,7 @@ public static class Router
             return MultiPathRouteResult.Fail(RouteFailureReason.InvalidRequest, "The payer and the recipient are the same node.");
         }
 
-        var search = new Search(graph, scorer, now, source, constraints);
+        using var search = new Search(graph, scorer, now, source, constraints);
         if (search.SetTarget(target, routeHints) is { Failure: { } targetFailure })
         {
             return MultiPathRouteResult.Fail(targetFailure.Reason, targetFailure.Message);
@@ -242,7 +241,7 @@ public static class Router
     }
 
     /// <summary>The state of one request: the graph plus virtual nodes/edges for hints and blinded paths, and the labels.</summary>
-    private sealed class Search
+    private sealed class Search : IDisposable
     {
         private readonly NetworkGraph _graph;
         private readonly ProbabilisticScorer _scorer;
@@ -262,14 +261,21 @@ public static class Router
         private int _target;
         private NodeId _targetId;
 
-        private double[] _cost = [];
-        private ulong[] _amount = [];
-        private int[] _cltv = [];
-        private int[] _hops = [];
-        private int[] _nextNode = [];
-        private int[] _nextEdge = [];
-        private bool[] _settled = [];
-        private readonly PriorityQueue<int, double> _queue = new();
+        // Labels of the current Dijkstra run; a label whose Run differs from _run is "infinite, not settled", so a new
+        // run needs no clearing. The array and the queue are reused across searches on the same thread (the array is
+        // ~600 KB for the public network: allocating it per search put it on the large object heap every time).
+        private Label[] _labels = [];
+        private int _run;
+        private PriorityQueue<int, double> _queue = null!;
+
+        [ThreadStatic]
+        private static Label[]? t_labels;
+
+        [ThreadStatic]
+        private static int t_run;
+
+        [ThreadStatic]
+        private static PriorityQueue<int, double>? t_queue;
 
         public Search(NetworkGraph graph, ProbabilisticScorer scorer, DateTimeOffset now, NodeId source, RouteConstraints constraints)
         {
@@ -497,88 +503,122 @@ public static class Router
         private void Allocate()
         {
             var n = _graphNodes + _virtualNodes.Count;
-            _cost = new double[n];
-            _amount = new ulong[n];
-            _cltv = new int[n];
-            _hops = new int[n];
-            _nextNode = new int[n];
-            _nextEdge = new int[n];
-            _settled = new bool[n];
+            var labels = t_labels;
+            t_labels = null; // rented: a search that never returns it (an exception) just leaves a fresh one for the next
+            if (labels is null || labels.Length < n)
+            {
+                labels = new Label[n + (n / 8)];
+                t_run = 0;
+            }
+
+            _labels = labels;
+            _run = t_run;
+            _queue = t_queue ?? new PriorityQueue<int, double>();
+            t_queue = null;
         }
+
+        /// <summary>Gives the buffers back to the thread for the next search.</summary>
+        public void Dispose()
+        {
+            if (_labels.Length > 0)
+            {
+                t_labels = _labels;
+                t_run = _run;
+                _queue.Clear();
+                t_queue = _queue;
+                _labels = [];
+            }
+        }
+
+        private void NextRun()
+        {
+            if (_run == int.MaxValue)
+            {
+                Array.Clear(_labels);
+                _run = 0;
+            }
+
+            _run++;
+        }
+
+        private double CostOf(int node) => _labels[node].Run == _run ? _labels[node].Cost : double.PositiveInfinity;
 
         private bool Dijkstra(ulong amountMsat, int finalCltv, ulong maxFeeMsat, int maxCltv)
         {
-            Array.Fill(_cost, double.PositiveInfinity);
-            Array.Clear(_settled);
+            NextRun();
             _queue.Clear();
-            _cost[_target] = 0;
-            _amount[_target] = amountMsat;
-            _cltv[_target] = finalCltv;
-            _hops[_target] = 0;
-            _nextNode[_target] = -1;
+            var labels = _labels;
+            var run = _run;
+            labels[_target] = new Label { Run = run, Cost = 0, Amount = amountMsat, Cltv = finalCltv, Hops = 0, NextNode = -1 };
             _queue.Enqueue(_target, 0);
             var maxHops = _constraints.MaxHops;
             var maxTotal = maxFeeMsat >= MilliSatoshi.MaxMoney.Value ? MilliSatoshi.MaxMoney.Value : Math.Min(MilliSatoshi.MaxMoney.Value, amountMsat + maxFeeMsat);
             var parameters = _scorer.Parameters;
+            var basePenalty = (double)parameters.BasePenaltyMsat;
+            _graph.GetIncomingAdjacency(out var start, out var neighbours, out var edges);
+            var checkExcluded = _excludedChannels.Count > 0;
 
             while (_queue.TryDequeue(out var v, out var priority))
             {
-                if (_settled[v] || priority > _cost[v])
+                ref var lv = ref labels[v];
+                if (lv.Settled == run || priority > lv.Cost)
                 {
                     continue;
                 }
 
-                _settled[v] = true;
+                lv.Settled = run;
                 if (v == _source)
                 {
                     return true;
                 }
 
-                if (_hops[v] >= maxHops || (v != _target && _excludedNodes.Contains(v)))
+                if (lv.Hops >= maxHops || (v != _target && _excludedNodes.Contains(v)))
                 {
                     continue;
                 }
 
-                var amountIn = _amount[v];
+                var amountIn = lv.Amount;
+                var costV = lv.Cost;
                 if (v < _graphNodes)
                 {
-                    foreach (var c in CollectionsMarshal.AsSpan(_graph.ChannelsAt(v)))
+                    for (var i = start[v]; i < start[v + 1]; i++)
                     {
-                        var n1 = _graph.Node1(c);
-                        var u = n1 == v ? _graph.Node2(c) : n1;
-                        var direction = n1 == v ? 1 : 0; // direction of u → v
-                        if (_settled[u] || (_excludedChannels.Count > 0 && _excludedChannels.Contains(c)))
+                        var u = neighbours[i];
+                        ref readonly var lu = ref labels[u];
+                        var uCurrent = lu.Run == run;
+                        if (uCurrent && (lu.Settled == run || costV + basePenalty >= lu.Cost))
+                        {
+                            continue; // settled, or fees and penalties (never negative) cannot improve u through this edge
+                        }
+
+                        var edge = edges[i];
+                        var c = edge >> 1;
+                        if (checkExcluded && _excludedChannels.Contains(c))
                         {
                             continue;
                         }
 
-                        ref readonly var slot = ref _graph.PolicyAt(c, direction);
+                        ref readonly var slot = ref _graph.PolicyOfEdge(edge);
                         if (!slot.Present || slot.Policy.Disabled)
                         {
                             continue;
                         }
 
-                        var policy = slot.Policy;
                         var capacity = _graph.CapacityMsat(c);
-                        var htlcMax = policy.HtlcMaximum.Value == 0 ? capacity : policy.HtlcMaximum.Value;
-                        var used = _inFlight is null ? 0UL : _inFlight.GetValueOrDefault((2 * c) + direction);
-                        if (amountIn < policy.HtlcMinimum.Value || amountIn > htlcMax || amountIn > capacity || used > capacity - amountIn)
+                        var htlcMax = slot.Policy.HtlcMaximum.Value == 0 ? capacity : slot.Policy.HtlcMaximum.Value;
+                        var used = _inFlight is null ? 0UL : _inFlight.GetValueOrDefault(edge);
+                        if (amountIn < slot.Policy.HtlcMinimum.Value || amountIn > htlcMax || amountIn > capacity || used > capacity - amountIn)
                         {
                             continue;
                         }
 
-                        if (_cost[v] + parameters.BasePenaltyMsat >= _cost[u])
-                        {
-                            continue; // fees and penalties are never negative: this edge cannot improve u
-                        }
-
-                        var penalty = _scorer.PenaltyMsat(_graph.ScidAt(c), direction, amountIn + used, capacity, policy.CltvExpiryDelta, _now);
+                        var penalty = _scorer.PenaltyMsat(_graph.ScidAt(c), edge & 1, amountIn + used, capacity, slot.Policy.CltvExpiryDelta, _now);
                         if (double.IsPositiveInfinity(penalty))
                         {
                             continue;
                         }
 
-                        Relax(v, u, policy, penalty, chargeFee: u != _source, (2 * c) + direction, maxTotal, maxCltv);
+                        Relax(v, u, slot.Policy, penalty, chargeFee: u != _source, edge, maxTotal, maxCltv);
                     }
                 }
 
@@ -588,7 +628,7 @@ public static class Router
                     {
                         var edge = _edges[e];
                         var u = edge.From;
-                        if (_settled[u] || amountIn < edge.Policy.HtlcMinimum.Value || amountIn > edge.Policy.HtlcMaximum.Value)
+                        if ((labels[u].Run == run && labels[u].Settled == run) || amountIn < edge.Policy.HtlcMinimum.Value || amountIn > edge.Policy.HtlcMaximum.Value)
                         {
                             continue;
                         }
@@ -602,20 +642,23 @@ public static class Router
             return false;
         }
 
-        private void Relax(int v, int u, ChannelPolicy policy, double penalty, bool chargeFee, int edgeCode, ulong maxTotal, int maxCltv)
+        private void Relax(int v, int u, in ChannelPolicy policy, double penalty, bool chargeFee, int edgeCode, ulong maxTotal, int maxCltv)
         {
-            var amountIn = _amount[v];
+            ref readonly var lv = ref _labels[v];
+            var amountIn = lv.Amount;
             ulong fee = 0;
-            var cltv = _cltv[v];
+            var cltv = lv.Cltv;
             if (chargeFee)
             {
-                var fee128 = policy.FeeBaseMsat + ((UInt128)amountIn * policy.FeeProportionalMillionths / 1_000_000);
-                if (fee128 > maxTotal)
+                // base + amount × ppm / 10^6 without UInt128 division (a software routine) unless the product overflows.
+                var high = Math.BigMul(amountIn, policy.FeeProportionalMillionths, out var low);
+                var proportional = high == 0 ? low / 1_000_000 : (ulong)(((UInt128)high << 64 | low) / 1_000_000);
+                if (proportional > maxTotal || policy.FeeBaseMsat > maxTotal - proportional)
                 {
                     return;
                 }
 
-                fee = (ulong)fee128;
+                fee = policy.FeeBaseMsat + proportional;
                 cltv += policy.CltvExpiryDelta;
             }
 
@@ -624,15 +667,21 @@ public static class Router
                 return;
             }
 
-            var cost = _cost[v] + fee + penalty;
-            if (cost < _cost[u])
+            var cost = lv.Cost + fee + penalty;
+            ref var lu = ref _labels[u];
+            if (lu.Run != _run)
             {
-                _cost[u] = cost;
-                _amount[u] = amountIn + fee;
-                _cltv[u] = cltv;
-                _hops[u] = _hops[v] + 1;
-                _nextNode[u] = v;
-                _nextEdge[u] = edgeCode;
+                lu = new Label { Run = _run, Cost = double.PositiveInfinity };
+            }
+
+            if (cost < lu.Cost)
+            {
+                lu.Cost = cost;
+                lu.Amount = amountIn + fee;
+                lu.Cltv = cltv;
+                lu.Hops = lv.Hops + 1;
+                lu.NextNode = v;
+                lu.NextEdge = edgeCode;
                 _queue.Enqueue(u, cost);
             }
         }
@@ -644,8 +693,8 @@ public static class Router
             var node = _source;
             while (node != _target)
             {
-                var next = _nextNode[node];
-                var code = _nextEdge[node];
+                var next = _labels[node].NextNode;
+                var code = _labels[node].NextEdge;
                 if (code < 0 && _edges[~code].BlindedIndex >= 0)
                 {
                     blindedIndex = _edges[~code].BlindedIndex;
@@ -653,8 +702,8 @@ public static class Router
                 }
 
                 var scid = code >= 0 ? _graph.ScidAt(code >> 1) : _edges[~code].ShortChannelId;
-                var fee = next == _target ? 0 : _amount[next] - _amount[_nextNode[next]];
-                hops.Add(new RouteHop(scid, NodeAt(next), new MilliSatoshi(_amount[next]), new MilliSatoshi(fee), _cltv[next], code < 0));
+                var fee = next == _target ? 0 : _labels[next].Amount - _labels[_labels[next].NextNode].Amount;
+                hops.Add(new RouteHop(scid, NodeAt(next), new MilliSatoshi(_labels[next].Amount), new MilliSatoshi(fee), _labels[next].Cltv, code < 0));
                 node = next;
             }
 
@@ -663,9 +712,10 @@ public static class Router
 
         private bool Reachable()
         {
-            Array.Fill(_hops, -1);
+            var hops = new int[_graphNodes + _virtualNodes.Count];
+            Array.Fill(hops, -1);
             var queue = new Queue<int>();
-            _hops[_target] = 0;
+            hops[_target] = 0;
             queue.Enqueue(_target);
             while (queue.TryDequeue(out var v))
             {
@@ -674,7 +724,7 @@ public static class Router
                     return true;
                 }
 
-                if (_hops[v] >= _constraints.MaxHops || (v != _target && _excludedNodes.Contains(v)))
+                if (hops[v] >= _constraints.MaxHops || (v != _target && _excludedNodes.Contains(v)))
                 {
                     continue;
                 }
@@ -686,9 +736,9 @@ public static class Router
                         var n1 = _graph.Node1(c);
                         var u = n1 == v ? _graph.Node2(c) : n1;
                         ref readonly var slot = ref _graph.PolicyAt(c, n1 == v ? 1 : 0);
-                        if (_hops[u] < 0 && slot.Present && !slot.Policy.Disabled && !_excludedChannels.Contains(c))
+                        if (hops[u] < 0 && slot.Present && !slot.Policy.Disabled && !_excludedChannels.Contains(c))
                         {
-                            _hops[u] = _hops[v] + 1;
+                            hops[u] = hops[v] + 1;
                             queue.Enqueue(u);
                         }
                     }
@@ -699,9 +749,9 @@ public static class Router
                     foreach (var e in extra)
                     {
                         var u = _edges[e].From;
-                        if (_hops[u] < 0)
+                        if (hops[u] < 0)
                         {
-                            _hops[u] = _hops[v] + 1;
+                            hops[u] = hops[v] + 1;
                             queue.Enqueue(u);
                         }
                     }
@@ -734,6 +784,18 @@ public static class Router
             }
 
             return true;
+        }
+
+        private struct Label
+        {
+            public double Cost;
+            public ulong Amount;
+            public int Cltv;
+            public int Hops;
+            public int NextNode;
+            public int NextEdge;
+            public int Run;
+            public int Settled;
         }
 
         private readonly record struct VirtualEdge(int From, int To, ChannelPolicy Policy, ShortChannelId ShortChannelId, int BlindedIndex);

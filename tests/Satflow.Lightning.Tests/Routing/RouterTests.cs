@@ -99,6 +99,31 @@ public sealed class RouterTests
     }
 
     [Fact]
+    public void TopologyChangesBetweenSearchesAreSeen()
+    {
+        // The router caches the graph's adjacency and reuses its label buffers between searches: a channel removed or
+        // added after a search must be seen by the next one, and a fee rate whose product with the amount overflows
+        // 64 bits must be refused cleanly rather than wrap around.
+        var g = Diamond();
+        Assert.Equal([A, T], Router.FindRoute(g, FreshScorer, S, T, Msat(1_000_000), 9, Now).Route!.Hops.Select(h => h.Node));
+        Assert.True(g.RemoveChannel(new ShortChannelId(3)));
+        Assert.Equal([B, T], Router.FindRoute(g, FreshScorer, S, T, Msat(1_000_000), 9, Now).Route!.Hops.Select(h => h.Node));
+        g.Channel(5, A, T, 100_000_000, Policy(10, 0, 40));
+        Assert.Equal([A, T], Router.FindRoute(g, FreshScorer, S, T, Msat(1_000_000), 9, Now).Route!.Hops.Select(h => h.Node));
+        Assert.True(g.RemoveChannel(new ShortChannelId(1)));
+        Assert.True(g.RemoveChannel(new ShortChannelId(2)));
+        Assert.Equal(RouteFailureReason.SourceHasNoChannels, Router.FindRoute(g, FreshScorer, S, T, Msat(1_000_000), 9, Now).Failure!.Reason);
+
+        var huge = new NetworkGraph();
+        huge.Channel(1, S, A, 2_000_000_000_000_000, Policy(0, 0, 10));
+        huge.Channel(2, A, T, 2_000_000_000_000_000, Policy(0, uint.MaxValue, 10));
+        var result = Router.FindRoute(huge, FreshScorer, S, T, Msat(1_000_000_000_000_000), 9, Now);
+        Assert.Equal(RouteFailureReason.NoRouteWithEnoughLiquidity, result.Failure!.Reason);
+        var small = Router.FindRoute(huge, FreshScorer, S, T, Msat(1_000), 9, Now).Route!;
+        Assert.Equal(new MilliSatoshi(1_000 + (ulong)(1_000UL * uint.MaxValue / 1_000_000)), small.TotalAmount);
+    }
+
+    [Fact]
     public void RouteHintReachesPrivateRecipient()
     {
         var g = new NetworkGraph();
