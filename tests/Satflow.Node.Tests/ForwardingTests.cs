@@ -197,7 +197,25 @@ public sealed class ForwardingTests
         var invoice = await line.C.Node.CreateInvoiceAsync(Amount, "real");
         // A wrong payment secret: C refuses; its failure travels back through B's layer.
         var wrong = invoice with { PaymentSecret = new PaymentSecret(new Bytes32(Enumerable.Repeat((byte)9, 32).ToArray())) };
-        var (payment, part) = await line.PayAsync(line.RouteToC(Amount), wrong);
+        await line.StartAsync(line.RouteToC(Amount), wrong);
+        await StepUntilAsync(line, async () => (await line.B.Node.ListForwardsAsync()).Count == 1, "B never forwarded");
+        // Written with the add, before it left A.
+        var key = Assert.Single(await line.A.Store.ListAsync(NodeStore.PrimaryNamespace, NodeStore.HtlcsNamespace));
+        var stored = Assert.NotNull(await line.A.Store.ReadAsync(NodeStore.PrimaryNamespace, NodeStore.HtlcsNamespace, key));
+        var offered = OfferedHtlcRecord.Decode(stored.Span);
+        Assert.Equal(2, offered.HopSharedSecrets.Count);
+        line.H.Time.Advance(TimeSpan.FromSeconds(1));
+        await line.H.SettleAsync();
+        var part = Assert.Single(line.Results);
+        var payment = (await line.A.Node.LookupPaymentAsync(invoice.PaymentHash))!;
+
+        // What B sent A: C's failure under B's layer, with attribution data both hops signed (B held it a second).
+        var fail = (UpdateFailHtlc)line.H.Network.Delivered.Last(d => d.From == line.B.NodeId && d.Message is UpdateFailHtlc).Message;
+        var decrypted = FailurePacket.Decrypt(fail.Reason.Span, fail.AttributionData!.Encode(), offered.HopSharedSecrets);
+        Assert.Equal(1, decrypted.FailingHopIndex);
+        Assert.Null(decrypted.AttributionFailedAtHop);
+        Assert.Equal(2, decrypted.HoldTimes.Count);
+        Assert.Equal([10u, 0u], decrypted.HoldTimes);
 
         Assert.Equal(OutgoingPaymentState.Failed, payment.State);
         Assert.Equal(PaymentFailureReason.RecipientRejected, payment.FailureReason);
