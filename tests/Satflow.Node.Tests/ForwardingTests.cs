@@ -436,3 +436,88 @@ public sealed class ForwardingTests
         return copy;
     }
 }
+
+public sealed class ForwardRecordTests
+{
+    private static ForwardRecord Sample(bool resolved)
+    {
+        var record = new ForwardRecord(new ChannelId(new Bytes32(Enumerable.Repeat((byte)1, 32).ToArray())), 5, new ShortChannelId(101, 2, 0),
+            new MilliSatoshi(101_100), 900, new PaymentHash(new Bytes32(Enumerable.Repeat((byte)2, 32).ToArray())),
+            new Bytes32(Enumerable.Repeat((byte)3, 32).ToArray()), new DateTimeOffset(2026, 11, 26, 6, 0, 0, 123, TimeSpan.Zero))
+        {
+            OutgoingChannelId = new ChannelId(new Bytes32(Enumerable.Repeat((byte)4, 32).ToArray())),
+            OutgoingHtlcId = 9,
+            OutgoingShortChannelId = new ShortChannelId(102, 1, 1),
+            OutgoingAmount = new MilliSatoshi(100_000),
+            OutgoingCltvExpiry = 820,
+        };
+        return resolved
+            ? record with
+            {
+                Status = ForwardStatus.Failed,
+                ResolvedAt = record.ReceivedAt.AddSeconds(3),
+                FailureReason = "failed downstream ✗",
+                FailurePacket = new byte[] { 1, 2, 3 },
+                AttributionData = new byte[920],
+            }
+            : record;
+    }
+
+    [Fact]
+    public void Forward_records_round_trip()
+    {
+        foreach (var record in new[] { Sample(false), Sample(true), Sample(false) with { Status = ForwardStatus.Settled, Preimage = new PaymentPreimage(Bytes32.Zero) } })
+        {
+            var decoded = ForwardRecord.Decode(record.Encode());
+            Assert.Equal(record.Encode(), decoded.Encode());
+            Assert.Equal(record.Status, decoded.Status);
+            Assert.Equal(record.ReceivedAt, decoded.ReceivedAt);
+            Assert.Equal(record.FailureReason, decoded.FailureReason);
+            Assert.Equal(record.OutgoingHtlcId, decoded.OutgoingHtlcId);
+            Assert.Equal(record.Preimage, decoded.Preimage);
+        }
+        Assert.Equal(MilliSatoshi.Zero, Sample(true).FeeEarned);
+        Assert.Equal(new MilliSatoshi(1_100), (Sample(false) with { Status = ForwardStatus.Settled }).FeeEarned);
+    }
+
+    [Fact]
+    public void Damaged_forward_and_policy_records_are_typed_errors()
+    {
+        var valid = Sample(true).Encode();
+        Gen.Select(Gen.Int[0, valid.Length - 1], Gen.Byte[1, 255], Gen.Int[0, valid.Length]).Sample((position, flip, cut) =>
+        {
+            var bytes = valid.ToArray();
+            bytes[position] ^= flip;
+            foreach (var candidate in new[] { bytes, valid[..cut] })
+            {
+                try
+                {
+                    ForwardRecord.Decode(candidate);
+                }
+                catch (NodeStateCorruptException)
+                {
+                }
+            }
+        }, iter: 500);
+        Gen.Byte.Array[0, 200].Sample(bytes =>
+        {
+            try
+            {
+                ForwardRecord.Decode(bytes);
+            }
+            catch (NodeStateCorruptException)
+            {
+            }
+            try
+            {
+                PolicyRecord.Decode(bytes);
+            }
+            catch (NodeStateCorruptException)
+            {
+            }
+        }, iter: 500);
+        var policy = new ForwardingPolicy(new MilliSatoshi(7), 8, 9, new MilliSatoshi(10), new MilliSatoshi(11));
+        var write = PolicyRecord.Write(new ChannelId(Bytes32.Zero), policy);
+        Assert.Equal(policy, PolicyRecord.Decode(write.Value.Span));
+    }
+}
