@@ -41,7 +41,7 @@ public sealed partial class LightningNode
             switch (e)
             {
                 case HtlcReceived received:
-                    var record = new ReceivedHtlcRecord(received.Id, received.Amount, received.PaymentHash, received.CltvExpiry, received.Onion);
+                    var record = new ReceivedHtlcRecord(received.Id, received.Amount, received.PaymentHash, received.CltvExpiry, received.Onion) { PathKey = received.PathKey };
                     _received[(slot.ChannelId, received.Id)] = record;
                     ops.Add(NodeStore.WriteReceivedHtlc(slot.ChannelId, record));
                     break;
@@ -253,6 +253,10 @@ public sealed partial class LightningNode
 
     private async Task<Decision> DecideAsync(ReceivedHtlcRecord htlc, CancellationToken cancellationToken)
     {
+        if (await DecideOfferPaymentAsync(htlc, cancellationToken).ConfigureAwait(false) is { } offerPayment)
+        {
+            return offerPayment; // BOLT 12: the final hop of our blinded payment path (LightningNode.Offers.cs)
+        }
         PeeledOnion peeled;
         try
         {
