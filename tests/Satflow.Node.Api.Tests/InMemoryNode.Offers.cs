@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using NBitcoin.Secp256k1;
+using ECPrivKey = NBitcoin.Secp256k1.ECPrivKey;
 using Satflow.Lightning.Invoices;
 using Satflow.Lightning.Offers;
 using Satflow.Lightning.Offers.Flow;
