@@ -5,6 +5,7 @@ using Satflow.Lightning.Messages;
 using Satflow.Lightning.Offers;
 using Satflow.Lightning.Offers.Flow;
 using Satflow.Lightning.Onion;
+using Satflow.Lightning.Routing;
 using Satflow.Lightning.Types;
 using Satflow.Lightning.Wire;
 using Satflow.Node.Offers;
@@ -243,10 +244,10 @@ public sealed partial class LightningNode
 
     /// <summary>
     /// Hook of <c>DecideAsync</c>: an HTLC that reached us with a <c>path_key</c> (a hop of a blinded path after its
-    /// introduction node) and whose onion ends here is a payment for one of our BOLT 12 invoices. Returns null when
-    /// the HTLC is not for us as the final blinded hop (another decision applies).
+    /// introduction node): when its onion ends here it is a payment for one of our BOLT 12 invoices, otherwise we
+    /// forward it along the blinded path. Returns null for an HTLC without a path key (another decision applies).
     /// </summary>
-    private async Task<Decision?> DecideOfferPaymentAsync(ReceivedHtlcRecord htlc, CancellationToken cancellationToken)
+    private async Task<Decision?> DecideOfferPaymentAsync(ChannelSlot incoming, ReceivedHtlcRecord htlc, CancellationToken cancellationToken)
     {
         if (htlc.PathKey is not { } pubKey)
         {
@@ -267,7 +268,8 @@ public sealed partial class LightningNode
             peeled = OnionPacket.ParsePayment(htlc.Onion.Span).Peel(_nodeSecret, htlc.PaymentHash.Value.ToArray(), pathKey);
             if (!peeled.IsFinal)
             {
-                return null; // a blinded hop we forward: the forwarding code decides
+                // A blinded hop after the introduction node: forward along the path.
+                return await DecideBlindedForwardAsync(incoming, htlc, peeled, pathKey, cancellationToken).ConfigureAwait(false) ?? blindingFailure;
             }
             payload = PaymentOnionPayload.Decode(peeled.Payload.Span);
             payload.ValidateBlinded(isFinal: true);
@@ -316,6 +318,102 @@ public sealed partial class LightningNode
         var settled = record! with { State = OfferInvoiceState.Settled, AmountReceived = htlc.Amount, SettledAt = now };
         await _store.CommitAsync([WriteOfferInvoice(settled)], cancellationToken).ConfigureAwait(false);
         return new Decision(preimage, null, null);
+    }
+
+    /// <summary>
+    /// Forwards an HTLC inside a blinded path (BOLT 4 route blinding): as its introduction node (<paramref name="pathKey"/>
+    /// null: the key is the payload's <c>current_path_key</c>) or a later blinded hop (the <c>update_add_htlc</c>'s
+    /// path key). The next channel, amount and expiry come from our <c>encrypted_recipient_data</c> and its
+    /// <c>payment_relay</c>; the outgoing HTLC carries the next path key. Failures are <c>invalid_onion_blinding</c>.
+    /// Returns null when the onion is not a blinded one (introduction case only).
+    /// </summary>
+    private async Task<Decision?> DecideBlindedForwardAsync(ChannelSlot incoming, ReceivedHtlcRecord htlc, PeeledOnion peeled, ECPubKey? pathKey, CancellationToken cancellationToken)
+    {
+        PaymentOnionPayload payload;
+        try
+        {
+            payload = PaymentOnionPayload.Decode(peeled.Payload.Span);
+        }
+        catch (WireFormatException)
+        {
+            return pathKey is null ? null : BlindedFailure(htlc, peeled, pathKey);
+        }
+        if (payload.EncryptedRecipientData is not { } encrypted)
+        {
+            return pathKey is null ? null : BlindedFailure(htlc, peeled, pathKey);
+        }
+        var now = _deps.Time.GetUtcNow();
+        var record = new ForwardRecord(incoming.ChannelId, htlc.HtlcId, incoming.ShortChannelId, htlc.Amount, htlc.CltvExpiry, htlc.PaymentHash, peeled.SharedSecret, now);
+        Decision Refuse(string detail)
+        {
+            var failed = record with { Status = ForwardStatus.Failed, ResolvedAt = now, FailureReason = "invalid_onion_blinding: " + detail };
+            OffersLog.BlindedPaymentRefused(_logger, htlc.PaymentHash, "blinded forward refused: " + detail);
+            return BlindedFailure(htlc, peeled, pathKey) with { Ops = [failed.Write()] };
+        }
+        ECPubKey key;
+        DecryptedRecipientData decrypted;
+        MilliSatoshi amount;
+        uint outgoingCltv;
+        try
+        {
+            key = pathKey ?? payload.CurrentPathKey ?? throw new OnionException(FailureCode.InvalidOnionBlinding, "no current_path_key at the introduction node");
+            payload.ValidateBlinded(isFinal: false);
+            decrypted = RouteBlinding.Decrypt(_nodeSecret, key, encrypted.Span);
+            decrypted.Data.ValidateForPayment(isFinal: false, htlc.Amount, htlc.CltvExpiry);
+            (amount, outgoingCltv) = decrypted.Data.ForwardingValues(htlc.Amount, htlc.CltvExpiry);
+        }
+        catch (WireFormatException e)
+        {
+            return Refuse(e.Message);
+        }
+        var data = decrypted.Data;
+        var target = data.ShortChannelId is { } scid
+            ? _channels.Values.FirstOrDefault(s => s.ShortChannelId == scid)?.Peer
+            : data.NextNodeId;
+        if (target is not { } next || next == incoming.Peer || next == NodeId)
+        {
+            return Refuse($"no next channel ({data.ShortChannelId?.ToString() ?? data.NextNodeId?.ToString() ?? "none"})");
+        }
+        var height = (ulong)Math.Max(0, _height);
+        if (outgoingCltv < height + MinOutgoingCltvBlocks || outgoingCltv > height + MaxOutgoingCltvBlocks)
+        {
+            return Refuse($"outgoing expiry {outgoingCltv} is out of range at height {height}");
+        }
+        var outgoing = SelectOutgoingChannel(data.ShortChannelId ?? default, next, amount);
+        if (outgoing is null || outgoing.Channel.AvailableToSend < amount || amount.Value == 0)
+        {
+            return Refuse($"no usable channel to {next} for {amount.Value} msat");
+        }
+        record = record with { OutgoingShortChannelId = outgoing.ShortChannelId, OutgoingAmount = amount, OutgoingCltvExpiry = outgoingCltv };
+        ChannelOutput output;
+        ulong outgoingId;
+        try
+        {
+            var nextPathKey = new NBitcoin.PubKey(decrypted.NextPathKey.ToBytes());
+            output = outgoing.Channel.AddHtlc(amount, htlc.PaymentHash, outgoingCltv, peeled.NextPacket!.ToBytes(), out outgoingId, nextPathKey);
+        }
+        catch (ChannelUpdateRefusedException e)
+        {
+            return Refuse(e.Message);
+        }
+        record = record with { OutgoingChannelId = outgoing.ChannelId, OutgoingHtlcId = outgoingId, Status = ForwardStatus.Pending };
+        _forwards[(incoming.ChannelId, htlc.HtlcId)] = record;
+        _forwardsByOutgoing[(outgoing.ChannelId, outgoingId)] = (incoming.ChannelId, htlc.HtlcId);
+        OnionMessageStats.BlindedForwards++;
+        await ApplyAsync(outgoing, output, [record.Write()], cancellationToken, deferrable: true).ConfigureAwait(false);
+        return new Decision(null, null, null) { Pending = true };
+    }
+
+    /// <summary>
+    /// <c>invalid_onion_blinding</c>: the introduction node returns it as its own failure (the payer can read it);
+    /// later blinded hops return <c>update_fail_malformed_htlc</c> so nothing inside the path is revealed.
+    /// </summary>
+    private static Decision BlindedFailure(ReceivedHtlcRecord htlc, PeeledOnion peeled, ECPubKey? pathKey)
+    {
+        var sha = new Bytes32(System.Security.Cryptography.SHA256.HashData(htlc.Onion.Span));
+        return pathKey is null
+            ? OriginateFailure(peeled.SharedSecret, FailureMessage.BadOnion(FailureCode.InvalidOnionBlinding, sha), TimeSpan.Zero)
+            : new Decision(null, null, (sha, FailureCode.InvalidOnionBlinding.Value));
     }
 
     // ---------------------------------------------------------------- onion messages
@@ -614,7 +712,8 @@ public sealed partial class LightningNode
                 : PaymentFailureReason.NoRoute;
             return await Payments.FailAsync(hash, reason, "The channel refused the payment: " + e.Message, cancellationToken).ConfigureAwait(false);
         }
-        var offered = new OfferedHtlcRecord(htlcId, hash, send.HtlcAmount, send.SharedSecret);
+        var route = new Route(NodeId, [new RouteHop(send.Slot.ShortChannelId ?? default, send.Slot.Peer, send.HtlcAmount, send.HtlcAmount - amount, (int)(send.HtlcCltv - height))], amount, BlindedPathIndex: 0);
+        var offered = new OfferedHtlcRecord(htlcId, hash, send.HtlcAmount, send.SharedSecret) { Route = route, HopSharedSecrets = [send.SharedSecret] };
         _offered[(send.Slot.ChannelId, htlcId)] = offered;
         await ApplyAsync(send.Slot, output, [NodeStore.WriteOfferedHtlc(send.Slot.ChannelId, offered)], cancellationToken, deferrable: true).ConfigureAwait(false);
         return record;
@@ -723,6 +822,9 @@ public sealed class OnionMessageCounters
 
     /// <summary>Messages dropped by the per-peer rate limit.</summary>
     public long RateLimited { get; internal set; }
+
+    /// <summary>HTLCs this node forwarded inside a blinded path (as introduction node or later hop).</summary>
+    public long BlindedForwards { get; internal set; }
 }
 
 internal static partial class OffersLog

@@ -103,6 +103,36 @@ public sealed class OffersTests
     }
 
     [Fact]
+    public async Task A_node_that_is_not_a_peer_pays_through_the_blinded_path_with_the_peer_as_introduction_node()
+    {
+        await using var h = await LightningHarness.CreateAsync(3);
+        var (a, b, c) = (h[0], h[1], h[2]);
+        var bToA = await h.OpenChannelAsync(b, a, Money.Satoshis(1_000_000));
+        var cToB = await h.OpenChannelAsync(c, b, Money.Satoshis(1_000_000));
+        Assert.False(h.Network.AreConnected(c.NodeId, a.NodeId));
+
+        var offer = await a.Node.CreateOfferAsync(new OfferParameters { Description = "over two hops", Amount = Price, Blinded = true });
+        Assert.Equal(b.NodeId, offer.IntroductionNode);
+
+        var record = await PayOfferAndSettleAsync(h, c, offer.Offer, note: "from afar");
+
+        Assert.Equal(OutgoingPaymentState.Succeeded, record.State);
+        Assert.Equal(Price, record.Amount);
+        var policy = a.Node.Options.DefaultForwardingPolicy;
+        Assert.Equal(policy.BaseFee + new MilliSatoshi((Price.Value * policy.FeeProportionalMillionths + 999_999) / 1_000_000), record.Fee);
+        var issued = Assert.Single(await a.Node.ListOfferInvoicesAsync());
+        Assert.Equal(OfferInvoiceState.Settled, issued.State);
+        Assert.Equal("from afar", issued.PayerNote);
+        Assert.Equal(1, b.Node.OnionMessageStats.BlindedForwards);
+        Assert.True(b.Node.OnionMessageStats.Forwarded >= 2); // the request to A and the invoice back to C
+        // Balances moved along the line: A received the price, B kept its fee.
+        Assert.Equal(Price, a.Node.GetChannel(bToA)!.LocalBalance);
+        Assert.Equal(Price + record.Fee!.Value, b.Node.GetChannel(cToB)!.LocalBalance);
+        var forward = Assert.Single(await b.Node.ListForwardsAsync());
+        Assert.Equal(ForwardStatus.Settled, forward.Status);
+    }
+
+    [Fact]
     public async Task An_expired_offer_is_refused_before_anything_is_sent()
     {
         await using var h = await LightningHarness.CreateAsync(2);
