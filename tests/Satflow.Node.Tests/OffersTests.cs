@@ -66,6 +66,25 @@ public sealed class OffersTests
     }
 
     [Fact]
+    public async Task An_offer_is_paid_over_loopback_tcp_through_the_real_peer_transport()
+    {
+        // onion_message (513) must survive the real codec and peer connection (BOLT 8, init with option_onion_messages).
+        var options = new HarnessOptions { UseTcp = true, Node = new NodeOptions { AutoFlush = true, MinimumDepth = 1 } };
+        await using var h = await LightningHarness.CreateAsync(2, options);
+        var (a, b) = (h[0], h[1]);
+        await h.OpenChannelAsync(b, a, Money.Satoshis(500_000));
+        Assert.True(b.Node.ListPeers().Single(p => p.NodeId == a.NodeId).Features.IsSet(Satflow.Lightning.Features.FeatureRegistry.OnionMessages.OddBit));
+        var offer = await a.Node.CreateOfferAsync(new OfferParameters { Description = "over tcp", Amount = Price, Blinded = true });
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var pending = await b.Node.PayOfferAsync(offer.Offer, cancellationToken: timeout.Token);
+        var record = await b.Node.WaitForPaymentAsync(pending.PaymentHash, timeout.Token);
+
+        Assert.Equal(OutgoingPaymentState.Succeeded, record.State);
+        await LightningHarness.WaitUntilAsync(() => a.Node.ListOfferInvoicesAsync().Result.Any(i => i.State == OfferInvoiceState.Settled), "a settled its invoice");
+    }
+
+    [Fact]
     public async Task Offers_survive_a_restart_and_are_still_paid()
     {
         await using var h = await LightningHarness.CreateAsync(2);
