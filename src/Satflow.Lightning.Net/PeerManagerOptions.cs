@@ -19,7 +19,8 @@ public sealed record PeerManagerOptions
         FeatureRegistry.ChannelType.EvenBit,
         FeatureRegistry.DataLossProtect.OddBit,
         FeatureRegistry.GossipQueries.OddBit,
-        FeatureRegistry.Anchors.OddBit);
+        FeatureRegistry.Anchors.OddBit,
+        FeatureRegistry.OnionMessages.OddBit);
 
     /// <summary>Where to accept inbound connections; null to only dial out. Use port 0 for an ephemeral port.</summary>
     public IPEndPoint? ListenEndPoint { get; init; }

@@ -63,6 +63,7 @@ internal static partial class NodeApiRoutes
         new(new("GET", "/v1/forwards", "The forwarding history, oldest first."),
             async (c, n) => await OkAsync(c, await n.ListForwardsAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
         new(new("POST", "/v1/channels/{channel}/policy", "Set a channel's forwarding policy: {\"base_fee_msat\", \"fee_ppm\", \"cltv_delta\", \"htlc_min_msat\"?, \"htlc_max_msat\"?}."), SetChannelPolicyAsync),
+        .. OfferEntries,
     ];
 
     public static void Map(WebApplication app, INodeOperations node)

@@ -40,7 +40,7 @@ public sealed partial class LightningNode
             switch (e)
             {
                 case HtlcReceived received:
-                    var record = new ReceivedHtlcRecord(received.Id, received.Amount, received.PaymentHash, received.CltvExpiry, received.Onion);
+                    var record = new ReceivedHtlcRecord(received.Id, received.Amount, received.PaymentHash, received.CltvExpiry, received.Onion) { PathKey = received.PathKey };
                     _received[(slot.ChannelId, received.Id)] = record;
                     ops.Add(NodeStore.WriteReceivedHtlc(slot.ChannelId, record));
                     break;
@@ -280,6 +280,10 @@ public sealed partial class LightningNode
         {
             return ForwardedDecision(forward);
         }
+        if (await DecideOfferPaymentAsync(slot, htlc, cancellationToken).ConfigureAwait(false) is { } blinded)
+        {
+            return blinded; // route blinding: our blinded payment path's final hop, or a blinded hop (LightningNode.Offers.cs)
+        }
         PeeledOnion peeled;
         try
         {
@@ -293,6 +297,10 @@ public sealed partial class LightningNode
         }
         if (!peeled.IsFinal)
         {
+            if (await DecideBlindedForwardAsync(slot, htlc, peeled, null, cancellationToken).ConfigureAwait(false) is { } introduction)
+            {
+                return introduction; // we are the introduction node of a blinded path (LightningNode.Offers.cs)
+            }
             return await DecideForwardAsync(slot, htlc, peeled, cancellationToken).ConfigureAwait(false);
         }
         Decision Fail(FailureMessage message) => OriginateFailure(peeled.SharedSecret, message, TimeSpan.Zero);

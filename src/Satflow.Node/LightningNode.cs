@@ -266,6 +266,9 @@ public sealed partial class LightningNode : IPeerMessageHandler, Bitcoin.Chain.I
             case Error error:
                 await OnErrorAsync(peer, error, cancellationToken).ConfigureAwait(false);
                 return;
+            case OnionMessageWire onionMessage:
+                await OnOnionMessageAsync(peer, onionMessage, cancellationToken).ConfigureAwait(false);
+                return;
             case Warning warning:
                 Log.PeerWarning(_logger, peer, System.Text.Encoding.ASCII.GetString(warning.Data.Span));
                 return;

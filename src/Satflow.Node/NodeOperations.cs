@@ -15,7 +15,7 @@ namespace Satflow.Node;
 /// for outcomes the node reports asynchronously (channel funded, payment settled) and maps refusals to
 /// <see cref="NodeOperationException"/> codes.
 /// </summary>
-public sealed class NodeOperations : INodeOperations
+public sealed partial class NodeOperations : INodeOperations, INodeOfferOperations
 {
     private readonly LightningNode _node;
     private readonly OnChainWallet _wallet;

@@ -280,6 +280,7 @@ public sealed class LightningHarness : IAsyncDisposable
             (NodeStore.PrimaryNamespace, NodeStore.MetaNamespace), (InvoiceService.PrimaryNamespace, InvoiceService.SecondaryNamespace),
             (PaymentTracker.PrimaryNamespace, PaymentTracker.SecondaryNamespace),
             (NodeStore.PrimaryNamespace, ForwardRecord.Namespace), (NodeStore.PrimaryNamespace, PolicyRecord.Namespace),
+            (LightningNode.OffersNamespace, LightningNode.OfferRecordsNamespace), (LightningNode.OffersNamespace, LightningNode.OfferInvoicesNamespace),
         };
         foreach (var (primary, secondary) in namespaces)
         {

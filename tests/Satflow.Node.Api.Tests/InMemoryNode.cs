@@ -10,7 +10,7 @@ namespace Satflow.Node.Api.Tests;
 /// A test double of <see cref="INodeOperations"/>: an in-memory node with a wallet balance, peers, channels, real
 /// signed BOLT 11 invoices and payments, and the same typed errors a real node reports. Shared with the CLI tests.
 /// </summary>
-public sealed class InMemoryNode : INodeOperations
+public sealed partial class InMemoryNode : INodeOperations, INodeOfferOperations
 {
     private readonly object _gate = new();
     private readonly Key _key = new(Convert.FromHexString("e126f68f7eafcc8b74f54d269fe206be715000f94dac067d1c04a8ca3b2db734"));

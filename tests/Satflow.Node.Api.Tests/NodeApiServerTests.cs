@@ -37,6 +37,8 @@ public sealed class NodeApiServerTests
         ("POST", "/v1/channels/restore") => $$"""{"backup":"{{Convert.ToBase64String(new byte[32])}}"}""",
         ("POST", "/v1/keysend") => $$"""{"node_id":"{{ValidNodeId}}","amount_msat":5000}""",
         ("POST", "/v1/channels/{channel}/policy") => """{"base_fee_msat":1000,"fee_ppm":10,"cltv_delta":40}""",
+        ("POST", "/v1/offers") => """{"description":"coffee"}""",
+        ("POST", "/v1/offers/pay") => """{"offer":"lno1"}""",
         ("POST", _) => "{}",
         _ => null,
     };
@@ -126,6 +128,16 @@ public sealed class NodeApiServerTests
         Assert.Equal(JsonValueKind.Null, keysend.GetProperty("bolt11").ValueKind);
         Assert.Equal(2, (await Ok("GET", "/v1/payments", "/v1/payments")).GetArrayLength());
         Assert.Equal("succeeded", (await Ok("GET", "/v1/payments/{payment_hash}", "/v1/payments/" + hash)).GetProperty("state").GetString());
+
+        var offer = await Ok("POST", "/v1/offers", "/v1/offers", """{"description":"tea","amount_msat":21000,"expiry_seconds":600}""");
+        var lno = offer.GetProperty("offer").GetString()!;
+        Assert.StartsWith("lno1", lno, StringComparison.Ordinal);
+        Assert.Equal(21_000, offer.GetProperty("amount_msat").GetInt64());
+        Assert.Equal("tea", Assert.Single((await Ok("GET", "/v1/offers", "/v1/offers")).EnumerateArray()).GetProperty("description").GetString());
+        var offerPayment = await Ok("POST", "/v1/offers/pay", "/v1/offers/pay", $$"""{"offer":"{{lno}}","payer_note":"hi"}""");
+        Assert.Equal("succeeded", offerPayment.GetProperty("state").GetString());
+        Assert.Equal(21_000, offerPayment.GetProperty("amount_msat").GetInt64());
+        Assert.Equal(1, (await Ok("GET", "/v1/offers", "/v1/offers"))[0].GetProperty("invoices_paid").GetInt32());
 
         // Close by short channel id (resolved through the channel list), then force-close by channel id.
         var closed = await Ok("POST", "/v1/channels/{channel}/close", $"/v1/channels/{scid}/close");

@@ -19,5 +19,7 @@ internal static class CommandCatalog
         yield return PayCommands.CreateKeysend();
         yield return PaymentCommands.Create();
         yield return ForwardCommands.Create();
+        yield return OfferCommands.Create();
+        yield return OfferCommands.CreatePayOffer();
     }
 }

@@ -102,6 +102,7 @@ public abstract record LightningMessage
             MessageTypes.QueryChannelRange => QueryChannelRange.Read(ref reader),
             MessageTypes.ReplyChannelRange => ReplyChannelRange.Read(ref reader, options),
             MessageTypes.GossipTimestampFilter => GossipTimestampFilter.Read(ref reader),
+            MessageTypes.OnionMessage => OnionMessageWire.Read(ref reader),
             _ when type % 2 == 1 => new UnknownMessage(type, reader.ReadToEnd().ToArray()),
             _ => throw new UnknownEvenMessageTypeException(type),
         };
@@ -262,4 +263,6 @@ public static class MessageTypes
     public const ushort ReplyChannelRange = 264;
     /// <summary><c>gossip_timestamp_filter</c>.</summary>
     public const ushort GossipTimestampFilter = 265;
+    /// <summary><c>onion_message</c> (BOLT 4).</summary>
+    public const ushort OnionMessage = 513;
 }

@@ -104,7 +104,10 @@ internal static class RandomMessages
             UnknownTlvs = Unknown(r),
         },
         r => new GossipTimestampFilter(new ChainHash(B32(r)), U32(r), U32(r)) { UnknownTlvs = Unknown(r) },
-        r => new UnknownMessage((ushort)((r.Next(100, 32000) * 2) + 1), Bytes(r, 50)),
+        r => new UnknownMessage((ushort)((r.Next(100, 32000) * 2) + 1) is var t && t == MessageTypes.OnionMessage ? (ushort)515 : t, Bytes(r, 50)),
+        r => new OnionMessageWire(new Satflow.Lightning.Onion.OnionMessage(
+            NBitcoin.Secp256k1.ECPrivKey.Create(System.Security.Cryptography.SHA256.HashData(FixedBytes(r, 32))).CreatePubKey(),
+            Satflow.Lightning.Onion.OnionPacket.Parse(FixedBytes(r, 66 + r.Next(1400))))),
     ];
 
     public static int KindCount => Factories.Length;
