@@ -105,4 +105,11 @@ public interface INodeOperations
     /// <summary>One outgoing payment.</summary>
     /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/>.</exception>
     Task<PaymentInfo> GetPaymentAsync(PaymentHash paymentHash, CancellationToken cancellationToken);
+
+    /// <summary>The channel graph and gossip state: counts, our announced channels, the last sync.</summary>
+    Task<GraphInfo> GetGraphInfoAsync(CancellationToken cancellationToken);
+
+    /// <summary>One node of the graph: its announcement and channels.</summary>
+    /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/> when the graph does not know the node.</exception>
+    Task<GraphNodeInfo> GetGraphNodeAsync(NodeId nodeId, CancellationToken cancellationToken);
 }

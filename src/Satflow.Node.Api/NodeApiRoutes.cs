@@ -60,6 +60,10 @@ internal static class NodeApiRoutes
             async (c, n) => await OkAsync(c, await n.ListPaymentsAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
         new(new("GET", "/v1/payments/{payment_hash}", "One outgoing payment."),
             async (c, n) => await OkAsync(c, await n.GetPaymentAsync(ParseHash(RouteValue(c, "payment_hash")), c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
+        new(new("GET", "/v1/graph", "The channel graph and gossip state: node and channel counts, our announced channels, last sync."),
+            async (c, n) => await OkAsync(c, await n.GetGraphInfoAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
+        new(new("GET", "/v1/graph/nodes/{node_id}", "One node of the graph: alias, addresses, channels and their policies."),
+            async (c, n) => await OkAsync(c, await n.GetGraphNodeAsync(ParseNodeId(RouteValue(c, "node_id"), "node_id"), c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
     ];
 
     public static void Map(WebApplication app, INodeOperations node)
