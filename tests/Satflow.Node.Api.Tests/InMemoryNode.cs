@@ -370,4 +370,33 @@ public sealed class InMemoryNode : INodeOperations
             return Task.FromResult(new GraphNodeInfo(nodeId, nodeId == NodeId ? "in-memory" : null, null, null, [], channels));
         }
     }
+
+    /// <summary>The forwarding history the fake reports (tests add entries).</summary>
+    public List<ForwardInfo> Forwards { get; } = [];
+
+    /// <summary>Policies set through the API, by channel.</summary>
+    public Dictionary<ChannelId, ChannelPolicyInfo> Policies { get; } = [];
+
+    public Task<IReadOnlyList<ForwardInfo>> ListForwardsAsync(CancellationToken cancellationToken)
+    {
+        Enter("forwards");
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<ForwardInfo>>([.. Forwards]);
+        }
+    }
+
+    public Task<ChannelPolicyInfo> SetChannelPolicyAsync(ChannelPolicyInfo policy, CancellationToken cancellationToken)
+    {
+        Enter("policy");
+        lock (_gate)
+        {
+            if (_channels.All(c => c.ChannelId != policy.ChannelId))
+            {
+                throw new NodeOperationException(NodeErrorCode.NotFound, $"no channel {policy.ChannelId}");
+            }
+            Policies[policy.ChannelId] = policy;
+            return Task.FromResult(policy);
+        }
+    }
 }

@@ -158,4 +158,27 @@ public sealed class GossipTests
         await h.RestartAsync(c);
         Assert.False(c.Node.Graph.TryGetChannel(scid, out _));
     }
+
+    [Fact]
+    public async Task A_changed_forwarding_policy_is_announced_again()
+    {
+        await using var h = await LightningHarness.CreateAsync(3);
+        var (a, b, c) = (h[0], h[1], h[2]);
+        var channelId = await h.OpenChannelAsync(a, b, Money.Satoshis(1_000_000));
+        var scid = a.Node.GetChannel(channelId)!.ShortChannelId!.Value;
+        await h.MineBlocksAsync(3);
+        await h.ConnectAsync(c, b);
+        AssertBothPolicies(c.Node.Graph, scid);
+
+        await a.Node.SetChannelPolicyAsync(channelId, new ForwardingPolicy(new MilliSatoshi(5_000), 250, 40, new MilliSatoshi(10)));
+        await h.MineBlocksAsync(1); // the node refreshes its channel_update with the block feed
+        foreach (var node in new[] { a, b, c })
+        {
+            Assert.True(node.Node.Graph.TryGetChannel(scid, out var info));
+            var fromA = info.Node1 == a.NodeId ? info.Policy1 : info.Policy2;
+            Assert.Equal(5_000u, fromA!.Value.FeeBaseMsat);
+            Assert.Equal(250u, fromA.Value.FeeProportionalMillionths);
+            Assert.Equal((ushort)40, fromA.Value.CltvExpiryDelta);
+        }
+    }
 }
