@@ -471,8 +471,11 @@ public sealed partial class LightningNode
             relay.Add(announcement);
             Log.ChannelNote(_logger, slot.ChannelId, $"announced {scid}");
         }
-        _remoteAnnouncementSignatures.Remove(slot.ChannelId);
-        await _store.CommitAsync([KvOperation.Remove(GossipNamespace, GossipSignaturesNamespace, NodeStore.KeyOf(slot.ChannelId))], cancellationToken).ConfigureAwait(false);
+        if (_remoteAnnouncementSignatures.Remove(slot.ChannelId))
+        {
+            // The announcement is stored now: the peer's half is no longer needed.
+            await _store.CommitAsync([KvOperation.Remove(GossipNamespace, GossipSignaturesNamespace, NodeStore.KeyOf(slot.ChannelId))], cancellationToken).ConfigureAwait(false);
+        }
         Gossip.TryGetChannel(scid, out var stored);
         var direction = NodeId < slot.Peer ? 0 : 1;
         var ours = OwnUpdate(slot, scid);
