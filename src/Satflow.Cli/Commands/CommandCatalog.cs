@@ -18,6 +18,7 @@ internal static class CommandCatalog
         yield return PayCommands.CreatePay();
         yield return PayCommands.CreateKeysend();
         yield return PaymentCommands.Create();
+        yield return GraphCommands.Create();
         yield return ForwardCommands.Create();
         yield return OfferCommands.Create();
         yield return OfferCommands.CreatePayOffer();
