@@ -199,7 +199,9 @@ public static class SandboxEndpoints
             var wallet = sandbox.Wallet;
             var channels = wallet.Node.ListChannels();
             var lightning = channels.Aggregate(0UL, (sum, c) => sum + c.AvailableToSend.Value) / 1000;
-            body.Append("<p class=\"note\" id=\"balance\" data-lightning-sat=\"").Append(lightning.ToString(CultureInfo.InvariantCulture)).Append("\">Customer node ").Append(E(wallet.NodeId.ToString()[..16])).Append("…: ")
+            var local = channels.Where(c => c.State == Lightning.Channels.ChannelState.Normal).Aggregate(0UL, (sum, c) => sum + c.LocalBalance.Value);
+            body.Append("<p class=\"note\" id=\"balance\" data-lightning-sat=\"").Append(lightning.ToString(CultureInfo.InvariantCulture))
+                .Append("\" data-local-msat=\"").Append(local.ToString(CultureInfo.InvariantCulture)).Append("\">Customer node ").Append(E(wallet.NodeId.ToString()[..16])).Append("…: ")
                 .Append(lightning.ToString("N0", CultureInfo.InvariantCulture)).Append(" sats spendable over Lightning, ")
                 .Append(wallet.Wallet.GetBalance().Confirmed.Satoshi.ToString("N0", CultureInfo.InvariantCulture)).Append(" sats on-chain.</p>");
         }
