@@ -192,7 +192,7 @@ public static class DashboardData
     /// <param name="settled">Settled invoices.</param>
     /// <param name="today">Today (UTC).</param>
     /// <param name="days">Number of days.</param>
-    /// <returns>Day and amount paid of the invoices settled that day.</returns>
+    /// <returns>Day and amount of the invoices settled that day: what was paid, or the amount due for an invoice marked settled without payments.</returns>
     public static IReadOnlyList<(DateOnly Day, MilliSatoshi Amount)> DailyVolume(IEnumerable<Invoice> settled, DateOnly today, int days)
     {
         ArgumentNullException.ThrowIfNull(settled);
@@ -204,7 +204,7 @@ public static class DashboardData
             var d = DateOnly.FromDateTime(at.UtcDateTime);
             if (d >= first && d <= today)
             {
-                sums[d.DayNumber - first.DayNumber] += i.AmountPaid.Value;
+                sums[d.DayNumber - first.DayNumber] += (i.AmountPaid.Value > 0 ? i.AmountPaid : i.AmountDue).Value;
             }
         }
 
