@@ -87,7 +87,7 @@ public static class DashboardSetup
             o.Cookie.HttpOnly = true;
             o.Cookie.SameSite = SameSiteMode.Strict;
             o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
-            o.Cookie.Path = Prefix;
+            o.Cookie.Path = "/";
             o.FormFieldName = AntiforgeryField;
             o.HeaderName = null;
         });
