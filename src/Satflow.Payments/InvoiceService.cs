@@ -209,6 +209,13 @@ public sealed class InvoiceService
     }
 
     /// <summary>
+    /// Raised after an invoice was settled and stored (outside the service's lock, on the settling caller's thread).
+    /// Handlers must return quickly and must not call back into the settling node synchronously; a crash between the
+    /// write and the event loses only the notification, so consumers also scan <see cref="ListAsync"/> at start.
+    /// </summary>
+    public event EventHandler<InvoiceRecord>? Settled;
+
+    /// <summary>
     /// Marks an open invoice as paid. Refused when the invoice is not open, has expired (it is then recorded as
     /// <see cref="InvoiceState.Expired"/>), the secret does not match, or the amount is below the invoice amount or
     /// above twice it (BOLT 4).
@@ -221,6 +228,7 @@ public sealed class InvoiceService
     /// <exception cref="InvoiceException">The settlement is refused; <see cref="PaymentsException.Reason"/> says why.</exception>
     public async Task<InvoiceRecord> SettleAsync(PaymentHash paymentHash, PaymentSecret paymentSecret, MilliSatoshi receivedAmount, CancellationToken cancellationToken = default)
     {
+        InvoiceRecord result;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -253,12 +261,14 @@ public sealed class InvoiceService
             }
             var settled = record with { State = InvoiceState.Settled, SettledAmount = receivedAmount, ResolvedAt = now };
             await WriteAsync(settled, cancellationToken).ConfigureAwait(false);
-            return settled;
+            result = settled;
         }
         finally
         {
             _gate.Release();
         }
+        Settled?.Invoke(this, result);
+        return result;
     }
 
     /// <summary>Cancels an open invoice so it can no longer be paid.</summary>

@@ -19,11 +19,12 @@ namespace Satflow.Server.BrowserTests;
 /// <summary>satflowd on Kestrel at 127.0.0.1 (a random port) with SQLite in a temporary directory, for a real browser.</summary>
 public sealed class BrowserServer : WebApplicationFactory<Program>
 {
-    private readonly Action<IServiceCollection>? _services;
+    private readonly bool _sandbox;
 
-    public BrowserServer(Action<IServiceCollection>? services = null)
+    /// <summary>Starts the server: standalone (on-chain from a random watch-only descriptor, no node), or in sandbox mode (the node, the counterparty nodes and the sandbox wallet).</summary>
+    public BrowserServer(bool sandbox = false)
     {
-        _services = services;
+        _sandbox = sandbox;
         DataDirectory = Path.Combine(Path.GetTempPath(), "satflowd-browser-" + Guid.NewGuid().ToString("N")[..12]);
         var account = HdAccount.FromMaster(new ExtKey(), AddressType.P2wpkh, Network.RegTest);
         Descriptor = account.Descriptor(KeyChain.Receive).ToString();
@@ -44,7 +45,12 @@ public sealed class BrowserServer : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("datadir", DataDirectory);
-        builder.UseSetting("onchain-descriptor", Descriptor);
+        builder.UseSetting("mode", _sandbox ? "sandbox" : "standalone");
+        if (!_sandbox)
+        {
+            builder.UseSetting("onchain-descriptor", Descriptor);
+        }
+
         builder.UseSetting("rates", "BTC_USD = 50000");
         builder.UseSetting("tick-seconds", "0.2");
         builder.UseSetting("webhook-poll-seconds", "0.5");
@@ -54,7 +60,6 @@ public sealed class BrowserServer : WebApplicationFactory<Program>
             s.AddSingleton(new PasswordHasher(PasswordHasher.MinimumIterations));
             s.RemoveAll<WebhookDeliveryOptions>();
             s.AddSingleton(new WebhookDeliveryOptions { BaseDelay = TimeSpan.FromMilliseconds(50), MaxDelay = TimeSpan.FromMilliseconds(200), AttemptTimeout = TimeSpan.FromSeconds(5) });
-            _services?.Invoke(s);
         });
     }
 

@@ -4,6 +4,7 @@ using Satflow.Merchant;
 using Satflow.Merchant.Invoices;
 using Satflow.Merchant.Persistence;
 using Satflow.Server.Hosting;
+using Satflow.Server.Sandbox;
 using static Microsoft.Playwright.Assertions;
 
 namespace Satflow.Server.BrowserTests;
@@ -143,5 +144,63 @@ public sealed class DashboardBrowserTests(Chromium chromium) : IClassFixture<Chr
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Log in" })).ToBeVisibleAsync();
         await page.GotoAsync("/dashboard");
         await Expect(page).ToHaveURLAsync(new Regex("/dashboard/login"));
+    }
+
+    [Fact]
+    public async Task In_sandbox_mode_the_merchant_invoice_is_paid_from_the_sandbox_wallet_over_lightning_and_shows_settled_with_the_webhook_delivered()
+    {
+        await using var server = new BrowserServer(sandbox: true);
+        using var hooks = new WebhookListener();
+        var info = await server.Get<SandboxState>().Info.WaitAsync(TimeSpan.FromMinutes(3));
+        await using var context = await chromium.Browser.NewContextAsync(new() { BaseURL = server.BaseUrl });
+        var page = await LoggedInPageAsync(context, info.Login.Email, info.Login.Password);
+
+        // The node pages show the sandbox's merchant node and its channels to the counterparty nodes.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Channels" }).ClickAsync();
+        await Expect(page.Locator("#channels .bar").First).ToBeVisibleAsync();
+        await Expect(page.Locator("#liquidity")).ToContainTextAsync("can receive");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Node" }).ClickAsync();
+        await Expect(page.Locator("#node-info")).ToContainTextAsync("regtest");
+
+        await page.GotoAsync("/dashboard/stores/" + info.StoreId + "/webhooks");
+        await page.GetByLabel("URL", new() { Exact = true }).FillAsync(hooks.Url);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add webhook" }).ClickAsync();
+        await Expect(page.GetByLabel("Signing secret", new() { Exact = true })).ToHaveValueAsync(new Regex("^[0-9a-f]{64}$"));
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Invoices" }).ClickAsync();
+        await page.GetByLabel("Amount", new() { Exact = true }).FillAsync("0.0002");
+        await page.GetByLabel("Currency", new() { Exact = true }).FillAsync("BTC");
+        await page.GetByLabel("Order id", new() { Exact = true }).FillAsync("sandbox-1");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create invoice" }).ClickAsync();
+        await Expect(page.Locator("#invoice-status")).ToContainTextAsync("New");
+        var invoicePath = new Uri(page.Url).AbsolutePath;
+        var invoiceId = invoicePath[(invoicePath.LastIndexOf('/') + 1)..];
+        await Expect(page.GetByText("Lightning:")).ToBeVisibleAsync();
+
+        // Checkout, then the customer's sandbox wallet pays the BOLT 11 invoice.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Open the checkout page" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Pay 0.0002 BTC" })).ToBeVisibleAsync();
+        await Expect(page.GetByAltText(new Regex("^QR code of the payment request"))).ToBeVisibleAsync();
+        await Expect(page.Locator("#countdown")).ToHaveTextAsync(new Regex("^Expires in \\d+:\\d\\d$"));
+        await page.Locator("#sandbox-pay").ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Sandbox wallet" })).ToBeVisibleAsync();
+        await page.Locator("#pay").ClickAsync();
+        await Expect(page.Locator("#result")).ToHaveAttributeAsync("data-succeeded", "true", new() { Timeout = 60_000 });
+        await page.GetByRole(AriaRole.Link, new() { Name = "Back to the checkout page" }).ClickAsync();
+        await Expect(page.Locator("#status")).ToHaveTextAsync("Paid. Thank you!");
+
+        // The dashboard: Settled with a Lightning payment; the webhook was delivered.
+        await page.GotoAsync(invoicePath);
+        await Expect(page.Locator("#invoice-status")).ToContainTextAsync("Settled");
+        await Expect(page.Locator("#payments")).ToContainTextAsync("Lightning");
+        await hooks.WaitForAsync("invoice.settled", Patience);
+        await page.GetByRole(AriaRole.Link, new() { Name = "Webhooks" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = hooks.Url }).ClickAsync();
+        await ReloadUntilAsync(page, page.Locator("tr[data-event='invoice.settled']:has(.badge-delivered)"));
+        Assert.Contains(hooks.Received, r => r.EventType == "invoice.settled" && r.Body.Contains(invoiceId, StringComparison.Ordinal));
+
+        // The merchant node's wallet page lists the received Lightning payment.
+        await page.GotoAsync("/dashboard/wallet");
+        await Expect(page.Locator("#transactions")).ToContainTextAsync("received");
     }
 }

@@ -68,6 +68,7 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("datadir", DataDirectory);
+        builder.UseSetting("mode", "standalone");
         builder.UseSetting("onchain-descriptor", Descriptor);
         builder.UseSetting("rates", Rates);
         builder.UseSetting("tick-seconds", "0.2");

@@ -85,7 +85,10 @@ public static class CheckoutEndpoints
         var store = await repo.GetStoreAsync(invoice.StoreId, http.RequestAborted).ConfigureAwait(false);
         http.Response.Headers.ContentSecurityPolicy = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
         http.Response.Headers.XContentTypeOptions = "nosniff";
-        return Results.Content(Render(invoice, store?.Name ?? "Store"), "text/html; charset=utf-8", Encoding.UTF8);
+        var sandboxWallet = http.RequestServices.GetService<ServerOptions>()?.Mode == ServerMode.Sandbox
+            ? Sandbox.SandboxEndpoints.WalletLink(invoice.PaymentUri, "/i/" + invoice.Id.Value)
+            : null;
+        return Results.Content(Render(invoice, store?.Name ?? "Store", sandboxWallet), "text/html; charset=utf-8", Encoding.UTF8);
     }
 
     private static string E(string? s) => WebUtility.HtmlEncode(s ?? "");
@@ -95,8 +98,9 @@ public static class CheckoutEndpoints
     /// <summary>Renders the checkout page.</summary>
     /// <param name="invoice">The invoice.</param>
     /// <param name="storeName">The store's name.</param>
+    /// <param name="sandboxWalletUrl">Sandbox mode: the link to the sandbox wallet page that pays this invoice.</param>
     /// <returns>HTML.</returns>
-    public static string Render(Invoice invoice, string storeName)
+    public static string Render(Invoice invoice, string storeName, string? sandboxWalletUrl = null)
     {
         ArgumentNullException.ThrowIfNull(invoice);
         var status = CheckoutStatus.From(invoice);
@@ -123,6 +127,11 @@ public static class CheckoutEndpoints
           .Append("<img src=\"data:image/svg+xml;base64,").Append(Convert.ToBase64String(Encoding.UTF8.GetBytes(QrSvg(invoice))))
           .Append("\" width=\"280\" height=\"280\" alt=\"QR code of the payment request ").Append(E(invoice.PaymentUri)).Append("\"></a>");
         sb.Append("<p><a class=\"button\" href=\"").Append(E(invoice.PaymentUri)).Append("\">Open in wallet</a></p>");
+        if (sandboxWalletUrl is not null)
+        {
+            sb.Append("<p><a class=\"button\" id=\"sandbox-pay\" href=\"").Append(E(sandboxWalletUrl)).Append("\">Pay with sandbox wallet</a></p>");
+        }
+
         var n = 0;
         Field(sb, ref n, "Payment link", invoice.PaymentUri);
         foreach (var p in invoice.Prompts)

@@ -62,13 +62,16 @@ public static class SatflowServer
         services.AddSingleton(sp => sp.GetRequiredService<ServerStorage>().Webhooks);
         services.AddSingleton<IRateSource>(sp => RateTableSource.Parse(sp.GetRequiredService<ServerOptions>().RateTable));
         services.AddSingleton(sp => new RateRuleEvaluator(sp.GetServices<IRateSource>()));
-        services.TryAddSingleton<ILightningInvoiceSource>(_ => new UnavailableLightningInvoiceSource());
+        services.AddSatflowNode();
+        services.TryAddSingleton<ILightningInvoiceSource>(sp => sp.GetRequiredService<ServerOptions>().Mode == ServerMode.Standalone
+            ? new UnavailableLightningInvoiceSource()
+            : new NodeLightningInvoiceSource(sp.GetRequiredService<ServerNode>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IOnChainAddressSource>(sp =>
         {
             var o = sp.GetRequiredService<ServerOptions>();
             return o.OnChainDescriptor is { } d
                 ? new DescriptorAddressSource(d, o.Network, Path.Combine(o.DataDirectory, "onchain-next-index"))
-                : new NoOnChainAddressSource();
+                : o.Mode == ServerMode.Standalone ? new NoOnChainAddressSource() : new NodeWalletAddressSource(sp.GetRequiredService<ServerNode>());
         });
         services.AddSingleton(sp =>
         {
@@ -155,6 +158,12 @@ public static class SatflowServer
         app.Logger.LogInformation("satflowd storage {Storage} (schema versions: merchant {MerchantVersion}), data directory {DataDirectory}",
             storage.Kind, storage.Merchant.SchemaVersion, options.DataDirectory);
         app.Logger.LogInformation("On-chain: {OnChain}; Lightning: {Lightning}", onchain.Description, lightning.IsAvailable ? "available" : lightning.UnavailableReason);
+        if (options.Mode != ServerMode.Sandbox)
+        {
+            Sandbox.SandboxAccount.RefuseSandboxKeysAsync(storage.Merchant).GetAwaiter().GetResult();
+        }
+
+        app.Logger.LogInformation("Mode: {Mode}", options.Mode);
 
         app.UseExceptionHandler();
         app.UseWhen(c => c.Request.Path.StartsWithSegments(ApiEndpoints.Prefix, StringComparison.Ordinal), api =>
@@ -167,11 +176,16 @@ public static class SatflowServer
         ApiEndpoints.Map(app);
         CheckoutEndpoints.Map(app);
         app.UseSatflowDashboard();
+        if (options.Mode == ServerMode.Sandbox)
+        {
+            Sandbox.SandboxEndpoints.Map(app);
+        }
+
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet(ReferencePath, () => Results.Text(ReadAsset("reference.html"), "text/html; charset=utf-8")).ExcludeFromDescription();
         app.MapGet("/health", HealthAsync).ExcludeFromDescription();
         app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapGet("/", () => Results.Redirect(ReferencePath)).ExcludeFromDescription();
+        app.MapGet("/", () => Results.Redirect(options.Mode == ServerMode.Sandbox ? Sandbox.SandboxEndpoints.Prefix : ReferencePath)).ExcludeFromDescription();
     }
 
     private static async Task<IResult> HealthAsync(ServerStorage storage, ILightningInvoiceSource lightning, IOnChainAddressSource onchain, ILogger<ServerStorage> log, CancellationToken ct)

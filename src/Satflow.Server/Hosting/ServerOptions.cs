@@ -13,6 +13,17 @@ public enum LogFormat
     Json,
 }
 
+/// <summary>How satflowd runs its Lightning node.</summary>
+public enum ServerMode
+{
+    /// <summary>The default without <c>--bitcoind-rpc</c>: an embedded devnet, the merchant node, two counterparty nodes with funded channels, a demo store and the sandbox wallet page.</summary>
+    Sandbox,
+    /// <summary><c>--bitcoind-rpc URL</c>: the merchant node follows a real bitcoind and talks to real peers; refuses to start while sandbox keys exist.</summary>
+    Production,
+    /// <summary><c>--mode standalone</c>: no node in this process (watch-only <c>--onchain-descriptor</c> addresses, Lightning unavailable).</summary>
+    Standalone,
+}
+
 /// <summary>
 /// The satflowd settings, read from configuration (command line <c>--name value</c>, environment <c>SATFLOW_name</c>
 /// with <c>-</c> as <c>_</c>... or appsettings). Secrets (the PostgreSQL password) never leave this object except to
@@ -47,6 +58,21 @@ public sealed record ServerOptions
     /// <summary>How often the webhook outbox is polled (publishing also wakes the runner at once).</summary>
     public TimeSpan WebhookPollInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How the node runs: sandbox (default), production (<c>--bitcoind-rpc</c>) or standalone (no node).</summary>
+    public ServerMode Mode { get; init; } = ServerMode.Standalone;
+
+    /// <summary>The bitcoind JSON-RPC URL with credentials (production mode).</summary>
+    public Uri? BitcoindRpc { get; init; }
+
+    /// <summary>Where the merchant node accepts Lightning peers (<c>--lightning-listen</c>; sandbox: 127.0.0.1:0, production: 0.0.0.0:9735).</summary>
+    public System.Net.IPEndPoint? LightningListen { get; init; }
+
+    /// <summary>Sandbox: the embedded devnet mines a block every interval (<c>--sandbox-block-seconds</c>, default 5) so on-chain payments confirm.</summary>
+    public TimeSpan SandboxBlockInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Where the merchant node keeps its seed, store and wallet: <c>DATADIR/node</c>.</summary>
+    public string NodeDirectory => Path.Combine(DataDirectory, "node");
+
     /// <summary>Storage kind for logs and /health.</summary>
     public string StorageKind => PostgresConnectionString is null ? "sqlite" : "postgres";
 
@@ -61,7 +87,7 @@ public sealed record ServerOptions
     }
 
     /// <summary>Reads the options from configuration.</summary>
-    /// <param name="configuration">The configuration (command line keys: datadir, postgres, postgres-schema, log-format, network, onchain-descriptor, rates-file, tick-seconds, webhook-poll-seconds).</param>
+    /// <param name="configuration">The configuration (command line keys: datadir, postgres, postgres-schema, log-format, network, onchain-descriptor, rates-file, tick-seconds, webhook-poll-seconds, mode, sandbox, bitcoind-rpc, lightning-listen, sandbox-block-seconds).</param>
     /// <returns>The options.</returns>
     /// <exception cref="MerchantException"><see cref="MerchantErrorReason.InvalidConfiguration"/> for a bad value.</exception>
     public static ServerOptions FromConfiguration(IConfiguration configuration)
@@ -71,8 +97,13 @@ public sealed record ServerOptions
         var logFormat = configuration["log-format"] ?? "simple";
         var network = configuration["network"] ?? "regtest";
         var ratesFile = configuration["rates-file"];
+        var (mode, rpc) = ParseMode(configuration);
         return new ServerOptions
         {
+            Mode = mode,
+            BitcoindRpc = rpc,
+            LightningListen = ParseListen(configuration["lightning-listen"], mode),
+            SandboxBlockInterval = Seconds(configuration, "sandbox-block-seconds", 5),
             DataDirectory = Path.GetFullPath(string.IsNullOrWhiteSpace(dataDir) ? DefaultDataDirectory() : dataDir),
             PostgresConnectionString = string.IsNullOrWhiteSpace(configuration["postgres"]) ? null : configuration["postgres"],
             PostgresSchema = configuration["postgres-schema"] ?? "satflow",
@@ -95,6 +126,70 @@ public sealed record ServerOptions
             TickInterval = Seconds(configuration, "tick-seconds", 5),
             WebhookPollInterval = Seconds(configuration, "webhook-poll-seconds", 10),
         };
+    }
+
+    private static (ServerMode Mode, Uri? Rpc) ParseMode(IConfiguration configuration)
+    {
+        var rpcText = configuration["bitcoind-rpc"];
+        Uri? rpc = null;
+        if (!string.IsNullOrWhiteSpace(rpcText))
+        {
+            rpc = Uri.TryCreate(rpcText, UriKind.Absolute, out var u) && (u.Scheme == Uri.UriSchemeHttp || u.Scheme == Uri.UriSchemeHttps)
+                ? u
+                : throw Invalid("--bitcoind-rpc must be an http(s) URL such as http://user:password@127.0.0.1:8332/.");
+        }
+
+        var sandboxFlag = configuration["sandbox"] is { } f && !string.Equals(f, "false", StringComparison.OrdinalIgnoreCase);
+        var modeText = configuration["mode"];
+        ServerMode mode;
+        if (modeText is null)
+        {
+            mode = rpc is null ? ServerMode.Sandbox : ServerMode.Production;
+        }
+        else
+        {
+            mode = modeText.ToLowerInvariant() switch
+            {
+                "sandbox" => ServerMode.Sandbox,
+                "production" => ServerMode.Production,
+                "standalone" => ServerMode.Standalone,
+                _ => throw Invalid($"--mode must be sandbox, production or standalone, not '{modeText}'."),
+            };
+        }
+
+        if (sandboxFlag && mode != ServerMode.Sandbox)
+        {
+            throw Invalid(rpc is null ? "--sandbox cannot be combined with --mode " + modeText + "." : "--sandbox cannot be combined with --bitcoind-rpc: the sandbox runs its own embedded devnet.");
+        }
+
+        if (mode == ServerMode.Sandbox && rpc is not null)
+        {
+            throw Invalid("--bitcoind-rpc cannot be used in sandbox mode: the sandbox runs its own embedded devnet.");
+        }
+
+        if (mode == ServerMode.Production && rpc is null)
+        {
+            throw Invalid("Production mode needs --bitcoind-rpc URL.");
+        }
+
+        return (mode, rpc);
+    }
+
+    private static System.Net.IPEndPoint? ParseListen(string? text, ServerMode mode)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return mode switch
+            {
+                ServerMode.Sandbox => new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0),
+                ServerMode.Production => new System.Net.IPEndPoint(System.Net.IPAddress.Any, 9735),
+                _ => null,
+            };
+        }
+
+        return System.Net.IPEndPoint.TryParse(text, out var endPoint)
+            ? endPoint
+            : throw Invalid($"--lightning-listen must be HOST:PORT (an IP address), not '{text}'.");
     }
 
     private static string ReadRatesFile(string path)
