@@ -123,7 +123,7 @@ public sealed class DashboardBrowserTests(Chromium chromium) : IClassFixture<Chr
         var action = await page.Locator("form:has(button:text('Create invoice'))").GetAttributeAsync("action");
 
         // The same form with its token removed, submitted by the logged-in browser, is rejected.
-        await page.EvaluateAsync("() => document.querySelectorAll('input[name=__csrf]').forEach(e => e.remove())");
+        await page.EvaluateAsync("() => document.querySelectorAll('input[name=__RequestVerificationToken]').forEach(e => e.remove())");
         var response = await page.RunAndWaitForResponseAsync(async () =>
         {
             await page.GetByLabel("Amount", new() { Exact = true }).FillAsync("0.001");

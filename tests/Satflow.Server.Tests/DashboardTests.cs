@@ -33,7 +33,7 @@ public sealed partial class DashboardClient : IDisposable
     /// <summary>The Set-Cookie headers of the last response.</summary>
     public IReadOnlyList<string> LastSetCookies { get; private set; } = [];
 
-    [GeneratedRegex("name=\"__csrf\" value=\"([^\"]+)\"")]
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
     private static partial Regex TokenPattern();
 
     public async Task<HttpResponseMessage> GetAsync(string path)
@@ -57,7 +57,7 @@ public sealed partial class DashboardClient : IDisposable
         var t = token == "" ? Token : token;
         if (t is not null)
         {
-            all.Add(new("__csrf", t));
+            all.Add(new("__RequestVerificationToken", t));
         }
 
         var r = await _http.PostAsync(path, new FormUrlEncodedContent(all));

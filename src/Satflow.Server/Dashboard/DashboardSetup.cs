@@ -54,8 +54,8 @@ public static class DashboardSetup
     /// <summary>The antiforgery cookie's name.</summary>
     public const string AntiforgeryCookie = "satflow.csrf";
 
-    /// <summary>The antiforgery form field.</summary>
-    public const string AntiforgeryField = "__csrf";
+    /// <summary>The antiforgery form field (ASP.NET Core's default name; the options are shared with the sandbox pages).</summary>
+    public const string AntiforgeryField = "__RequestVerificationToken";
 
     /// <summary>The rate-limiter policy on <c>POST /dashboard/login</c>.</summary>
     public const string LoginPolicy = "dashboard-login";
