@@ -698,17 +698,37 @@ public sealed class DashboardUnitTests
         });
     }
 
+    private static Invoice NewInvoice(ulong msat, DateTimeOffset at)
+        => Invoice.Create(InvoiceId.New(), StoreId.New(), new InvoiceAmount(msat / 100_000_000_000m, "BTC"), new MilliSatoshi(msat), null, InvoicePolicy.Default, null, null, null,
+            [new PaymentPrompt(PaymentMethodId.OnChain, "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", null)], at);
+
     [Fact]
-    public void Daily_volume_counts_settled_invoices_on_their_settlement_day_and_skips_older_ones()
+    public void Daily_volume_counts_settled_invoices_on_their_settlement_day_and_skips_unsettled_and_older_ones()
     {
         var today = new DateOnly(2026, 11, 26);
-        var series = DashboardData.DailyVolume([], today, 30);
+        var noon = new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero);
+        var paid = NewInvoice(2_000_000, noon.AddDays(-2).AddMinutes(-5));
+        paid.RecordPayment(new PaymentObservation(PaymentMethodId.OnChain, "tx:0", new MilliSatoshi(2_500_000), 1, true, noon.AddDays(-2)), noon.AddDays(-2));
+        Assert.Equal(InvoiceStatus.Settled, paid.Status);
+        var marked = NewInvoice(7_000_000, noon);
+        marked.MarkSettled(noon.AddHours(1));
+        var open = NewInvoice(9_000_000, noon);
+        var old = NewInvoice(5_000_000, noon.AddDays(-40));
+        old.MarkSettled(noon.AddDays(-40));
+
+        var series = DashboardData.DailyVolume([paid, marked, open, old], today, 30);
         Assert.Equal(30, series.Count);
-        Assert.Equal(today, series[^1].Day);
         Assert.Equal(today.AddDays(-29), series[0].Day);
-        Assert.All(series, s => Assert.Equal(0UL, s.Amount.Value));
+        Assert.Equal(today, series[^1].Day);
+        Assert.Equal(2_500_000UL, series.Single(s => s.Day == today.AddDays(-2)).Amount.Value);
+        Assert.Equal(7_000_000UL, series[^1].Amount.Value);
+        Assert.Equal(9_500_000UL, series.Aggregate(0UL, (a, s) => a + s.Amount.Value));
+
         var svg = DashboardData.VolumeChart(series);
         Assert.Contains("role=\"img\"", svg, StringComparison.Ordinal);
         Assert.Equal(30, Regex.Matches(svg, "<rect class=\"vol\"").Count);
+        Assert.Contains("9,500 sat in total", svg, StringComparison.Ordinal);
+        Assert.Matches("data-day=\"2026-11-26\"[^>]*height=\"152\"", svg);
+        Assert.Equal(2, Regex.Matches(svg, "<tr><td>2026-").Count);
     }
 }
