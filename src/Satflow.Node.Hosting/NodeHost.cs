@@ -49,7 +49,7 @@ public sealed class NodeHost : IAsyncDisposable
     private readonly Task _loop;
     private readonly Func<CancellationToken, Task> _poll;
 
-    private NodeHost(LightningNode node, OnChainWallet wallet, IChainSource chain, INodeOperations operations, string listen, List<IAsyncDisposable> resources, Func<CancellationToken, Task> poll, TimeSpan pollInterval)
+    private NodeHost(LightningNode node, OnChainWallet wallet, BitcoinCoreRpcClient chain, INodeOperations operations, string listen, List<IAsyncDisposable> resources, Func<CancellationToken, Task> poll, TimeSpan pollInterval)
     {
         Node = node;
         Wallet = wallet;
@@ -67,8 +67,8 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>The node's on-chain wallet.</summary>
     public OnChainWallet Wallet { get; }
 
-    /// <summary>The chain backend the wallet and the node follow.</summary>
-    public IChainSource Chain { get; }
+    /// <summary>The chain backend the wallet and the node follow (also their broadcaster and fee estimator); owned by the caller.</summary>
+    public BitcoinCoreRpcClient Chain { get; }
 
     /// <summary>The node's operations (what the admin API and satflowd's dashboard serve).</summary>
     public INodeOperations Operations { get; }

@@ -259,6 +259,90 @@ public sealed class SandboxTests : IAsyncLifetime
         Assert.Equal(1, code);
     }
 
+    private static async Task<Dictionary<string, long>> AttributesAsync(HttpClient browser, string path, string id)
+    {
+        var html = await browser.GetStringAsync(path);
+        var element = Regex.Match(html, "<p[^>]*id=\"" + id + "\"[^>]*>");
+        Assert.True(element.Success, $"no #{id} on {path}");
+        return Regex.Matches(element.Value, "data-([a-z-]+)=\"(\\d+)\"").ToDictionary(m => m.Groups[1].Value, m => long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static async Task<Dictionary<string, long>> WaitForAttributesAsync(HttpClient browser, string path, string id, Func<Dictionary<string, long>, bool> done)
+    {
+        var last = new Dictionary<string, long>();
+        for (var i = 0; i < 100; i++)
+        {
+            last = await AttributesAsync(browser, path, id);
+            if (done(last))
+            {
+                return last;
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException($"#{id} on {path}: " + string.Join(", ", last.Select(kv => kv.Key + "=" + kv.Value)));
+    }
+
+    [Fact]
+    public async Task Sandbox_ledger_moves_with_the_node_balances_and_a_Lightning_payout_is_paid_once_through_the_node()
+    {
+        await using var sandbox = await SandboxProcess.StartAsync(_dir, "--payout-seconds", "1");
+        using var api = sandbox.Client();
+        using var browser = sandbox.Client(withKey: false);
+        var before = await AttributesAsync(browser, "/sandbox", "reconciliation");
+        Assert.Equal(0, before["ledger-lightning-msat"]);
+        Assert.Equal(2 * 1_000_000_000L, before["channels-msat"]); // the liquidity the two customers pushed
+
+        // A Lightning payment and an on-chain payment move the ledger and the node's balances by the same amounts.
+        var ln = await CreateInvoiceAsync(api, sandbox.StoreId, 40_000);
+        Assert.Equal(HttpStatusCode.OK, (await sandbox.PayWithWalletAsync(ln.GetProperty("paymentUri").GetString()!)).Status);
+        await WaitForStatusAsync(api, sandbox.StoreId, ln.GetProperty("id").GetString()!, "Settled");
+        var chain = await CreateInvoiceAsync(api, sandbox.StoreId, 25_000);
+        Assert.Equal(HttpStatusCode.OK, (await sandbox.PayWithWalletAsync(chain.GetProperty("paymentUri").GetString()!, "onchain")).Status);
+        await WaitForStatusAsync(api, sandbox.StoreId, chain.GetProperty("id").GetString()!, "Settled");
+        var after = await WaitForAttributesAsync(browser, "/sandbox", "reconciliation",
+            r => r["channels-msat"] - before["channels-msat"] == 40_000_000 && r["wallet-msat"] - before["wallet-msat"] == 25_000_000);
+        Assert.Equal(40_000_000, after["ledger-lightning-msat"] - before["ledger-lightning-msat"]);
+        Assert.Equal(25_000_000, after["ledger-onchain-msat"] - before["ledger-onchain-msat"]);
+
+        // A pull payment claimed with the customer's invoice: the processor pays it through the node exactly once.
+        var walletPage = await browser.GetStringAsync("/sandbox/wallet");
+        var token = WebUtility.HtmlDecode(Regex.Match(walletPage, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value);
+        var receive = await browser.PostAsync("/sandbox/wallet/receive", new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = token, ["amount"] = "10000" }));
+        var receiveHtml = await receive.Content.ReadAsStringAsync();
+        Assert.True(receive.StatusCode == HttpStatusCode.OK, receiveHtml);
+        var bolt11 = Regex.Match(receiveHtml, "data-bolt11=\"([^\"]+)\"").Groups[1].Value;
+        Assert.StartsWith("lnbcrt", bolt11);
+        var balanceBefore = (await AttributesAsync(browser, "/sandbox/wallet", "balance"))["local-msat"];
+
+        var root = $"/api/v1/stores/{sandbox.StoreId}";
+        var pp = await JsonAsync(await api.SendAsync(Http.Post($"{root}/pull-payments", new { name = "Refunds", amount = 0.001m, currency = "BTC", methods = new[] { "Lightning" } })), HttpStatusCode.Created);
+        var claim = await JsonAsync(await api.SendAsync(Http.Post($"{root}/pull-payments/{pp.GetProperty("id").GetString()}/claims", new { destination = bolt11, amount = 0.0001m })), HttpStatusCode.Created);
+        var payoutId = claim.GetProperty("id").GetString()!;
+        await JsonAsync(await api.SendAsync(Http.Post($"{root}/payouts/{payoutId}/approve", new { })), HttpStatusCode.OK);
+        JsonElement payout = default;
+        for (var i = 0; i < 150; i++)
+        {
+            payout = (await JsonAsync(await api.GetAsync($"{root}/payouts"), HttpStatusCode.OK)).EnumerateArray().Single(p => p.GetProperty("id").GetString() == payoutId);
+            if (payout.GetProperty("state").GetString() is "Completed" or "Failed")
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.True(payout.GetProperty("state").GetString() == "Completed", payout.ToString());
+        await WaitForAttributesAsync(browser, "/sandbox/wallet", "balance", b => b["local-msat"] - balanceBefore == 10_000_000);
+        // More processor runs (every second) change nothing: the payout stays completed and the customer got it once.
+        await Task.Delay(3_000);
+        Assert.Equal(10_000_000, (await AttributesAsync(browser, "/sandbox/wallet", "balance"))["local-msat"] - balanceBefore);
+        Assert.Equal("Completed", (await JsonAsync(await api.GetAsync($"{root}/payouts"), HttpStatusCode.OK)).EnumerateArray().Single(p => p.GetProperty("id").GetString() == payoutId).GetProperty("state").GetString());
+        var ledger = await AttributesAsync(browser, "/sandbox", "reconciliation");
+        Assert.Equal(after["channels-msat"] - 10_000_000, ledger["channels-msat"]);
+    }
+
     [Fact]
     public void Sandbox_and_production_options_are_exclusive()
     {

@@ -8,7 +8,7 @@ public static class NodeServices
 {
     /// <summary>
     /// Registers <see cref="ServerNode"/>, the <see cref="NodeHostingService"/> that starts it, <see cref="INodeOperations"/>
-    /// (resolving it waits for the node, at most 2 minutes; it resolves to null in standalone mode) and, in sandbox mode, the sandbox start-up service.
+    /// (resolving it waits for the node, at most 2 minutes; it resolves to null in standalone mode), the automatic payout processors and, in sandbox mode, the sandbox start-up service.
     /// </summary>
     /// <param name="services">The services.</param>
     public static void AddSatflowNode(this IServiceCollection services)
@@ -20,6 +20,11 @@ public static class NodeServices
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ServerOptions>().Mode == ServerMode.Standalone
             ? new IdleService()
             : (IHostedService)ActivatorUtilities.CreateInstance<NodeHostingService>(sp));
+        services.AddSingleton<PayoutProcessingService>();
+        services.AddSingleton<NodeReconciliation>();
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ServerOptions>().Mode == ServerMode.Standalone
+            ? new IdleService()
+            : sp.GetRequiredService<PayoutProcessingService>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ServerOptions>().Mode == ServerMode.Sandbox
             ? ActivatorUtilities.CreateInstance<SandboxStartupService>(sp)
             : (IHostedService)new IdleService());

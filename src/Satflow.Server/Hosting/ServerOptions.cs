@@ -70,6 +70,12 @@ public sealed record ServerOptions
     /// <summary>Sandbox: the embedded devnet mines a block every interval (<c>--sandbox-block-seconds</c>, default 5) so on-chain payments confirm.</summary>
     public TimeSpan SandboxBlockInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often the payout processors run (<c>--payout-seconds</c>; default 60, 5 in the sandbox).</summary>
+    public TimeSpan PayoutInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long approved on-chain payouts wait to be batched (<c>--payout-batch-seconds</c>; default 3600, 0 in the sandbox).</summary>
+    public TimeSpan OnChainBatchDelay { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>Where the merchant node keeps its seed, store and wallet: <c>DATADIR/node</c>.</summary>
     public string NodeDirectory => Path.Combine(DataDirectory, "node");
 
@@ -87,7 +93,7 @@ public sealed record ServerOptions
     }
 
     /// <summary>Reads the options from configuration.</summary>
-    /// <param name="configuration">The configuration (command line keys: datadir, postgres, postgres-schema, log-format, network, onchain-descriptor, rates-file, tick-seconds, webhook-poll-seconds, mode, sandbox, bitcoind-rpc, lightning-listen, sandbox-block-seconds).</param>
+    /// <param name="configuration">The configuration (command line keys: datadir, postgres, postgres-schema, log-format, network, onchain-descriptor, rates-file, tick-seconds, webhook-poll-seconds, mode, sandbox, bitcoind-rpc, lightning-listen, sandbox-block-seconds, payout-seconds, payout-batch-seconds).</param>
     /// <returns>The options.</returns>
     /// <exception cref="MerchantException"><see cref="MerchantErrorReason.InvalidConfiguration"/> for a bad value.</exception>
     public static ServerOptions FromConfiguration(IConfiguration configuration)
@@ -104,6 +110,8 @@ public sealed record ServerOptions
             BitcoindRpc = rpc,
             LightningListen = ParseListen(configuration["lightning-listen"], mode),
             SandboxBlockInterval = Seconds(configuration, "sandbox-block-seconds", 5),
+            PayoutInterval = Seconds(configuration, "payout-seconds", mode == ServerMode.Sandbox ? 5 : 60),
+            OnChainBatchDelay = configuration["payout-batch-seconds"] is "0" ? TimeSpan.Zero : Seconds(configuration, "payout-batch-seconds", mode == ServerMode.Sandbox ? 0.001 : 3600),
             DataDirectory = Path.GetFullPath(string.IsNullOrWhiteSpace(dataDir) ? DefaultDataDirectory() : dataDir),
             PostgresConnectionString = string.IsNullOrWhiteSpace(configuration["postgres"]) ? null : configuration["postgres"],
             PostgresSchema = configuration["postgres-schema"] ?? "satflow",

@@ -43,11 +43,12 @@ public static class SandboxEndpoints
         app.MapPost(Prefix + "/invoices", CreateInvoiceAsync).ExcludeFromDescription().DisableAntiforgery();
         app.MapGet(WalletPath, WalletPageAsync).ExcludeFromDescription();
         app.MapPost(WalletPath, PayAsync).ExcludeFromDescription().DisableAntiforgery();
+        app.MapPost(WalletPath + "/receive", ReceiveAsync).ExcludeFromDescription().DisableAntiforgery();
     }
 
     private static string E(string? s) => WebUtility.HtmlEncode(s ?? "");
 
-    private static async Task<IResult> StartPageAsync(HttpContext http, SandboxState state, IAntiforgery antiforgery)
+    private static async Task<IResult> StartPageAsync(HttpContext http, SandboxState state, IAntiforgery antiforgery, NodeReconciliation reconciliation)
     {
         var info = await WaitReadyAsync(state, http.RequestAborted).ConfigureAwait(false);
         if (info is null)
@@ -64,6 +65,15 @@ public static class SandboxEndpoints
         body.Append("<ul><li><a href=\"").Append(E(info.DashboardUrl)).Append("\">Dashboard</a> (login ").Append(E(info.Login.Email)).Append("; the password is in sandbox.json)</li>")
             .Append("<li><a href=\"").Append(WalletPath).Append("\">Sandbox wallet</a></li>")
             .Append("<li><a href=\"/docs\">API reference</a> (store <code>").Append(E(info.StoreId)).Append("</code>; the API key is in sandbox.json)</li></ul>");
+        var report = await reconciliation.ReportAsync(http.RequestAborted).ConfigureAwait(false);
+        body.Append("<h2>Reconciliation</h2><p class=\"note\" id=\"reconciliation\" data-ledger-onchain-msat=\"").Append(report.LedgerOnChain.ToString(CultureInfo.InvariantCulture))
+            .Append("\" data-ledger-lightning-msat=\"").Append(report.LedgerLightning.ToString(CultureInfo.InvariantCulture))
+            .Append("\" data-wallet-msat=\"").Append(report.WalletBalance.ToString(CultureInfo.InvariantCulture))
+            .Append("\" data-channels-msat=\"").Append(report.ChannelBalance.ToString(CultureInfo.InvariantCulture)).Append("\">")
+            .Append("Stores: ").Append((report.LedgerOnChain / 1000).ToString("N0", CultureInfo.InvariantCulture)).Append(" sats on-chain, ")
+            .Append((report.LedgerLightning / 1000).ToString("N0", CultureInfo.InvariantCulture)).Append(" sats Lightning. Node: wallet ")
+            .Append((report.WalletBalance / 1000).ToString("N0", CultureInfo.InvariantCulture)).Append(" sats, channels ")
+            .Append((report.ChannelBalance / 1000).ToString("N0", CultureInfo.InvariantCulture)).Append(" sats (the differences are the sandbox's own funding and liquidity).</p>");
         return Page("Satflow sandbox", body.ToString());
     }
 
@@ -148,6 +158,33 @@ public static class SandboxEndpoints
         return Page(result.Succeeded ? "Paid" : "Payment failed", WalletForm(http, antiforgery, node, result.Succeeded ? "" : request, back, status.ToString()), result.Succeeded ? 200 : 422);
     }
 
+    private static async Task<IResult> ReceiveAsync(HttpContext http, SandboxState state, ServerNode node, IAntiforgery antiforgery)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http).ConfigureAwait(false))
+        {
+            return Page("Bad request", "<h1>Bad request</h1><p>The form expired or did not come from this page. <a href=\"" + WalletPath + "\">Try again</a>.</p>", 400);
+        }
+
+        if (await WaitReadyAsync(state, http.RequestAborted).ConfigureAwait(false) is null || node.Sandbox is not { } sandbox)
+        {
+            return NotReady();
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted).ConfigureAwait(false);
+        if (!long.TryParse(form["amount"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var sats) || sats is < 1 or > 4_000_000)
+        {
+            return Page("Bad amount", "<h1>Bad amount</h1><p>Give a whole number of sats between 1 and 4,000,000. <a href=\"" + WalletPath + "\">Back</a>.</p>", 400);
+        }
+
+        var invoice = await sandbox.Wallet.Node.CreateInvoiceAsync(Lightning.Types.MilliSatoshi.FromSatoshis((ulong)sats), "sandbox wallet receive", 3600, http.RequestAborted).ConfigureAwait(false);
+        var address = sandbox.Wallet.Wallet.GetNewAddress(Bitcoin.Wallet.AddressType.P2wpkh).Address;
+        var received = new StringBuilder();
+        received.Append("<p>Pay ").Append(sats.ToString("N0", CultureInfo.InvariantCulture)).Append(" sats to the sandbox wallet (for example, claim a pull payment with it):</p>")
+            .Append("<label for=\"received-invoice\">Lightning invoice</label><textarea id=\"received-invoice\" readonly rows=\"5\" data-bolt11=\"").Append(E(invoice.Bolt11)).Append("\">").Append(E(invoice.Bolt11)).Append("</textarea>")
+            .Append("<label for=\"received-address\">On-chain address</label><input id=\"received-address\" readonly value=\"").Append(E(address)).Append("\">");
+        return Page("Receive", WalletForm(http, antiforgery, node, "", null, received.ToString()));
+    }
+
     private static string WalletForm(HttpContext http, IAntiforgery antiforgery, ServerNode node, string invoice, string? back, string? result)
     {
         var body = new StringBuilder();
@@ -162,7 +199,9 @@ public static class SandboxEndpoints
             var wallet = sandbox.Wallet;
             var channels = wallet.Node.ListChannels();
             var lightning = channels.Aggregate(0UL, (sum, c) => sum + c.AvailableToSend.Value) / 1000;
-            body.Append("<p class=\"note\">Customer node ").Append(E(wallet.NodeId.ToString()[..16])).Append("…: ")
+            var local = channels.Where(c => c.State == Lightning.Channels.ChannelState.Normal).Aggregate(0UL, (sum, c) => sum + c.LocalBalance.Value);
+            body.Append("<p class=\"note\" id=\"balance\" data-lightning-sat=\"").Append(lightning.ToString(CultureInfo.InvariantCulture))
+                .Append("\" data-local-msat=\"").Append(local.ToString(CultureInfo.InvariantCulture)).Append("\">Customer node ").Append(E(wallet.NodeId.ToString()[..16])).Append("…: ")
                 .Append(lightning.ToString("N0", CultureInfo.InvariantCulture)).Append(" sats spendable over Lightning, ")
                 .Append(wallet.Wallet.GetBalance().Confirmed.Satoshi.ToString("N0", CultureInfo.InvariantCulture)).Append(" sats on-chain.</p>");
         }
@@ -178,6 +217,9 @@ public static class SandboxEndpoints
             .Append("<fieldset><legend>Pay with</legend><label><input type=\"radio\" name=\"method\" value=\"lightning\" checked> Lightning</label> ")
             .Append("<label><input type=\"radio\" name=\"method\" value=\"onchain\"> On-chain</label></fieldset>")
             .Append("<p><button type=\"submit\" id=\"pay\">Pay</button></p></form>")
+            .Append("<h2>Receive</h2><form method=\"post\" action=\"").Append(WalletPath).Append("/receive\">").Append(Token(http, antiforgery))
+            .Append("<label for=\"receive-amount\">Amount (sats)</label><div class=\"row\"><input id=\"receive-amount\" name=\"amount\" inputmode=\"numeric\" value=\"1000\" required>")
+            .Append("<button type=\"submit\">Create an invoice</button></div></form>")
             .Append("<p><a href=\"").Append(Prefix).Append("\">Sandbox start page</a></p>");
         return body.ToString();
     }
