@@ -245,6 +245,7 @@ public abstract class DashboardTests : IAsyncLifetime
 
         var home = await c.PageAsync("/dashboard");
         Assert.Contains("Test shop", home, StringComparison.Ordinal);
+        Assert.Contains("Test shop", await c.PageAsync("/dashboard/"), StringComparison.Ordinal);
         Assert.Contains(WebUtility.HtmlEncode(email), home, StringComparison.Ordinal);
         using (var logout = await c.PostAsync("/dashboard/logout"))
         {
