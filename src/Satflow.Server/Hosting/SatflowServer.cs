@@ -12,6 +12,7 @@ using Satflow.Merchant.Persistence;
 using Satflow.Merchant.Rates;
 using Satflow.Server.Api;
 using Satflow.Server.Checkout;
+using Satflow.Server.Dashboard;
 using Satflow.Server.Payments;
 using Satflow.Payouts;
 using Satflow.Webhooks;
@@ -100,6 +101,7 @@ public static class SatflowServer
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<InvoiceNotifications>();
         services.AddSingleton<PaymentRecorder>();
+        services.AddSatflowDashboard();
         services.AddHostedService<InvoiceTickService>();
         services.AddHostedService<WebhookDeliveryService>();
         services.Configure<JsonOptions>(o => ApiJson.Configure(o.SerializerOptions));
@@ -173,6 +175,7 @@ public static class SatflowServer
 
         ApiEndpoints.Map(app);
         CheckoutEndpoints.Map(app);
+        app.UseSatflowDashboard();
         if (options.Mode == ServerMode.Sandbox)
         {
             Sandbox.SandboxEndpoints.Map(app);
