@@ -158,6 +158,14 @@ public sealed class FakeNode : INodeOperations
     public Task<PaymentInfo> KeysendAsync(NodeId destination, MilliSatoshi amount, CancellationToken cancellationToken) => throw Unused("keysend");
 
     public Task<PaymentInfo> GetPaymentAsync(PaymentHash paymentHash, CancellationToken cancellationToken) => throw Unused("get payment");
+
+    public Task<GraphInfo> GetGraphInfoAsync(CancellationToken cancellationToken) => throw Unused("graph");
+
+    public Task<GraphNodeInfo> GetGraphNodeAsync(NodeId nodeId, CancellationToken cancellationToken) => throw Unused("graph node");
+
+    public Task<IReadOnlyList<ForwardInfo>> ListForwardsAsync(CancellationToken cancellationToken) => throw Unused("forwards");
+
+    public Task<ChannelPolicyInfo> SetChannelPolicyAsync(ChannelPolicyInfo policy, CancellationToken cancellationToken) => throw Unused("policy");
 }
 
 /// <summary>The dashboard's functional tests, run on SQLite and on PostgreSQL.</summary>
