@@ -12,6 +12,7 @@ using Satflow.Merchant.Persistence;
 using Satflow.Merchant.Rates;
 using Satflow.Server.Api;
 using Satflow.Server.Checkout;
+using Satflow.Server.Lnurl;
 using Satflow.Server.Payments;
 using Satflow.Payouts;
 using Satflow.Webhooks;
@@ -97,6 +98,7 @@ public static class SatflowServer
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<InvoiceNotifications>();
         services.AddSingleton<PaymentRecorder>();
+        services.AddSatflowLnurl();
         services.AddHostedService<InvoiceTickService>();
         services.AddHostedService<WebhookDeliveryService>();
         services.Configure<JsonOptions>(o => ApiJson.Configure(o.SerializerOptions));
@@ -164,6 +166,7 @@ public static class SatflowServer
 
         ApiEndpoints.Map(app);
         CheckoutEndpoints.Map(app);
+        app.MapSatflowLnurl();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet(ReferencePath, () => Results.Text(ReadAsset("reference.html"), "text/html; charset=utf-8")).ExcludeFromDescription();
         app.MapGet("/health", HealthAsync).ExcludeFromDescription();
