@@ -52,7 +52,7 @@ public abstract class ApiTests : IAsyncLifetime
     {
         var url = r.Pattern.Replace("{storeId}", _tenant.Store, StringComparison.Ordinal)
             .Replace("{invoiceId}", "inv1", StringComparison.Ordinal).Replace("{webhookId}", "wh1", StringComparison.Ordinal)
-            .Replace("{deliveryId}", "d1", StringComparison.Ordinal).Replace("{pullPaymentId}", "pp1", StringComparison.Ordinal).Replace("{payoutId}", "po1", StringComparison.Ordinal).Replace("{keyId}", "k1", StringComparison.Ordinal);
+            .Replace("{deliveryId}", "d1", StringComparison.Ordinal).Replace("{pullPaymentId}", "pp1", StringComparison.Ordinal).Replace("{payoutId}", "po1", StringComparison.Ordinal).Replace("{keyId}", "k1", StringComparison.Ordinal).Replace("{paymentRequestId}", "pr1", StringComparison.Ordinal);
         var m = new HttpRequestMessage(new HttpMethod(r.Method), url);
         if (r.Method is "POST" or "PUT")
         {
@@ -113,7 +113,7 @@ public abstract class ApiTests : IAsyncLifetime
         }
 
         Assert.Empty(failures);
-        Assert.Equal(23, checkedCount);
+        Assert.Equal(29, checkedCount);
     }
 
     [Fact]

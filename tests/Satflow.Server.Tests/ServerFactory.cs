@@ -65,6 +65,9 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
 
     public CapturingLoggerProvider Logs { get; } = new();
 
+    /// <summary>Extra host configuration a test class adds (settings, fake services).</summary>
+    public Action<IWebHostBuilder>? Extra { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("datadir", DataDirectory);
@@ -86,6 +89,7 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
             s.RemoveAll<WebhookDeliveryOptions>();
             s.AddSingleton(new WebhookDeliveryOptions { BaseDelay = TimeSpan.FromMilliseconds(50), MaxDelay = TimeSpan.FromMilliseconds(200), AttemptTimeout = TimeSpan.FromSeconds(5) });
         });
+        Extra?.Invoke(builder);
     }
 
     public override async ValueTask DisposeAsync()

@@ -174,7 +174,7 @@ public abstract class SqlMerchantRepository : IMerchantRepository
     {
         ArgumentNullException.ThrowIfNull(store);
         ValidateStore(store);
-        return Write(async (c, tx) =>
+        return ClearingAuthCaches(Write(async (c, tx) =>
         {
             await Execute(c, tx, """
                 INSERT INTO stores (id, name, default_currency, rate_rules, invoice_expiry_ms, monitoring_window_ms, payment_tolerance, required_confirmations, created_at)
@@ -182,19 +182,19 @@ public abstract class SqlMerchantRepository : IMerchantRepository
                 """, cancellationToken, StoreParameters(store).Append(("created", Ms(store.CreatedAt))).ToArray()).ConfigureAwait(false);
             await Execute(c, tx, "INSERT INTO store_members (store_id, user_id, role) VALUES (@s, @u, @r)", cancellationToken,
                 ("s", store.Id.Value), ("u", owner.Value), ("r", StoreRole.Owner.ToString())).ConfigureAwait(false);
-        }, $"Store {store.Id} already exists.", cancellationToken);
+        }, $"Store {store.Id} already exists.", cancellationToken));
     }
 
     /// <inheritdoc/>
     public Task<Store?> GetStoreAsync(StoreId id, CancellationToken cancellationToken = default)
-        => QuerySingle(StoreSelect + " WHERE id = @id", ReadStore, cancellationToken, ("id", id.Value));
+        => _stores.GetAsync(id, () => QuerySingle(StoreSelect + " WHERE id = @id", ReadStore, cancellationToken, ("id", id.Value)), s => s is not null);
 
     /// <inheritdoc/>
     public Task UpdateStoreAsync(Store store, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ValidateStore(store);
-        return Write(async (c, tx) =>
+        return ClearingAuthCaches(Write(async (c, tx) =>
         {
             var n = await Execute(c, tx, """
                 UPDATE stores SET name = @name, default_currency = @cur, rate_rules = @rules, invoice_expiry_ms = @exp,
@@ -204,7 +204,7 @@ public abstract class SqlMerchantRepository : IMerchantRepository
             {
                 throw new MerchantException(MerchantErrorReason.NotFound, $"No store {store.Id}.");
             }
-        }, null, cancellationToken);
+        }, null, cancellationToken));
     }
 
     /// <inheritdoc/>
@@ -223,7 +223,7 @@ public abstract class SqlMerchantRepository : IMerchantRepository
             throw new MerchantException(MerchantErrorReason.InvalidArgument, "Unknown store role.");
         }
 
-        return Write(async (c, tx) =>
+        return ClearingAuthCaches(Write(async (c, tx) =>
         {
             if (membership.Role != StoreRole.Owner)
             {
@@ -232,19 +232,22 @@ public abstract class SqlMerchantRepository : IMerchantRepository
 
             await Execute(c, tx, "INSERT INTO store_members (store_id, user_id, role) VALUES (@s, @u, @r) ON CONFLICT (store_id, user_id) DO UPDATE SET role = excluded.role", cancellationToken,
                 ("s", membership.StoreId.Value), ("u", membership.UserId.Value), ("r", membership.Role.ToString())).ConfigureAwait(false);
-        }, null, cancellationToken, foreignKeyMessage: "No such store or user.");
+        }, null, cancellationToken, foreignKeyMessage: "No such store or user."));
     }
 
     /// <inheritdoc/>
     public Task<bool> RemoveStoreMemberAsync(StoreId store, UserId user, CancellationToken cancellationToken = default)
-        => Write(async (c, tx) =>
+        => ClearingAuthCaches(Write(async (c, tx) =>
         {
             await EnsureAnotherOwner(c, tx, store, user, cancellationToken).ConfigureAwait(false);
             return await Execute(c, tx, "DELETE FROM store_members WHERE store_id = @s AND user_id = @u", cancellationToken, ("s", store.Value), ("u", user.Value)).ConfigureAwait(false) > 0;
-        }, null, cancellationToken);
+        }, null, cancellationToken));
 
     /// <inheritdoc/>
-    public async Task<StoreRole?> GetStoreRoleAsync(StoreId store, UserId user, CancellationToken cancellationToken = default)
+    public Task<StoreRole?> GetStoreRoleAsync(StoreId store, UserId user, CancellationToken cancellationToken = default)
+        => _roles.GetAsync((store, user), () => ReadStoreRoleAsync(store, user, cancellationToken));
+
+    private async Task<StoreRole?> ReadStoreRoleAsync(StoreId store, UserId user, CancellationToken cancellationToken)
     {
         var rows = await Query("SELECT role FROM store_members WHERE store_id = @s AND user_id = @u", r => Enum.Parse<StoreRole>(r.GetString(0)), cancellationToken,
             ("s", store.Value), ("u", user.Value)).ConfigureAwait(false);
@@ -323,7 +326,7 @@ public abstract class SqlMerchantRepository : IMerchantRepository
 
     /// <inheritdoc/>
     public Task<ApiKeyRecord?> FindApiKeyByHashAsync(string secretHash, CancellationToken cancellationToken = default)
-        => QuerySingle(ApiKeySelect + " WHERE secret_hash = @h", ReadApiKey, cancellationToken, ("h", secretHash));
+        => _apiKeys.GetAsync(secretHash, () => QuerySingle(ApiKeySelect + " WHERE secret_hash = @h", ReadApiKey, cancellationToken, ("h", secretHash)), k => k is not null);
 
     /// <inheritdoc/>
     public Task<IReadOnlyList<ApiKeyRecord>> ListApiKeysAsync(UserId user, CancellationToken cancellationToken = default)
@@ -331,8 +334,8 @@ public abstract class SqlMerchantRepository : IMerchantRepository
 
     /// <inheritdoc/>
     public Task<bool> RevokeApiKeyAsync(ApiKeyId id, DateTimeOffset at, CancellationToken cancellationToken = default)
-        => Write(async (c, tx) => await Execute(c, tx, "UPDATE api_keys SET revoked_at = @r WHERE id = @id AND revoked_at IS NULL", cancellationToken,
-            ("r", Ms(at)), ("id", id.Value)).ConfigureAwait(false) > 0, null, cancellationToken);
+        => ClearingAuthCaches(Write(async (c, tx) => await Execute(c, tx, "UPDATE api_keys SET revoked_at = @r WHERE id = @id AND revoked_at IS NULL", cancellationToken,
+            ("r", Ms(at)), ("id", id.Value)).ConfigureAwait(false) > 0, null, cancellationToken));
 
     private const string ApiKeySelect = "SELECT id, user_id, label, secret_hash, scopes, store_id, created_at, revoked_at FROM api_keys";
 
@@ -648,7 +651,19 @@ public abstract class SqlMerchantRepository : IMerchantRepository
             return 0;
         }, duplicateMessage, cancellationToken, foreignKeyMessage);
 
-    private async Task<T> Write<T>(Func<DbConnection, DbTransaction, Task<T>> work, string? duplicateMessage, CancellationToken cancellationToken, string? foreignKeyMessage = null)
+    private Task<T> Write<T>(Func<DbConnection, DbTransaction, Task<T>> work, string? duplicateMessage, CancellationToken cancellationToken, string? foreignKeyMessage = null)
+    {
+        if (GroupCommit)
+        {
+            var item = new GroupCommitWriter.Item<T>(work, e => MapWriteError(e, duplicateMessage, foreignKeyMessage), cancellationToken);
+            EnsureWriter().Enqueue(item);
+            return item.Task;
+        }
+
+        return WriteAlone(work, duplicateMessage, cancellationToken, foreignKeyMessage);
+    }
+
+    private async Task<T> WriteAlone<T>(Func<DbConnection, DbTransaction, Task<T>> work, string? duplicateMessage, CancellationToken cancellationToken, string? foreignKeyMessage)
         => await Guard(async () =>
         {
             await using var c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -658,18 +673,112 @@ public abstract class SqlMerchantRepository : IMerchantRepository
             {
                 result = await work(c, tx).ConfigureAwait(false);
             }
-            catch (DbException e) when (IsUniqueViolation(e))
+            catch (DbException e) when (MapWriteError(e, duplicateMessage, foreignKeyMessage) is { } mapped)
             {
-                throw new MerchantException(MerchantErrorReason.AlreadyExists, duplicateMessage ?? "A row with the same key already exists.", e);
-            }
-            catch (DbException e) when (IsForeignKeyViolation(e))
-            {
-                throw new MerchantException(MerchantErrorReason.NotFound, foreignKeyMessage ?? "A referenced row does not exist.", e);
+                throw mapped;
             }
 
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             return result;
         }).ConfigureAwait(false);
+
+    /// <summary>
+    /// When true (SQLite), writes are group-committed: concurrent writes queue to one writer that runs each in its own
+    /// savepoint inside one transaction and commits the batch with a single sync; every caller's task completes only
+    /// after that commit, so a write is durable before its caller continues, exactly as with one transaction per write.
+    /// </summary>
+    private protected virtual bool GroupCommit => false;
+
+    private GroupCommitWriter? _writer;
+    private readonly Lock _writerLock = new();
+
+    private GroupCommitWriter EnsureWriter()
+    {
+        if (_writer is { } w)
+        {
+            return w;
+        }
+
+        lock (_writerLock)
+        {
+            return _writer ??= new GroupCommitWriter(
+                async () =>
+                {
+                    var c = await OpenConnectionAsync(CancellationToken.None).ConfigureAwait(false);
+                    try
+                    {
+                        return (c, await BeginWriteAsync(c, CancellationToken.None).ConfigureAwait(false));
+                    }
+                    catch
+                    {
+                        await c.DisposeAsync().ConfigureAwait(false);
+                        throw;
+                    }
+                },
+                e => new MerchantException(MerchantErrorReason.StorageFailure, "The merchant database failed: " + e.Message, e));
+        }
+    }
+
+    private readonly ReadCache<StoreId, Store?> _stores = new();
+    private readonly ReadCache<(StoreId, UserId), StoreRole?> _roles = new();
+    private readonly ReadCache<string, ApiKeyRecord?> _apiKeys = new();
+
+    private void ClearAuthCaches()
+    {
+        _stores.Clear();
+        _roles.Clear();
+        _apiKeys.Clear();
+    }
+
+    private async Task ClearingAuthCaches(Task write)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        finally
+        {
+            ClearAuthCaches();
+        }
+    }
+
+    private async Task<T> ClearingAuthCaches<T>(Task<T> write)
+    {
+        try
+        {
+            return await write.ConfigureAwait(false);
+        }
+        finally
+        {
+            ClearAuthCaches();
+        }
+    }
+
+    /// <summary>Stops the group-commit writer after the queued writes (called by providers on dispose).</summary>
+    /// <returns>A task.</returns>
+    private protected async Task StopWriterAsync()
+    {
+        GroupCommitWriter? writer;
+        lock (_writerLock)
+        {
+            writer = _writer;
+        }
+
+        if (writer is not null)
+        {
+            await writer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The typed error for a failed write statement, or null when it is not a constraint violation.</summary>
+    private Exception? MapWriteError(Exception e, string? duplicateMessage, string? foreignKeyMessage) => e switch
+    {
+        DbException d when IsUniqueViolation(d) => new MerchantException(MerchantErrorReason.AlreadyExists, duplicateMessage ?? "A row with the same key already exists.", d),
+        DbException d when IsForeignKeyViolation(d) => new MerchantException(MerchantErrorReason.NotFound, foreignKeyMessage ?? "A referenced row does not exist.", d),
+        MerchantException or OperationCanceledException => e,
+        DbException or InvalidOperationException or IOException or TimeoutException => new MerchantException(MerchantErrorReason.StorageFailure, "The merchant database failed: " + e.Message, e),
+        _ => null,
+    };
 
     /// <summary>Whether an exception is a foreign-key violation.</summary>
     private protected abstract bool IsForeignKeyViolation(DbException exception);

@@ -116,10 +116,13 @@ public sealed class SqliteMerchantRepository : SqlMerchantRepository
         => exception is SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 787 };
 
     /// <inheritdoc/>
-    public override ValueTask DisposeAsync()
+    private protected override bool GroupCommit => true;
+
+    /// <inheritdoc/>
+    public override async ValueTask DisposeAsync()
     {
+        await StopWriterAsync().ConfigureAwait(false);
         using var connection = new SqliteConnection(_connectionString);
         SqliteConnection.ClearPool(connection);
-        return ValueTask.CompletedTask;
     }
 }

@@ -13,6 +13,7 @@ using Satflow.Merchant.Rates;
 using Satflow.Server.Api;
 using Satflow.Server.Checkout;
 using Satflow.Server.Dashboard;
+using Satflow.Server.Lnurl;
 using Satflow.Server.Payments;
 using Satflow.Payouts;
 using Satflow.Webhooks;
@@ -102,6 +103,7 @@ public static class SatflowServer
         services.AddSingleton<InvoiceNotifications>();
         services.AddSingleton<PaymentRecorder>();
         services.AddSatflowDashboard();
+        services.AddSatflowLnurl();
         services.AddHostedService<InvoiceTickService>();
         services.AddHostedService<WebhookDeliveryService>();
         services.Configure<JsonOptions>(o => ApiJson.Configure(o.SerializerOptions));
@@ -181,6 +183,7 @@ public static class SatflowServer
             Sandbox.SandboxEndpoints.Map(app);
         }
 
+        app.MapSatflowLnurl();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet(ReferencePath, () => Results.Text(ReadAsset("reference.html"), "text/html; charset=utf-8")).ExcludeFromDescription();
         app.MapGet("/health", HealthAsync).ExcludeFromDescription();

@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using NBitcoin;
+using Satflow.Bitcoin.Wallet;
+using Satflow.Merchant;
+using Satflow.Merchant.Accounts;
+using Satflow.Merchant.ApiKeys;
+using Satflow.Server.Hosting;
+
+namespace Satflow.InvoiceLoad;
+
+/// <summary>
+/// Starts satflowd in this process on 127.0.0.1:0 with a fresh SQLite data directory (or a fresh PostgreSQL schema),
+/// bootstraps a user, a store and an API key, then creates invoices through <c>POST /api/v1/stores/{id}/invoices</c>
+/// (unique <c>Idempotency-Key</c>s) at a given concurrency while a sampler fetches checkout pages <c>/i/{id}</c>.
+/// </summary>
+public static class Program
+{
+    private sealed record Options(int Invoices, int Concurrency, int CheckoutConcurrency, int Warmup, string? Postgres, bool Json);
+
+    public static async Task<int> Main(string[] args)
+    {
+        Options o;
+        try
+        {
+            o = Parse(args);
+        }
+        catch (FormatException e)
+        {
+            await Console.Error.WriteLineAsync("error: " + e.Message);
+            await Console.Error.WriteLineAsync("usage: Satflow.InvoiceLoad [--invoices 20000] [--concurrency 64] [--checkout-concurrency 2] [--warmup 1000] [--postgres CONNSTR] [--json]");
+            return 2;
+        }
+
+        var dataDir = Path.Combine(Path.GetTempPath(), "satflow-invoiceload-" + Guid.NewGuid().ToString("N")[..10]);
+        var account = HdAccount.FromMaster(new ExtKey(), AddressType.P2wpkh, Network.RegTest);
+        var serverArgs = new List<string>
+        {
+            "--urls", "http://127.0.0.1:0", "--datadir", dataDir, "--rates", "BTC_USD = 50000; BTC_EUR = 45000/46000",
+            "--onchain-descriptor", account.Descriptor(KeyChain.Receive).ToString(), "--tick-seconds", "5",
+        };
+        if (o.Postgres is not null)
+        {
+            serverArgs.AddRange(["--postgres", o.Postgres, "--postgres-schema", "load_" + Guid.NewGuid().ToString("N")[..10]]);
+        }
+
+        var builder = WebApplication.CreateBuilder(serverArgs.ToArray());
+        builder.Logging.ClearProviders();
+        builder.Services.AddSatflowServer();
+        await using var app = builder.Build();
+        SatflowServer.Configure(app);
+        await app.StartAsync();
+        try
+        {
+            var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var merchant = app.Services.GetRequiredService<MerchantService>();
+            var user = await merchant.RegisterUserAsync("load@example.com", "load-password-" + Guid.NewGuid().ToString("N"));
+            var store = await merchant.CreateStoreAsync(user.Id, "Load shop", "USD");
+            var key = await merchant.CreateApiKeyAsync(new MerchantPrincipal(user.Id, null), "load", [Permission.InvoicesCreate, Permission.InvoicesView], store.Id);
+
+            using var handler = new SocketsHttpHandler
+            {
+                MaxConnectionsPerServer = o.Concurrency + o.CheckoutConcurrency + 4,
+                PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+                UseCookies = false,
+                AllowAutoRedirect = false,
+            };
+            using var client = new HttpClient(handler) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromMinutes(2) };
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("token", key.Token);
+            var url = $"/api/v1/stores/{store.Id}/invoices";
+
+            Console.WriteLine($"satflowd on {baseUrl}, storage {(o.Postgres is null ? "sqlite " + dataDir : "postgres")}, {Environment.ProcessorCount} cores, load average {LoadAverage()}");
+            Console.WriteLine($"warm-up: {o.Warmup} invoices ...");
+            await RunAsync(client, url, o.Warmup, o.Concurrency, 0, "w");
+
+            Console.WriteLine($"run: {o.Invoices} invoices at concurrency {o.Concurrency}, checkout sampler x{o.CheckoutConcurrency} ...");
+            var gc0 = GC.CollectionCount(0);
+            var gc2 = GC.CollectionCount(2);
+            var alloc = GC.GetTotalAllocatedBytes();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var result = await RunAsync(client, url, o.Invoices, o.Concurrency, o.CheckoutConcurrency, "r");
+            var cpuUsed = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            var perSecond = o.Invoices / result.Elapsed.TotalSeconds;
+            var report = new
+            {
+                storage = o.Postgres is null ? "sqlite" : "postgres",
+                invoices = o.Invoices,
+                concurrency = o.Concurrency,
+                errors = result.Errors,
+                seconds = Math.Round(result.Elapsed.TotalSeconds, 2),
+                invoicesPerSecond = Math.Round(perSecond, 0),
+                createP50Ms = Percentile(result.Create, 0.50),
+                createP99Ms = Percentile(result.Create, 0.99),
+                checkoutSamples = result.Checkout.Count,
+                checkoutP50Ms = Percentile(result.Checkout, 0.50),
+                checkoutP99Ms = Percentile(result.Checkout, 0.99),
+                cpuMsPerInvoice = Math.Round(cpuUsed.TotalMilliseconds / o.Invoices, 3),
+                allocatedKbPerInvoice = Math.Round((GC.GetTotalAllocatedBytes() - alloc) / 1024.0 / o.Invoices, 1),
+                gen0 = GC.CollectionCount(0) - gc0,
+                gen2 = GC.CollectionCount(2) - gc2,
+                loadAverage = LoadAverage(),
+            };
+            if (o.Json)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(report));
+            }
+            else
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"invoices/s {report.invoicesPerSecond:0} ({o.Invoices} in {report.seconds:0.00} s, {result.Errors} errors); create p50 {report.createP50Ms:0.00} ms p99 {report.createP99Ms:0.00} ms; " +
+                    $"checkout p50 {report.checkoutP50Ms:0.00} ms p99 {report.checkoutP99Ms:0.00} ms ({report.checkoutSamples} samples); " +
+                    $"CPU {report.cpuMsPerInvoice:0.000} ms/invoice, {report.allocatedKbPerInvoice:0.0} KB/invoice, gen0 {report.gen0} gen2 {report.gen2}; load average {report.loadAverage}"));
+            }
+
+            return result.Errors == 0 ? 0 : 1;
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            try
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: the temporary directory is left behind.
+            }
+        }
+    }
+
+    private sealed record RunResult(TimeSpan Elapsed, List<double> Create, List<double> Checkout, int Errors);
+
+    private static async Task<RunResult> RunAsync(HttpClient client, string url, int count, int concurrency, int checkoutConcurrency, string prefix)
+    {
+        var next = -1;
+        var errors = 0;
+        var created = new string?[count];
+        var createdCount = 0;
+        var createMs = new double[count];
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var done = new CancellationTokenSource();
+        var checkout = new List<double>();
+        var firstError = "";
+
+        async Task Creator()
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, url)
+                {
+                    Content = new StringContent($"{{\"amount\":\"10\",\"currency\":\"USD\",\"orderId\":\"{prefix}-{i}\"}}", Encoding.UTF8, "application/json"),
+                };
+                request.Headers.Add("Idempotency-Key", $"{run}-{prefix}-{i}");
+                var t = Stopwatch.GetTimestamp();
+                using var response = await client.SendAsync(request).ConfigureAwait(false);
+                var body = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+                createMs[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                if (response.StatusCode != HttpStatusCode.Created)
+                {
+                    if (Interlocked.Increment(ref errors) == 1)
+                    {
+                        firstError = $"{(int)response.StatusCode} {Encoding.UTF8.GetString(body)}";
+                    }
+
+                    continue;
+                }
+
+                using var doc = JsonDocument.Parse(body);
+                created[i] = doc.RootElement.GetProperty("id").GetString();
+                Interlocked.Increment(ref createdCount);
+            }
+        }
+
+        async Task Sampler(int seed)
+        {
+            var random = new Random(seed);
+            var local = new List<double>();
+            while (!done.IsCancellationRequested)
+            {
+                var upTo = Math.Min(Volatile.Read(ref next), count - 1);
+                string? id = null;
+                for (var tries = 0; tries < 16 && id is null && upTo >= 0; tries++)
+                {
+                    id = Volatile.Read(ref created[random.Next(upTo + 1)]);
+                }
+
+                if (id is null)
+                {
+                    await Task.Delay(1).ConfigureAwait(false);
+                    continue;
+                }
+
+                var t = Stopwatch.GetTimestamp();
+                using var response = await client.GetAsync("/i/" + id, HttpCompletionOption.ResponseContentRead).ConfigureAwait(false);
+                var ms = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    local.Add(ms);
+                }
+                else
+                {
+                    Interlocked.Increment(ref errors);
+                }
+
+                // A payer opens a page now and then: ~50 pages/s per sampler, so the sampler measures latency without
+                // becoming the load itself.
+                await Task.Delay(20).ConfigureAwait(false);
+            }
+
+            lock (checkout)
+            {
+                checkout.AddRange(local);
+            }
+        }
+
+        var samplers = Enumerable.Range(0, checkoutConcurrency).Select(s => Task.Run(() => Sampler(s))).ToArray();
+        var start = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(Creator))).ConfigureAwait(false);
+        var elapsed = Stopwatch.GetElapsedTime(start);
+        await done.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(samplers).ConfigureAwait(false);
+        if (errors > 0)
+        {
+            Console.WriteLine($"  {errors} errors; first: {firstError}");
+        }
+
+        return new RunResult(elapsed, createMs.Where((_, i) => created[i] is not null).ToList(), checkout, errors);
+    }
+
+    private static double Percentile(List<double> values, double p)
+    {
+        if (values.Count == 0)
+        {
+            return double.NaN;
+        }
+
+        var sorted = values.Order().ToArray();
+        return Math.Round(sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)], 2);
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "n/a";
+        }
+    }
+
+    private static Options Parse(string[] args)
+    {
+        int invoices = 20000, concurrency = 64, checkout = 2, warmup = 1000;
+        string? postgres = null;
+        var json = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
+            int Positive(string name)
+            {
+                var text = Next();
+                return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v >= 0 ? v : throw new FormatException($"{name} must be a whole number, not '{text}'");
+            }
+
+            switch (args[i])
+            {
+                case "--invoices": invoices = Positive("--invoices"); break;
+                case "--concurrency": concurrency = Math.Max(1, Positive("--concurrency")); break;
+                case "--checkout-concurrency": checkout = Positive("--checkout-concurrency"); break;
+                case "--warmup": warmup = Positive("--warmup"); break;
+                case "--postgres": postgres = Next(); break;
+                case "--json": json = true; break;
+                default: throw new FormatException($"unknown option '{args[i]}'");
+            }
+        }
+
+        return invoices < 1 ? throw new FormatException("--invoices must be at least 1") : new Options(invoices, concurrency, checkout, warmup, postgres, json);
+    }
+}
