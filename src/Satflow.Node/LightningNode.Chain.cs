@@ -137,13 +137,20 @@ public sealed partial class LightningNode
                 {
                     var ops = new List<KvOperation>();
                     var failure = resolved.TimedOut ? "The channel was closed on chain and the HTLC timed out." : null;
-                    var record = _offered.ContainsKey((slot.ChannelId, resolved.HtlcId))
-                        ? await ResolveOfferedAsync(slot.ChannelId, resolved.HtlcId, resolved.Preimage, failure, ops, cancellationToken).ConfigureAwait(false)
-                        : await ResolvePaymentAsync(resolved.PaymentHash, resolved.Preimage, failure, ops, cancellationToken).ConfigureAwait(false);
-                    await _store.CommitAsync(ops, cancellationToken).ConfigureAwait(false);
-                    if (record is not null)
+                    if (!await ResolveOfferedPartAsync(slot, resolved.HtlcId, resolved.Preimage, (_, _) => new Payments.PartFailure(null, null, false, failure ?? "The HTLC was resolved on chain without a preimage."), ops, cancellationToken).ConfigureAwait(false)
+                        && await ResolvePaymentAsync(resolved.PaymentHash, resolved.Preimage, failure, ops, cancellationToken).ConfigureAwait(false) is { } record)
                     {
-                        CompletePayment(record);
+                        _afterCommit.Add(() =>
+                        {
+                            CompletePayment(record);
+                            return Task.CompletedTask;
+                        });
+                    }
+                    var completions = TakeAfterCommit();
+                    await _store.CommitAsync(ops, cancellationToken).ConfigureAwait(false);
+                    foreach (var completion in completions)
+                    {
+                        await completion().ConfigureAwait(false);
                     }
                     break;
                 }
