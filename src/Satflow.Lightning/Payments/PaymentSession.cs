@@ -27,6 +27,7 @@ public sealed class PaymentSession
     private readonly Dictionary<ShortChannelId, ulong> _failedAmounts = [];
     private string? _lastFailure;
     private int _nextPartId;
+    private readonly int _attemptOffset;
 
     /// <summary>Starts a session (or resumes one from its recorded parts after a restart).</summary>
     /// <param name="parameters">What to pay.</param>
@@ -34,8 +35,9 @@ public sealed class PaymentSession
     /// <param name="scorer">The scorer (learns from every part's outcome).</param>
     /// <param name="source">Our node.</param>
     /// <param name="parts">Parts recorded before a restart (null for a new payment).</param>
+    /// <param name="earlierAttempts">Parts sent before a restart, counting <paramref name="parts"/> (new part ids continue after it).</param>
     /// <exception cref="ArgumentException">Invalid parameters (zero amount, non-positive limits).</exception>
-    public PaymentSession(PaymentParameters parameters, NetworkGraph graph, ProbabilisticScorer scorer, NodeId source, IEnumerable<PaymentPartRecord>? parts = null)
+    public PaymentSession(PaymentParameters parameters, NetworkGraph graph, ProbabilisticScorer scorer, NodeId source, IEnumerable<PaymentPartRecord>? parts = null, int earlierAttempts = 0)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(graph);
@@ -68,6 +70,9 @@ public sealed class PaymentSession
         {
             throw new ArgumentException("The recorded parts in flight and settled add up to more than the amount.", nameof(parts));
         }
+
+        _attemptOffset = Math.Max(0, earlierAttempts - _parts.Count);
+        _nextPartId = Math.Max(_nextPartId, earlierAttempts);
     }
 
     /// <summary>What is paid.</summary>
@@ -89,7 +94,7 @@ public sealed class PaymentSession
     public IReadOnlyCollection<PaymentPartRecord> Parts => _parts.Values;
 
     /// <summary>Number of parts sent (first tries and retries).</summary>
-    public int Attempts => _parts.Count;
+    public int Attempts => _parts.Count + _attemptOffset;
 
     /// <summary>Amount (to the recipient) of the parts in flight.</summary>
     public MilliSatoshi InFlightAmount => Sum(PaymentPartStatus.InFlight, r => r.RecipientAmount);
@@ -296,6 +301,12 @@ public sealed class PaymentSession
                 // Our own channel refused: its balance changed since we chose it; the next first-hop list is fresh, but
                 // do not try this channel again in this payment.
                 _excludedChannels.Add(hops[0].ShortChannelId);
+                return;
+            }
+
+            if (failure.ErringNodeIndex is { } blamed && blamed >= 0 && blamed < hops.Count - 1)
+            {
+                _excludedNodes.Add(hops[blamed].Node); // an unreadable failure that attribution data pins on this node
                 return;
             }
 
