@@ -203,7 +203,9 @@ public sealed partial class LightningNode
                 {
                     return;
                 }
-                var pending = _received.Where(r => r.Key.Item1 == slot.ChannelId).OrderBy(r => r.Key.Item2).Select(r => r.Value).ToList();
+                // Incoming HTLCs we forward wait for their outgoing HTLC; the rest are decided now.
+                var pending = _received.Where(r => r.Key.Item1 == slot.ChannelId && !IsForwardPending(r.Key.Item1, r.Key.Item2))
+                    .OrderBy(r => r.Key.Item2).Select(r => r.Value).ToList();
                 if (pending.Count == 0)
                 {
                     return;
@@ -216,7 +218,11 @@ public sealed partial class LightningNode
                     {
                         continue;
                     }
-                    var decision = await DecideAsync(htlc, cancellationToken).ConfigureAwait(false);
+                    var decision = await DecideAsync(slot, htlc, cancellationToken).ConfigureAwait(false);
+                    if (decision.Pending)
+                    {
+                        continue;
+                    }
                     ChannelOutput output;
                     try
                     {
@@ -234,7 +240,8 @@ public sealed partial class LightningNode
                         output = ChannelOutput.Empty;
                     }
                     _received.Remove((slot.ChannelId, htlc.HtlcId));
-                    await ApplyAsync(slot, output, [NodeStore.RemoveReceivedHtlc(slot.ChannelId, htlc.HtlcId)], cancellationToken, deferrable: true).ConfigureAwait(false);
+                    _forwards.Remove((slot.ChannelId, htlc.HtlcId));
+                    await ApplyAsync(slot, output, [.. decision.Ops, NodeStore.RemoveReceivedHtlc(slot.ChannelId, htlc.HtlcId)], cancellationToken, deferrable: true).ConfigureAwait(false);
                 }
             }
         }
@@ -251,6 +258,9 @@ public sealed partial class LightningNode
 
         /// <summary>A decision to wait (a forwarded HTLC whose outgoing HTLC is still pending).</summary>
         public bool Pending { get; init; }
+
+        /// <summary>Records written with the decision (e.g. a refused forward's history entry).</summary>
+        public IReadOnlyList<KvOperation> Ops { get; init; } = [];
     }
 
     /// <summary>
@@ -264,8 +274,12 @@ public sealed partial class LightningNode
         return new Decision(null, FailurePacket.Wrap(packet, sharedSecret), null) { Attribution = attribution };
     }
 
-    private async Task<Decision> DecideAsync(ReceivedHtlcRecord htlc, CancellationToken cancellationToken)
+    private async Task<Decision> DecideAsync(ChannelSlot slot, ReceivedHtlcRecord htlc, CancellationToken cancellationToken)
     {
+        if (_forwards.TryGetValue((slot.ChannelId, htlc.HtlcId), out var forward))
+        {
+            return ForwardedDecision(forward);
+        }
         PeeledOnion peeled;
         try
         {
@@ -276,6 +290,10 @@ public sealed partial class LightningNode
             var sha = e.Sha256OfOnion ?? new Bytes32(System.Security.Cryptography.SHA256.HashData(htlc.Onion.Span));
             var code = (e.FailureCode.Value & FailureCode.BadOnionFlag) != 0 ? e.FailureCode : FailureCode.InvalidOnionVersion;
             return new Decision(null, null, (sha, code.Value));
+        }
+        if (!peeled.IsFinal)
+        {
+            return await DecideForwardAsync(slot, htlc, peeled, cancellationToken).ConfigureAwait(false);
         }
         Decision Fail(FailureMessage message) => OriginateFailure(peeled.SharedSecret, message, TimeSpan.Zero);
         var unknown = FailureMessage.IncorrectOrUnknownPaymentDetails(htlc.Amount, (uint)Math.Max(0, _height));

@@ -107,6 +107,57 @@ public sealed partial class LightningNode
         return htlcId;
     }
 
+    /// <summary><see cref="SendPartUnlockedAsync"/> taking the gate (for callers that do not hold it).</summary>
+    /// <param name="request">The part.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    internal async Task<ulong> SendPartAsync(PartRequest request, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await SendPartUnlockedAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Called (under the gate) with every part outcome before <see cref="OnPartResolvedAsync"/> sees it (diagnostics, tests).</summary>
+    internal Action<PartResult>? PartObserver { get; set; }
+
+    /// <summary>
+    /// Offers an HTLC with a caller-built onion on a channel, with no payment bookkeeping: its outcome is only seen by
+    /// the channel (probes, and tests that feed a peer arbitrary onions).
+    /// </summary>
+    /// <exception cref="NodeOperationRefusedException">No such usable channel, or the channel refused the HTLC.</exception>
+    internal async Task<ulong> OfferRawHtlcAsync(ChannelId channelId, MilliSatoshi amount, PaymentHash paymentHash, uint cltvExpiry, ReadOnlyMemory<byte> onion, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_channels.TryGetValue(channelId, out var slot))
+            {
+                throw new NodeOperationRefusedException(NodeErrorReason.NotFound, $"No channel {channelId}.");
+            }
+            ChannelOutput output;
+            try
+            {
+                output = slot.Channel.AddHtlc(amount, paymentHash, cltvExpiry, onion, out var id);
+                await ApplyAsync(slot, output, [], cancellationToken, deferrable: true).ConfigureAwait(false);
+                return id;
+            }
+            catch (ChannelUpdateRefusedException e)
+            {
+                throw new NodeOperationRefusedException(NodeErrorReason.ChannelNotReady, "The channel refused the HTLC: " + e.Message, e);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>
     /// The channel to send on toward <paramref name="peer"/>: the channel <paramref name="shortChannelId"/> when it is
     /// usable and can carry <paramref name="amount"/>, otherwise another usable channel to the same peer that can
@@ -152,6 +203,7 @@ public sealed partial class LightningNode
             ? new PartResult(offered.PaymentHash, offered.PartId, route, p, null)
             : new PartResult(offered.PaymentHash, offered.PartId, route, null, failure?.Invoke(offered, route)
                 ?? new PartFailure(null, null, false, "The HTLC failed."));
+        PartObserver?.Invoke(result);
         await OnPartResolvedAsync(result, ops, cancellationToken).ConfigureAwait(false);
         return true;
     }
@@ -165,7 +217,7 @@ public sealed partial class LightningNode
         {
             // Our peer could not read the onion we built: it (hop 0) reports it in update_fail_malformed_htlc.
             var code = new FailureCode(malformedCode);
-            var message = failed.Sha256OfOnion is { } sha && code.IsBadOnion ? FailureMessage.BadOnion(code, sha) : null;
+            var message = failed.Sha256OfOnion is { } sha && code.IsBadOnion && code.IsKnown ? FailureMessage.BadOnion(code, sha) : null;
             return new PartFailure(0, message, code.IsPermanent, $"{Who(0)} could not read the payment onion ({code.Name}).");
         }
         if (failed.Reason is not { } reason)
