@@ -161,6 +161,10 @@ public sealed class FakeNode : INodeOperations
 
     public Task<GraphInfo> GetGraphInfoAsync(CancellationToken cancellationToken) => throw Unused("graph");
 
+    public Task<RouteInfo> FindRouteAsync(NodeId destination, MilliSatoshi amount, CancellationToken cancellationToken) => throw Unused("route");
+
+    public Task<PaymentInfo> PayInvoiceAsync(string bolt11, MilliSatoshi? amount, PaymentLimits limits, CancellationToken cancellationToken) => throw Unused("pay with limits");
+
     public Task<GraphNodeInfo> GetGraphNodeAsync(NodeId nodeId, CancellationToken cancellationToken) => throw Unused("graph node");
 
     public Task<IReadOnlyList<ForwardInfo>> ListForwardsAsync(CancellationToken cancellationToken) => throw Unused("forwards");
