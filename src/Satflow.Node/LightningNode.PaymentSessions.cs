@@ -85,21 +85,35 @@ public sealed partial class LightningNode
     public const int MaxInvoiceRouteHints = 3;
 
     /// <summary>
-    /// Route hints for our usable channels that the graph does not know (unannounced): one hop each, from the peer to
-    /// us, with the peer's policy toward us when the graph has it, else the default forwarding policy (called with the gate held).
+    /// Route hints for our usable channels that payers cannot find in the public graph: unannounced channels, and
+    /// public ones not announced yet. One hop each, from the peer to us, with the peer's policy toward us when its
+    /// <c>channel_update</c> reached our graph, else the default forwarding policy (called with the gate held).
     /// </summary>
     private List<IReadOnlyList<Lightning.Invoices.RouteHintHop>> PrivateRouteHints()
     {
-        var policy = _options.DefaultForwardingPolicy;
+        var fallback = _options.DefaultForwardingPolicy;
         return [.. _channels.Values
-            .Where(s => s.Channel.State == ChannelState.Normal && !s.Channel.IsOffline && s.ShortChannelId is not null && !Graph.TryGetChannel(s.ShortChannelId.Value, out _))
+            .Where(s => s.Channel.State == ChannelState.Normal && !s.Channel.IsOffline && s.ShortChannelId is not null
+                && (!s.IsPublic || !Graph.TryGetChannel(s.ShortChannelId.Value, out _)))
             .OrderByDescending(s => s.Channel.AvailableToReceive.Value)
             .ThenBy(s => s.ChannelId.Value.ToHex(), StringComparer.Ordinal)
             .Take(MaxInvoiceRouteHints)
-            .Select(s => (IReadOnlyList<Lightning.Invoices.RouteHintHop>)
-            [
-                new Lightning.Invoices.RouteHintHop(s.Peer, s.ShortChannelId!.Value, checked((uint)policy.BaseFee.Value), policy.FeeProportionalMillionths, policy.CltvExpiryDelta),
-            ])];
+            .Select(s => (IReadOnlyList<Lightning.Invoices.RouteHintHop>)[HintHop(s, fallback)])];
+    }
+
+    private Lightning.Invoices.RouteHintHop HintHop(ChannelSlot slot, ForwardingPolicy fallback)
+    {
+        var scid = slot.ShortChannelId!.Value;
+        if (Graph.TryGetChannel(scid, out var info))
+        {
+            var peerPolicy = info.Node1 == slot.Peer ? info.Policy1 : info.Node2 == slot.Peer ? info.Policy2 : null;
+            if (peerPolicy is { } p)
+            {
+                return new Lightning.Invoices.RouteHintHop(slot.Peer, scid, p.FeeBaseMsat, p.FeeProportionalMillionths, p.CltvExpiryDelta);
+            }
+        }
+
+        return new Lightning.Invoices.RouteHintHop(slot.Peer, scid, checked((uint)fallback.BaseFee.Value), fallback.FeeProportionalMillionths, fallback.CltvExpiryDelta);
     }
 
     /// <summary>Our usable channels with what each can send now (the router's exact first hops).</summary>
