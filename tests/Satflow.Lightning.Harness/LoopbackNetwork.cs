@@ -295,6 +295,29 @@ public sealed class LoopbackNetwork : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// With AutoFlush off, the host signs: every <paramref name="interval"/> each node flushes (one
+    /// <c>commitment_signed</c> covers the updates queued since), until <paramref name="cancellationToken"/>.
+    /// </summary>
+    public async Task FlushLoopAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                foreach (var node in _nodes)
+                {
+                    await node.Node.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped.
+        }
+    }
+
     /// <summary>Every HTLC pending on any channel of any node.</summary>
     public int PendingHtlcCount() => _nodes.Sum(n => n.Node.ListChannels().Sum(c => c.PendingHtlcs));
 
