@@ -128,11 +128,14 @@ public sealed class LoopbackNetwork : IAsyncDisposable
                 network._nodes.Add(await network.StartNodeAsync(i, cancellationToken).ConfigureAwait(false));
             }
             network.Report($"{count} nodes listening on 127.0.0.1 ({(network.Options.SqliteDirectory is null ? "in-memory stores" : "SQLite stores in " + network.Options.SqliteDirectory)})");
+            // The nodes hold no channel yet: only the wallets need these blocks; the nodes are given the last one (their
+            // first block: nothing before it can concern them).
             foreach (var node in network._nodes)
             {
-                await network.MineAsync(1, node.Wallet.GetNewAddress(AddressType.P2wpkh).ScriptPubKey, cancellationToken).ConfigureAwait(false);
+                await network.MineAsync(1, node.Wallet.GetNewAddress(AddressType.P2wpkh).ScriptPubKey, cancellationToken, feedNodes: false).ConfigureAwait(false);
             }
-            await network.MineAsync(OnChainWallet.CoinbaseMaturity, null, cancellationToken).ConfigureAwait(false);
+            await network.MineAsync(OnChainWallet.CoinbaseMaturity - 1, null, cancellationToken, feedNodes: false).ConfigureAwait(false);
+            await network.MineAsync(1, null, cancellationToken).ConfigureAwait(false);
             network.Report($"wallets funded at height {network.Chain.Height}");
             return network;
         }
@@ -182,7 +185,9 @@ public sealed class LoopbackNetwork : IAsyncDisposable
     private void Report(string line) => Options.Progress?.Invoke(line);
 
     /// <summary>Mines blocks (coinbase to <paramref name="payTo"/> or a burn script) and feeds each to every wallet and node.</summary>
-    public async Task MineAsync(int count, Script? payTo = null, CancellationToken cancellationToken = default)
+    public Task MineAsync(int count, Script? payTo = null, CancellationToken cancellationToken = default) => MineAsync(count, payTo, cancellationToken, feedNodes: true);
+
+    private async Task MineAsync(int count, Script? payTo, CancellationToken cancellationToken, bool feedNodes)
     {
         await _mining.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -192,7 +197,10 @@ public sealed class LoopbackNetwork : IAsyncDisposable
                 foreach (var node in _nodes)
                 {
                     await node.Wallet.BlockConnectedAsync(block, height, cancellationToken).ConfigureAwait(false);
-                    await node.Node.BlockConnectedAsync(block, height, cancellationToken).ConfigureAwait(false);
+                    if (feedNodes)
+                    {
+                        await node.Node.BlockConnectedAsync(block, height, cancellationToken).ConfigureAwait(false);
+                    }
                 }
             }
         }
