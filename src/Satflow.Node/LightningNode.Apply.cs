@@ -34,7 +34,6 @@ public sealed partial class LightningNode
             broadcasts.AddRange(result.Broadcasts);
             monitorEvents.AddRange(result.Events);
         }
-        var completions = new List<OutgoingPaymentRecord>();
         var followUps = new List<Func<Task>>();
         foreach (var e in output.Events)
         {
@@ -46,16 +45,10 @@ public sealed partial class LightningNode
                     ops.Add(NodeStore.WriteReceivedHtlc(slot.ChannelId, record));
                     break;
                 case HtlcFulfilled fulfilled:
-                    if (await ResolveOfferedAsync(slot.ChannelId, fulfilled.Id, fulfilled.Preimage, null, ops, cancellationToken).ConfigureAwait(false) is { } succeeded)
-                    {
-                        completions.Add(succeeded);
-                    }
+                    await OnOfferedResolvedAsync(slot, fulfilled.Id, fulfilled.Preimage, null, ops, followUps, cancellationToken).ConfigureAwait(false);
                     break;
                 case HtlcFailed failed:
-                    if (await ResolveOfferedAsync(slot.ChannelId, failed.Id, null, DescribeFailure(slot.ChannelId, failed), ops, cancellationToken).ConfigureAwait(false) is { } failedRecord)
-                    {
-                        completions.Add(failedRecord);
-                    }
+                    await OnOfferedResolvedAsync(slot, failed.Id, null, failed, ops, followUps, cancellationToken).ConfigureAwait(false);
                     break;
                 case ChannelReadyEvent ready:
                     slot.ShortChannelId = ready.ShortChannelId;
@@ -74,15 +67,16 @@ public sealed partial class LightningNode
                     break;
             }
         }
+        var completions = TakeAfterCommit();
         if (deferrable && !_options.AutoFlush && (after is null || after.Count == 0))
         {
             slot.DeferredOps.AddRange(ops);
             slot.DeferredMessages.AddRange(output.Messages);
             slot.DeferredMonitorChange |= output.MonitorUpdates.Count > 0;
             slot.DeferredBroadcasts.AddRange(broadcasts);
-            foreach (var record in completions)
+            foreach (var completion in completions)
             {
-                CompletePayment(record);
+                await completion().ConfigureAwait(false);
             }
             await HandleMonitorEventsAsync(slot, monitorEvents, cancellationToken).ConfigureAwait(false);
             foreach (var followUp in followUps)
@@ -124,9 +118,9 @@ public sealed partial class LightningNode
         {
             await BroadcastAsync(broadcast.Transaction, broadcast.Purpose.ToString(), cancellationToken).ConfigureAwait(false);
         }
-        foreach (var record in completions)
+        foreach (var completion in completions)
         {
-            CompletePayment(record);
+            await completion().ConfigureAwait(false);
         }
         await HandleMonitorEventsAsync(slot, monitorEvents, cancellationToken).ConfigureAwait(false);
         foreach (var followUp in followUps)
@@ -209,7 +203,9 @@ public sealed partial class LightningNode
                 {
                     return;
                 }
-                var pending = _received.Where(r => r.Key.Item1 == slot.ChannelId).OrderBy(r => r.Key.Item2).Select(r => r.Value).ToList();
+                // Incoming HTLCs we forward wait for their outgoing HTLC; the rest are decided now.
+                var pending = _received.Where(r => r.Key.Item1 == slot.ChannelId && !IsForwardPending(r.Key.Item1, r.Key.Item2))
+                    .OrderBy(r => r.Key.Item2).Select(r => r.Value).ToList();
                 if (pending.Count == 0)
                 {
                     return;
@@ -222,7 +218,11 @@ public sealed partial class LightningNode
                     {
                         continue;
                     }
-                    var decision = await DecideAsync(htlc, cancellationToken).ConfigureAwait(false);
+                    var decision = await DecideAsync(slot, htlc, cancellationToken).ConfigureAwait(false);
+                    if (decision.Pending)
+                    {
+                        continue;
+                    }
                     ChannelOutput output;
                     try
                     {
@@ -230,6 +230,7 @@ public sealed partial class LightningNode
                         {
                             { Preimage: { } preimage } => slot.Channel.FulfillHtlc(htlc.HtlcId, preimage),
                             { Malformed: { } malformed } => slot.Channel.FailMalformedHtlc(htlc.HtlcId, malformed.Sha256, malformed.Code),
+                            { Attribution: { } attribution } => slot.Channel.FailHtlc(htlc.HtlcId, decision.FailurePacket!, attribution),
                             _ => slot.Channel.FailHtlc(htlc.HtlcId, decision.FailurePacket!),
                         };
                     }
@@ -239,7 +240,8 @@ public sealed partial class LightningNode
                         output = ChannelOutput.Empty;
                     }
                     _received.Remove((slot.ChannelId, htlc.HtlcId));
-                    await ApplyAsync(slot, output, [NodeStore.RemoveReceivedHtlc(slot.ChannelId, htlc.HtlcId)], cancellationToken, deferrable: true).ConfigureAwait(false);
+                    _forwards.Remove((slot.ChannelId, htlc.HtlcId));
+                    await ApplyAsync(slot, output, [.. decision.Ops, NodeStore.RemoveReceivedHtlc(slot.ChannelId, htlc.HtlcId)], cancellationToken, deferrable: true).ConfigureAwait(false);
                 }
             }
         }
@@ -249,10 +251,35 @@ public sealed partial class LightningNode
         }
     }
 
-    private sealed record Decision(PaymentPreimage? Preimage, byte[]? FailurePacket, (Bytes32 Sha256, ushort Code)? Malformed);
-
-    private async Task<Decision> DecideAsync(ReceivedHtlcRecord htlc, CancellationToken cancellationToken)
+    private sealed record Decision(PaymentPreimage? Preimage, byte[]? FailurePacket, (Bytes32 Sha256, ushort Code)? Malformed)
     {
+        /// <summary>The BOLT 4 <c>attribution_data</c> sent with <see cref="FailurePacket"/>.</summary>
+        public byte[]? Attribution { get; init; }
+
+        /// <summary>A decision to wait (a forwarded HTLC whose outgoing HTLC is still pending).</summary>
+        public bool Pending { get; init; }
+
+        /// <summary>Records written with the decision (e.g. a refused forward's history entry).</summary>
+        public IReadOnlyList<KvOperation> Ops { get; init; } = [];
+    }
+
+    /// <summary>
+    /// The failure this node originates for an HTLC whose onion it peeled (BOLT 4): the packet with our HMAC, its
+    /// attribution data (hold time in 100 ms units) and our <c>ammag</c> layer.
+    /// </summary>
+    private static Decision OriginateFailure(Bytes32 sharedSecret, FailureMessage message, TimeSpan holdTime)
+    {
+        var packet = FailurePacket.Create(sharedSecret, message);
+        var attribution = Lightning.Onion.AttributionData.Create([], packet, Lightning.Onion.AttributionData.ToHoldTimeUnits(holdTime), sharedSecret);
+        return new Decision(null, FailurePacket.Wrap(packet, sharedSecret), null) { Attribution = attribution };
+    }
+
+    private async Task<Decision> DecideAsync(ChannelSlot slot, ReceivedHtlcRecord htlc, CancellationToken cancellationToken)
+    {
+        if (_forwards.TryGetValue((slot.ChannelId, htlc.HtlcId), out var forward))
+        {
+            return ForwardedDecision(forward);
+        }
         PeeledOnion peeled;
         try
         {
@@ -264,7 +291,11 @@ public sealed partial class LightningNode
             var code = (e.FailureCode.Value & FailureCode.BadOnionFlag) != 0 ? e.FailureCode : FailureCode.InvalidOnionVersion;
             return new Decision(null, null, (sha, code.Value));
         }
-        Decision Fail(FailureMessage message) => new(null, FailurePacket.Create(peeled.SharedSecret, message), null);
+        if (!peeled.IsFinal)
+        {
+            return await DecideForwardAsync(slot, htlc, peeled, cancellationToken).ConfigureAwait(false);
+        }
+        Decision Fail(FailureMessage message) => OriginateFailure(peeled.SharedSecret, message, TimeSpan.Zero);
         var unknown = FailureMessage.IncorrectOrUnknownPaymentDetails(htlc.Amount, (uint)Math.Max(0, _height));
         PaymentOnionPayload payload;
         try

@@ -135,15 +135,26 @@ public sealed partial class LightningNode
             {
                 case HtlcResolvedOnChain { OfferedByUs: true } resolved:
                 {
+                    if (await ResolveForwardOnChainAsync(slot, resolved, cancellationToken).ConfigureAwait(false))
+                    {
+                        break;
+                    }
                     var ops = new List<KvOperation>();
                     var failure = resolved.TimedOut ? "The channel was closed on chain and the HTLC timed out." : null;
-                    var record = _offered.ContainsKey((slot.ChannelId, resolved.HtlcId))
-                        ? await ResolveOfferedAsync(slot.ChannelId, resolved.HtlcId, resolved.Preimage, failure, ops, cancellationToken).ConfigureAwait(false)
-                        : await ResolvePaymentAsync(resolved.PaymentHash, resolved.Preimage, failure, ops, cancellationToken).ConfigureAwait(false);
-                    await _store.CommitAsync(ops, cancellationToken).ConfigureAwait(false);
-                    if (record is not null)
+                    if (!await ResolveOfferedPartAsync(slot, resolved.HtlcId, resolved.Preimage, (_, _) => new Payments.PartFailure(null, null, false, failure ?? "The HTLC was resolved on chain without a preimage."), ops, cancellationToken).ConfigureAwait(false)
+                        && await ResolvePaymentAsync(resolved.PaymentHash, resolved.Preimage, failure, ops, cancellationToken).ConfigureAwait(false) is { } record)
                     {
-                        CompletePayment(record);
+                        _afterCommit.Add(() =>
+                        {
+                            CompletePayment(record);
+                            return Task.CompletedTask;
+                        });
+                    }
+                    var completions = TakeAfterCommit();
+                    await _store.CommitAsync(ops, cancellationToken).ConfigureAwait(false);
+                    foreach (var completion in completions)
+                    {
+                        await completion().ConfigureAwait(false);
                     }
                     break;
                 }
@@ -157,6 +168,7 @@ public sealed partial class LightningNode
                     foreach (var key in _received.Keys.Where(k => k.Item1 == slot.ChannelId).ToList())
                     {
                         _received.Remove(key);
+                        _forwards.Remove(key);
                         removals.Add(NodeStore.RemoveReceivedHtlc(key.Item1, key.Item2));
                     }
                     await _store.CommitAsync(removals, cancellationToken).ConfigureAwait(false);

@@ -1,9 +1,8 @@
 using Satflow.Lightning.Channels;
 using Satflow.Lightning.Invoices;
-using Satflow.Lightning.Onion;
+using Satflow.Lightning.Routing;
 using Satflow.Lightning.Types;
 using Satflow.Node.Payments;
-using Satflow.Node.Persistence;
 using Satflow.Payments;
 using Satflow.Storage;
 
@@ -142,27 +141,19 @@ public sealed partial class LightningNode
             {
                 return await Payments.FailAsync(hash, PaymentFailureReason.NoRoute, $"No usable channel with {destination} (not ready, offline or closing).", cancellationToken).ConfigureAwait(false);
             }
-            // Padding: the recipient may already have seen blocks we have not (each node follows the chain on its own
-            // poll); without it a payment made right after blocks were mined is refused as "final CLTV too soon"
-            // (seen in the two-process CLI test). LND pads by 3; we use the anti-reorg depth.
-            var cltv = checked((uint)_height + finalDelta + FinalCltvPadding);
-            var (onion, sharedSecret) = FinalHopOnion.Create(destination, hash, amount, cltv, secret, keysend, _random);
-            ChannelOutput output;
-            ulong htlcId;
+            // Padding (added by SendPartUnlockedAsync): the recipient may already have seen blocks we have not (each
+            // node follows the chain on its own poll); without it a payment made right after blocks were mined is
+            // refused as "final CLTV too soon" (seen in the two-process CLI test). LND pads by 3; we use the anti-reorg depth.
+            var route = new Route(NodeId, [new RouteHop(usable.ShortChannelId ?? default, destination, amount, MilliSatoshi.Zero, checked((int)finalDelta))], amount);
             try
             {
-                output = usable.Channel.AddHtlc(amount, hash, cltv, onion, out htlcId);
+                await SendPartUnlockedAsync(new PartRequest(hash, route, secret, amount, keysend, 0), cancellationToken).ConfigureAwait(false);
             }
-            catch (ChannelUpdateRefusedException e)
+            catch (NodeOperationRefusedException e)
             {
-                var reason = e.Reason is ChannelRefusalReason.InsufficientBalance or ChannelRefusalReason.MaxHtlcValueInFlightExceeded or ChannelRefusalReason.MaxAcceptedHtlcsExceeded or ChannelRefusalReason.FunderCannotAffordFee
-                    ? PaymentFailureReason.InsufficientBalance
-                    : PaymentFailureReason.NoRoute;
-                return await Payments.FailAsync(hash, reason, "The channel refused the payment: " + e.Message, cancellationToken).ConfigureAwait(false);
+                var reason = e.Reason == NodeErrorReason.InsufficientFunds ? PaymentFailureReason.InsufficientBalance : PaymentFailureReason.NoRoute;
+                return await Payments.FailAsync(hash, reason, e.Message, cancellationToken).ConfigureAwait(false);
             }
-            var offered = new OfferedHtlcRecord(htlcId, hash, amount, sharedSecret);
-            _offered[(usable.ChannelId, htlcId)] = offered;
-            await ApplyAsync(usable, output, [NodeStore.WriteOfferedHtlc(usable.ChannelId, offered)], cancellationToken, deferrable: true).ConfigureAwait(false);
             return record;
         }
         finally
@@ -171,18 +162,7 @@ public sealed partial class LightningNode
         }
     }
 
-    /// <summary>Turns a resolved offered HTLC into the payment's final record, added to <paramref name="ops"/>.</summary>
-    private async Task<OutgoingPaymentRecord?> ResolveOfferedAsync(ChannelId channelId, ulong htlcId, PaymentPreimage? preimage, string? failure, List<KvOperation> ops, CancellationToken cancellationToken)
-    {
-        if (!_offered.Remove((channelId, htlcId), out var offered))
-        {
-            return null;
-        }
-        ops.Add(NodeStore.RemoveOfferedHtlc(channelId, htlcId));
-        return await ResolvePaymentAsync(offered.PaymentHash, preimage, failure, ops, cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task<OutgoingPaymentRecord?> ResolvePaymentAsync(PaymentHash hash, PaymentPreimage? preimage, string? failure, List<KvOperation> ops, CancellationToken cancellationToken)
+    private async Task<OutgoingPaymentRecord?> ResolvePaymentAsync(PaymentHash hash, PaymentPreimage? preimage, string? failure, List<KvOperation> ops, CancellationToken cancellationToken, MilliSatoshi? fee = null, PaymentFailureReason failureReason = PaymentFailureReason.RecipientRejected)
     {
         var current = await Payments.LookupAsync(hash, cancellationToken).ConfigureAwait(false);
         if (current is not { State: OutgoingPaymentState.Pending })
@@ -191,11 +171,11 @@ public sealed partial class LightningNode
         }
         var now = _deps.Time.GetUtcNow();
         var final = preimage is { } p && p.Hash == hash
-            ? current with { State = OutgoingPaymentState.Succeeded, Preimage = p, Fee = MilliSatoshi.Zero, CompletedAt = now }
+            ? current with { State = OutgoingPaymentState.Succeeded, Preimage = p, Fee = fee ?? MilliSatoshi.Zero, CompletedAt = now }
             : current with
             {
                 State = OutgoingPaymentState.Failed,
-                FailureReason = PaymentFailureReason.RecipientRejected,
+                FailureReason = failureReason,
                 FailureMessage = failure ?? "The payment failed.",
                 CompletedAt = now,
             };
@@ -209,21 +189,5 @@ public sealed partial class LightningNode
         {
             waiter.TrySetResult(record);
         }
-    }
-
-    private string DescribeFailure(ChannelId channelId, HtlcFailed failed)
-    {
-        if (failed.MalformedFailureCode is { } code)
-        {
-            return $"The recipient could not read the payment onion ({new FailureCode(code).Name}).";
-        }
-        if (failed.Reason is { } reason && _offered.TryGetValue((channelId, failed.Id), out var offered)
-            && FailurePacket.TryOpen(reason.Span, offered.SharedSecret) is { } message)
-        {
-            return message.Code == FailureCode.IncorrectOrUnknownPaymentDetails
-                ? "The recipient rejected the payment: unknown payment hash, wrong payment secret or amount, or expired invoice (incorrect_or_unknown_payment_details)."
-                : $"The recipient failed the payment: {message.Code.Name}.";
-        }
-        return "The recipient failed the payment with an unreadable failure.";
     }
 }

@@ -155,6 +155,7 @@ public sealed partial class LightningNode : IPeerMessageHandler, Bitcoin.Chain.I
         {
             _received[(channelId, record.HtlcId)] = record;
         }
+        await RestoreForwardingAsync(cancellationToken).ConfigureAwait(false);
         var inFlight = _offered.Values.Select(o => o.PaymentHash).ToHashSet();
         foreach (var payment in await Payments.ListAsync(cancellationToken).ConfigureAwait(false))
         {

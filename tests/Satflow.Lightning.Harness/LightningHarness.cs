@@ -279,6 +279,7 @@ public sealed class LightningHarness : IAsyncDisposable
             (NodeStore.PrimaryNamespace, NodeStore.HtlcsNamespace), (NodeStore.PrimaryNamespace, NodeStore.ReceivedNamespace),
             (NodeStore.PrimaryNamespace, NodeStore.MetaNamespace), (InvoiceService.PrimaryNamespace, InvoiceService.SecondaryNamespace),
             (PaymentTracker.PrimaryNamespace, PaymentTracker.SecondaryNamespace),
+            (NodeStore.PrimaryNamespace, ForwardRecord.Namespace), (NodeStore.PrimaryNamespace, PolicyRecord.Namespace),
         };
         foreach (var (primary, secondary) in namespaces)
         {

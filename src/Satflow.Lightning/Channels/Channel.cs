@@ -316,6 +316,28 @@ public sealed partial class Channel
         return Commit(_s with { LocalProposed = _s.LocalProposed.Add(message) }, o);
     }
 
+    /// <summary>Fails an incoming HTLC with an encrypted failure and its BOLT 4 <c>attribution_data</c>.</summary>
+    /// <param name="id">The incoming HTLC id.</param>
+    /// <param name="reason">The encrypted BOLT 4 failure.</param>
+    /// <param name="attributionData">The 920-byte attribution data (hold times and truncated HMACs).</param>
+    /// <exception cref="ChannelUpdateRefusedException">Unknown or not irrevocably committed HTLC, or attribution data of the wrong length.</exception>
+    public ChannelOutput FailHtlc(ulong id, ReadOnlyMemory<byte> reason, ReadOnlyMemory<byte> attributionData)
+    {
+        IncomingToSettle(id);
+        if (reason.Length > ushort.MaxValue)
+        {
+            throw new ChannelUpdateRefusedException(ChannelRefusalReason.InvalidOnion, "The failure reason does not fit a u16 length.");
+        }
+        if (attributionData.Length != Messages.AttributionData.Length)
+        {
+            throw new ChannelUpdateRefusedException(ChannelRefusalReason.InvalidOnion, $"Attribution data is {Messages.AttributionData.Length} bytes.");
+        }
+        var o = Begin();
+        var message = new UpdateFailHtlc(ChannelId, id, reason.ToArray()) { AttributionData = Messages.AttributionData.FromBytes(attributionData.Span) };
+        o.Send(message);
+        return Commit(_s with { LocalProposed = _s.LocalProposed.Add(message) }, o);
+    }
+
     /// <summary>Fails an incoming HTLC whose onion could not be parsed.</summary>
     /// <param name="id">The incoming HTLC id.</param>
     /// <param name="sha256OfOnion">SHA256 of the onion received.</param>
@@ -937,7 +959,7 @@ public sealed partial class Channel
                     o.Event(new HtlcReceived(add.Id, add.AmountMsat, add.PaymentHash, add.CltvExpiry, add.OnionRoutingPacket, add.PathKey?.ToPubKey()));
                     break;
                 case UpdateFailHtlc fail:
-                    o.Event(new HtlcFailed(fail.Id, fail.Reason, null, null));
+                    o.Event(new HtlcFailed(fail.Id, fail.Reason, null, null) { AttributionData = fail.AttributionData?.ToBytes() });
                     break;
                 case UpdateFailMalformedHtlc malformed:
                     o.Event(new HtlcFailed(malformed.Id, null, malformed.FailureCode, malformed.Sha256OfOnion));

@@ -92,7 +92,11 @@ public sealed record HtlcFulfilled(ulong Id, PaymentPreimage Preimage) : Channel
 /// <param name="Reason">The encrypted failure (<c>update_fail_htlc</c>), or null for a malformed failure.</param>
 /// <param name="MalformedFailureCode">The failure code of <c>update_fail_malformed_htlc</c>, or null.</param>
 /// <param name="Sha256OfOnion">The <c>sha256_of_onion</c> of <c>update_fail_malformed_htlc</c>, or null.</param>
-public sealed record HtlcFailed(ulong Id, ReadOnlyMemory<byte>? Reason, ushort? MalformedFailureCode, Bytes32? Sha256OfOnion) : ChannelEvent;
+public sealed record HtlcFailed(ulong Id, ReadOnlyMemory<byte>? Reason, ushort? MalformedFailureCode, Bytes32? Sha256OfOnion) : ChannelEvent
+{
+    /// <summary>The 920-byte <c>attribution_data</c> (TLV 1) the peer sent with <c>update_fail_htlc</c>, or null.</summary>
+    public ReadOnlyMemory<byte>? AttributionData { get; init; }
+}
 
 /// <summary>
 /// The peer proved (with our own per-commitment secret) that we lost channel state. Our commitment is revoked: the host

@@ -40,6 +40,26 @@ public sealed record AttributionData
     /// <summary>The 840 bytes of truncated HMACs.</summary>
     public ReadOnlyMemory<byte> TruncatedHmacs { get; }
 
+    /// <summary>Reads the 920-byte wire form (hold times, then HMACs).</summary>
+    /// <param name="bytes">The bytes.</param>
+    /// <exception cref="ArgumentException">When the length is not <see cref="Length"/>.</exception>
+    public static AttributionData FromBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length != Length)
+        {
+            throw new ArgumentException($"Attribution data is {Length} bytes.", nameof(bytes));
+        }
+        var times = new uint[HoldTimeCount];
+        for (var i = 0; i < HoldTimeCount; i++)
+        {
+            times[i] = BinaryPrimitives.ReadUInt32BigEndian(bytes[(i * 4)..]);
+        }
+        return new AttributionData(times, bytes[(HoldTimeCount * 4)..].ToArray());
+    }
+
+    /// <summary>The 920-byte wire form (hold times, then HMACs).</summary>
+    public byte[] Encode() => ToBytes();
+
     internal static AttributionData? Read(ParsedTlvs tlvs, ulong type)
     {
         if (tlvs.Fixed(type, Length) is not { } value)
