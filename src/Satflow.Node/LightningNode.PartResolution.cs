@@ -9,11 +9,15 @@ public sealed partial class LightningNode
     /// <summary>
     /// A part sent by <see cref="SendPartUnlockedAsync"/> ended. Its offered-HTLC record's removal is already in
     /// <paramref name="ops"/>; whatever this writes joins the same atomic batch. Work that must wait for the batch
-    /// (waking waiters, sending further parts) goes to <see cref="_afterCommit"/>. Today: one part per payment, so
-    /// the payment succeeds (fee = the route's fees) or fails with the part's description.
+    /// (waking waiters, sending further parts) goes to <see cref="_afterCommit"/>. Parts of a payment session go to
+    /// it; a part without a session (written before sessions existed) succeeds or fails its payment on its own.
     /// </summary>
     private async Task OnPartResolvedAsync(PartResult result, List<KvOperation> ops, CancellationToken cancellationToken)
     {
+        if (await ResolveSessionPartAsync(result, ops, cancellationToken).ConfigureAwait(false))
+        {
+            return; // a routed payment: its session learns, retries or completes the payment (LightningNode.PaymentSessions.cs)
+        }
         var reason = result.Failure is { FailingHopIndex: { } hop } && hop < result.Route.Hops.Count - 1
             ? PaymentFailureReason.RouteFailed
             : PaymentFailureReason.RecipientRejected;

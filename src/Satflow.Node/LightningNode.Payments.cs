@@ -1,8 +1,6 @@
-using Satflow.Lightning.Channels;
 using Satflow.Lightning.Invoices;
-using Satflow.Lightning.Routing;
+using Satflow.Lightning.Payments;
 using Satflow.Lightning.Types;
-using Satflow.Node.Payments;
 using Satflow.Payments;
 using Satflow.Storage;
 
@@ -19,16 +17,32 @@ public sealed partial class LightningNode
         Invoices.CreateAsync(amount, description, expirySeconds, _options.FinalCltvExpiryDelta, cancellationToken);
 
     /// <summary>
-    /// Pays a BOLT 11 invoice of a direct peer: records the payment as pending, offers the HTLC and returns. The outcome
-    /// arrives as the peer answers (<see cref="WaitForPaymentAsync"/>, <see cref="LookupPaymentAsync"/>).
+    /// Pays a BOLT 11 invoice through the network with the default limits; see
+    /// <see cref="PayInvoiceAsync(string, MilliSatoshi?, PaymentOptions, CancellationToken)"/>.
     /// </summary>
     /// <param name="bolt11">The invoice.</param>
     /// <param name="amount">The amount when the invoice has none (otherwise null or equal to it).</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>The payment record: pending, or failed when no channel could carry it.</returns>
-    /// <exception cref="NodeOperationRefusedException">Bad or expired invoice, no channel with the payee, or the hash was already paid.</exception>
-    public async Task<OutgoingPaymentRecord> PayInvoiceAsync(string bolt11, MilliSatoshi? amount = null, CancellationToken cancellationToken = default)
+    /// <returns>The payment record: pending, or already settled or failed.</returns>
+    /// <exception cref="NodeOperationRefusedException">Bad or expired invoice, no route to the payee, or the hash was already paid.</exception>
+    public Task<OutgoingPaymentRecord> PayInvoiceAsync(string bolt11, MilliSatoshi? amount = null, CancellationToken cancellationToken = default) =>
+        PayInvoiceAsync(bolt11, amount, PaymentOptions.Default, cancellationToken);
+
+    /// <summary>
+    /// Pays a BOLT 11 invoice through the network: finds routes (the invoice's route hints included; split into
+    /// several parts when the payee supports <c>basic_mpp</c> and no single route has the liquidity), records the
+    /// payment as pending, sends the parts and returns. Failed parts are retried on other routes until the timeout;
+    /// the outcome arrives later (<see cref="WaitForPaymentAsync"/>, <see cref="LookupPaymentAsync"/>).
+    /// </summary>
+    /// <param name="bolt11">The invoice.</param>
+    /// <param name="amount">The amount when the invoice has none (otherwise null or equal to it).</param>
+    /// <param name="options">Fee limit, timeout, attempt and part limits.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The payment record: pending, or already settled or failed.</returns>
+    /// <exception cref="NodeOperationRefusedException">Bad or expired invoice, no route to the payee, or the hash was already paid.</exception>
+    public async Task<OutgoingPaymentRecord> PayInvoiceAsync(string bolt11, MilliSatoshi? amount, PaymentOptions options, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(bolt11);
         if (!Bolt11Invoice.TryDecode(bolt11, out var invoice, out var error))
         {
@@ -48,18 +62,34 @@ public sealed partial class LightningNode
         }
         var toPay = invoice.Amount ?? amount ?? throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, "The invoice has no amount: give one.");
         var delta = (uint)Math.Min(invoice.MinFinalCltvExpiryDelta, 10_000);
-        return await SendPaymentAsync(invoice.PayeeNodeId, invoice.PaymentHash, toPay, invoice.PaymentSecret, null, invoice.Encoded, delta, cancellationToken).ConfigureAwait(false);
+        var hints = invoice.RouteHints
+            .Select(h => (IReadOnlyList<Lightning.Routing.RouteHintHop>)[.. h.Select(x => new Lightning.Routing.RouteHintHop(x.NodeId, x.ShortChannelId, x.FeeBaseMsat, x.FeeProportionalMillionths, x.CltvExpiryDelta))])
+            .ToList();
+        var mpp = Lightning.Features.FeatureRegistry.BasicMpp.IsSetIn(invoice.Features);
+        return await SendPaymentAsync(invoice.PayeeNodeId, invoice.PaymentHash, toPay, invoice.PaymentSecret, null, invoice.Encoded, delta, cancellationToken, hints, mpp, options).ConfigureAwait(false);
     }
 
-    /// <summary>Sends a spontaneous payment to a direct peer (the preimage travels in onion TLV 5482373484).</summary>
-    /// <param name="destination">The peer.</param>
+    /// <summary>Sends a spontaneous payment (the preimage travels in onion TLV 5482373484) with the default limits.</summary>
+    /// <param name="destination">The recipient (any node the network graph or our channels reach).</param>
     /// <param name="amount">The amount.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>The payment record (pending, or failed when no channel could carry it).</returns>
-    public async Task<OutgoingPaymentRecord> KeysendAsync(NodeId destination, MilliSatoshi amount, CancellationToken cancellationToken = default)
+    /// <returns>The payment record (pending, or already settled or failed).</returns>
+    /// <exception cref="NodeOperationRefusedException">No route to the recipient.</exception>
+    public Task<OutgoingPaymentRecord> KeysendAsync(NodeId destination, MilliSatoshi amount, CancellationToken cancellationToken = default) =>
+        KeysendAsync(destination, amount, PaymentOptions.Default, cancellationToken);
+
+    /// <summary>Sends a spontaneous payment through the network (one part; retried on other routes until the timeout).</summary>
+    /// <param name="destination">The recipient.</param>
+    /// <param name="amount">The amount.</param>
+    /// <param name="options">Fee limit, timeout and attempt limit.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The payment record (pending, or already settled or failed).</returns>
+    /// <exception cref="NodeOperationRefusedException">No route to the recipient.</exception>
+    public async Task<OutgoingPaymentRecord> KeysendAsync(NodeId destination, MilliSatoshi amount, PaymentOptions options, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var preimage = new PaymentPreimage(RandomBytes32());
-        return await SendPaymentAsync(destination, preimage.Hash, amount, null, preimage, null, _options.FinalCltvExpiryDelta, cancellationToken).ConfigureAwait(false);
+        return await SendPaymentAsync(destination, preimage.Hash, amount, null, preimage, null, _options.FinalCltvExpiryDelta, cancellationToken, [], false, options).ConfigureAwait(false);
     }
 
     /// <summary>Waits for a payment's outcome (returns at once when it is already settled or failed).</summary>
@@ -104,57 +134,33 @@ public sealed partial class LightningNode
     /// <summary>Blocks added to the final CLTV so a recipient a few blocks ahead of us still accepts the payment.</summary>
     internal const uint FinalCltvPadding = 6;
 
-    private async Task<OutgoingPaymentRecord> SendPaymentAsync(NodeId destination, PaymentHash hash, MilliSatoshi amount, PaymentSecret? secret, PaymentPreimage? keysend, string? bolt11, uint finalDelta, CancellationToken cancellationToken)
+    private async Task<OutgoingPaymentRecord> SendPaymentAsync(NodeId destination, PaymentHash hash, MilliSatoshi amount, PaymentSecret? secret, PaymentPreimage? keysend, string? bolt11, uint finalDelta,
+        CancellationToken cancellationToken, IReadOnlyList<IReadOnlyList<Lightning.Routing.RouteHintHop>> hints, bool mpp, PaymentOptions options)
     {
-        if (amount.Value == 0)
+        if (amount.Value == 0 || amount > MilliSatoshi.MaxMoney)
         {
-            throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, "A payment needs a positive amount.");
+            throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, "A payment needs a positive amount (at most 21 million BTC).");
         }
         if (destination == NodeId)
         {
             throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, "This node does not pay itself.");
         }
+        if (options.Timeout is { } t && t <= TimeSpan.Zero || options.MaxAttempts < 1 || options.MaxParts < 1)
+        {
+            throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, "The timeout, attempt and part limits must be positive.");
+        }
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var candidates = _channels.Values.Where(s => s.Peer == destination).ToList();
-            if (candidates.Count == 0)
-            {
-                throw new NodeOperationRefusedException(NodeErrorReason.NoRoute, $"No channel with {destination}: this node pays direct peers only.");
-            }
             if (_height < 0)
             {
                 throw new NodeOperationRefusedException(NodeErrorReason.ChannelNotReady, "The node has not seen the chain yet.");
             }
-            var usable = candidates.Where(s => s.Channel.State == ChannelState.Normal && !s.Channel.IsOffline)
-                .OrderByDescending(s => s.Channel.AvailableToSend.Value).FirstOrDefault();
-            OutgoingPaymentRecord record;
-            try
-            {
-                record = await Payments.BeginAsync(hash, amount, destination, bolt11, cancellationToken).ConfigureAwait(false);
-            }
-            catch (DuplicatePaymentException e)
-            {
-                throw new NodeOperationRefusedException(NodeErrorReason.AlreadyPaid, $"Payment hash {hash} is already {e.ExistingState.ToString().ToLowerInvariant()}: refusing to pay it twice.", e);
-            }
-            if (usable is null)
-            {
-                return await Payments.FailAsync(hash, PaymentFailureReason.NoRoute, $"No usable channel with {destination} (not ready, offline or closing).", cancellationToken).ConfigureAwait(false);
-            }
-            // Padding (added by SendPartUnlockedAsync): the recipient may already have seen blocks we have not (each
-            // node follows the chain on its own poll); without it a payment made right after blocks were mined is
-            // refused as "final CLTV too soon" (seen in the two-process CLI test). LND pads by 3; we use the anti-reorg depth.
-            var route = new Route(NodeId, [new RouteHop(usable.ShortChannelId ?? default, destination, amount, MilliSatoshi.Zero, checked((int)finalDelta))], amount);
-            try
-            {
-                await SendPartUnlockedAsync(new PartRequest(hash, route, secret, amount, keysend, 0), cancellationToken).ConfigureAwait(false);
-            }
-            catch (NodeOperationRefusedException e)
-            {
-                var reason = e.Reason == NodeErrorReason.InsufficientFunds ? PaymentFailureReason.InsufficientBalance : PaymentFailureReason.NoRoute;
-                return await Payments.FailAsync(hash, reason, e.Message, cancellationToken).ConfigureAwait(false);
-            }
-            return record;
+            // The padding SendPartUnlockedAsync adds to every hop (FinalCltvPadding) is not part of the route's deltas.
+            var parameters = new PaymentParameters(destination, hash, secret, amount, checked((int)finalDelta), _deps.Time.GetUtcNow() + (options.Timeout ?? PaymentOptions.DefaultTimeout),
+                options.FeeLimitFor(amount), options.MaxAttempts, mpp && secret is not null && options.MaxParts > 1, options.MaxParts, hints.Count == 0 ? null : hints,
+                MaxCltvExpiryDelta: 2016 - (int)FinalCltvPadding);
+            return await StartSessionUnlockedAsync(parameters, keysend, bolt11, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -40,8 +40,8 @@ public enum PaymentFailureReason
 /// </summary>
 public sealed record OutgoingPaymentRecord
 {
-    /// <summary>The record format version written by <see cref="Encode"/>.</summary>
-    public const byte CurrentVersion = 1;
+    /// <summary>The record format version written by <see cref="Encode"/> when the routing fields are set (version 1 otherwise).</summary>
+    public const byte CurrentVersion = 2;
 
     /// <summary>The payment hash; the record's key.</summary>
     public required PaymentHash PaymentHash { get; init; }
@@ -79,12 +79,22 @@ public sealed record OutgoingPaymentRecord
     /// <summary>A human-readable failure description, when failed.</summary>
     public string? FailureMessage { get; init; }
 
-    /// <summary>Encodes the record: version byte 1, then fixed big-endian fields (see docs/payments.md).</summary>
+    /// <summary>How many HTLCs (parts, first tries and retries) were sent for the payment; null for records of version 1.</summary>
+    public uint? HtlcAttempts { get; init; }
+
+    /// <summary>How many parts the recipient settled (more than one for a multi-part payment); null for records of version 1.</summary>
+    public uint? Parts { get; init; }
+
+    /// <summary>
+    /// Encodes the record: version byte 1, then fixed big-endian fields (see docs/payments.md); version 2 (written when
+    /// <see cref="HtlcAttempts"/> or <see cref="Parts"/> is set) appends both as optional 32-bit fields.
+    /// </summary>
     /// <returns>The bytes to store.</returns>
     public byte[] Encode()
     {
         var w = new RecordWriter();
-        w.U8(CurrentVersion);
+        var version = HtlcAttempts.HasValue || Parts.HasValue ? CurrentVersion : (byte)1;
+        w.U8(version);
         w.B32(PaymentHash.Value);
         w.U64(Amount.Value);
         w.Raw(Destination.Span);
@@ -101,6 +111,11 @@ public sealed record OutgoingPaymentRecord
             w.U8((byte)reason);
         }
         w.OptionalString(FailureMessage);
+        if (version >= 2)
+        {
+            w.OptionalU64(HtlcAttempts);
+            w.OptionalU64(Parts);
+        }
         return w.ToArray();
     }
 
@@ -112,7 +127,7 @@ public sealed record OutgoingPaymentRecord
     {
         var r = new RecordReader(data);
         var version = r.U8();
-        if (version != CurrentVersion)
+        if (version is not (1 or CurrentVersion))
         {
             throw new PaymentRecordCorruptException($"Unknown payment record version {version} (this build reads version {CurrentVersion}).");
         }
@@ -131,6 +146,13 @@ public sealed record OutgoingPaymentRecord
         var fee = r.OptionalU64() is { } f ? RecordReader.Amount(f) : (MilliSatoshi?)null;
         var failure = r.Bool() ? RecordReader.Enum<PaymentFailureReason>(r.U8()) : (PaymentFailureReason?)null;
         var failureMessage = r.OptionalString();
+        uint? htlcAttempts = null;
+        uint? parts = null;
+        if (version >= 2)
+        {
+            htlcAttempts = r.OptionalU64() is { } h ? (h <= uint.MaxValue ? (uint)h : throw new PaymentRecordCorruptException("Payment record's HTLC attempt count is out of range.")) : null;
+            parts = r.OptionalU64() is { } n ? (n <= uint.MaxValue ? (uint)n : throw new PaymentRecordCorruptException("Payment record's part count is out of range.")) : null;
+        }
         r.End();
 
         if (attempts == 0)
@@ -169,6 +191,8 @@ public sealed record OutgoingPaymentRecord
             Fee = fee,
             FailureReason = failure,
             FailureMessage = failureMessage,
+            HtlcAttempts = htlcAttempts,
+            Parts = parts,
         };
     }
 }

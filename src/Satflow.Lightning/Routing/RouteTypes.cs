@@ -68,16 +68,29 @@ public sealed record BlindedPathCandidate(
 /// <param name="MaxHops">Largest number of channels (an onion holds at most 20 hops).</param>
 /// <param name="ExcludedChannels">Channels never used.</param>
 /// <param name="ExcludedNodes">Nodes never used as intermediate hops.</param>
+/// <param name="FirstHops">
+/// The payer's own usable channels with their exact sendable balances. When set, only these channels leave the payer
+/// (graph channels of the payer not listed are ignored, channels missing from the graph such as unannounced ones are
+/// added), their liquidity is exact instead of estimated, and the payer need not be in the graph.
+/// </param>
 public sealed record RouteConstraints(
     MilliSatoshi? MaxFee = null,
     int MaxCltvExpiryDelta = 2016,
     int MaxHops = 20,
     IReadOnlySet<ShortChannelId>? ExcludedChannels = null,
-    IReadOnlySet<NodeId>? ExcludedNodes = null)
+    IReadOnlySet<NodeId>? ExcludedNodes = null,
+    IReadOnlyList<FirstHop>? FirstHops = null)
 {
     /// <summary>No fee limit, 2016 blocks, 20 hops, nothing excluded.</summary>
     public static RouteConstraints Default { get; } = new();
 }
+
+/// <summary>One of the payer's own channels, used as the first hop of a route with its exact sendable balance.</summary>
+/// <param name="ShortChannelId">The channel (real or alias short channel id, as the peer knows it).</param>
+/// <param name="Peer">The node at the other end.</param>
+/// <param name="AvailableToSend">What the channel can send now (one HTLC of at most this amount).</param>
+/// <param name="HtlcMinimum">The smallest HTLC the peer accepts.</param>
+public sealed record FirstHop(ShortChannelId ShortChannelId, NodeId Peer, MilliSatoshi AvailableToSend, MilliSatoshi HtlcMinimum = default);
 
 /// <summary>Why no route was returned.</summary>
 public enum RouteFailureReason

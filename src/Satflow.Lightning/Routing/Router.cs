@@ -233,7 +233,14 @@ public static class Router
             return RouteResult.Fail(RouteFailureReason.InvalidRequest, "The final CLTV delta, hop limit and CLTV limit must not be negative (at least one hop).");
         }
 
-        if (!graph.TryGetNodeIndex(source, out var s) || graph.ChannelsAt(s).Count == 0)
+        if (constraints.FirstHops is { } firstHops)
+        {
+            if (!firstHops.Any(h => h.AvailableToSend.Value > 0))
+            {
+                return RouteResult.Fail(RouteFailureReason.SourceHasNoChannels, "Our node has no usable channel with a balance to send.");
+            }
+        }
+        else if (!graph.TryGetNodeIndex(source, out var s) || graph.ChannelsAt(s).Count == 0)
         {
             return RouteResult.Fail(RouteFailureReason.SourceHasNoChannels, "Our node has no channels in the graph.");
         }
@@ -250,7 +257,7 @@ public static class Router
         private readonly RouteConstraints _constraints;
         private readonly NodeId _sourceId;
         private readonly int _graphNodes;
-        private readonly int _source;
+        private int _source;
         private readonly List<NodeId> _virtualNodes = [];
         private readonly Dictionary<NodeId, int> _virtualIndex = [];
         private readonly List<VirtualEdge> _edges = [];
@@ -258,6 +265,8 @@ public static class Router
         private readonly HashSet<int> _excludedNodes = [];
         private readonly HashSet<int> _excludedChannels = [];
         private Dictionary<int, ulong>? _inFlight;
+        private Dictionary<int, ulong>? _firstHopLiquidity;
+        private readonly Dictionary<ShortChannelId, ulong> _firstHopUsed = [];
         private IReadOnlyList<BlindedPathCandidate>? _blinded;
         private int _target;
         private NodeId _targetId;
@@ -279,7 +288,12 @@ public static class Router
             _constraints = constraints;
             _sourceId = source;
             _graphNodes = graph.NodeCount;
-            graph.TryGetNodeIndex(source, out _source);
+            if (!graph.TryGetNodeIndex(source, out _source))
+            {
+                _source = Resolve(source);
+            }
+
+            AddFirstHops(constraints.FirstHops);
             if (constraints.ExcludedNodes is { } nodes)
             {
                 foreach (var n in nodes)
@@ -303,17 +317,48 @@ public static class Router
             }
         }
 
+        private void AddFirstHops(IReadOnlyList<FirstHop>? firstHops)
+        {
+            if (firstHops is null)
+            {
+                return;
+            }
+
+            _firstHopLiquidity = [];
+            foreach (var hop in firstHops)
+            {
+                if (hop.AvailableToSend.Value == 0 || _constraints.ExcludedChannels?.Contains(hop.ShortChannelId) == true)
+                {
+                    continue;
+                }
+
+                if (_source < _graphNodes && _graph.TryGetChannelIndex(hop.ShortChannelId, out var c)
+                    && (_graph.Node1(c) == _source || _graph.Node2(c) == _source)
+                    && _graph.NodeAt(_graph.Node1(c) == _source ? _graph.Node2(c) : _graph.Node1(c)) == hop.Peer)
+                {
+                    _firstHopLiquidity[c] = hop.AvailableToSend.Value;
+                    continue;
+                }
+
+                var policy = new ChannelPolicy(0, 0, 0, hop.HtlcMinimum, hop.AvailableToSend);
+                AddEdge(new VirtualEdge(_source, Resolve(hop.Peer), policy, hop.ShortChannelId, -1, FirstHop: true));
+            }
+        }
+
+        private ulong FirstHopUsed(ShortChannelId scid) => _firstHopUsed.Count == 0 ? 0 : _firstHopUsed.GetValueOrDefault(scid);
+
         public RouteResult? SetTarget(NodeId target, IReadOnlyList<IReadOnlyList<RouteHintHop>>? hints)
         {
             _targetId = target;
             var usableHints = hints?.Where(h => h is { Count: > 0 }).ToList() ?? [];
             var known = _graph.TryGetNodeIndex(target, out var t);
-            if (!known && usableHints.Count == 0)
+            var directPeer = _constraints.FirstHops?.Any(h => h.Peer == target && h.AvailableToSend.Value > 0) == true;
+            if (!known && usableHints.Count == 0 && !directPeer)
             {
                 return RouteResult.Fail(RouteFailureReason.RecipientUnknown, $"The recipient {target} is not in the network graph and the invoice has no route hints.");
             }
 
-            if (known && _graph.ChannelsAt(t).Count == 0 && usableHints.Count == 0)
+            if (known && _graph.ChannelsAt(t).Count == 0 && usableHints.Count == 0 && !directPeer)
             {
                 return RouteResult.Fail(RouteFailureReason.RecipientHasNoChannels, $"The recipient {target} has no channels and the invoice has no route hints.");
             }
@@ -353,7 +398,7 @@ public static class Router
             }
 
             _blinded = paths;
-            _target = _graphNodes;
+            _target = _graphNodes + _virtualNodes.Count;
             _virtualNodes.Add(default);
             for (var i = 0; i < paths.Count; i++)
             {
@@ -367,7 +412,7 @@ public static class Router
                 AddEdge(new VirtualEdge(intro, _target, policy, default, i));
             }
 
-            if (_edges.Count == 0)
+            if (!_incoming.ContainsKey(_target))
             {
                 return RouteResult.Fail(RouteFailureReason.RecipientUnknown, "No introduction node of the blinded paths is in the network graph.");
             }
@@ -392,6 +437,21 @@ public static class Router
         private ulong UsableCapacity(int node, bool outgoing)
         {
             UInt128 total = 0;
+            if (outgoing && node == _source && _firstHopLiquidity is not null)
+            {
+                foreach (var liquidity in _firstHopLiquidity.Values)
+                {
+                    total += liquidity;
+                }
+
+                foreach (var edge in _edges.Where(e => e.FirstHop))
+                {
+                    total += edge.Policy.HtlcMaximum.Value;
+                }
+
+                return (ulong)UInt128.Min(total, ulong.MaxValue);
+            }
+
             foreach (var c in _graph.ChannelsAt(node))
             {
                 var nodeIsFirst = _graph.Node1(c) == node;
@@ -407,6 +467,12 @@ public static class Router
 
         public void Reserve(Route route)
         {
+            if (_firstHopLiquidity is not null && route.Hops.Count > 0)
+            {
+                var first = route.Hops[0];
+                _firstHopUsed[first.ShortChannelId] = FirstHopUsed(first.ShortChannelId) + first.Amount.Value;
+            }
+
             var from = _source;
             foreach (var hop in route.Hops)
             {
@@ -552,6 +618,19 @@ public static class Router
                             continue;
                         }
 
+                        if (u == _source && _firstHopLiquidity is not null)
+                        {
+                            // Our own channel: the balance is known exactly, no fee and no liquidity guess.
+                            if (!_firstHopLiquidity.TryGetValue(c, out var liquidity) || amountIn > liquidity - Math.Min(liquidity, FirstHopUsed(_graph.ScidAt(c)))
+                                || _cost[v] + parameters.BasePenaltyMsat >= _cost[u])
+                            {
+                                continue;
+                            }
+
+                            Relax(v, u, default, parameters.BasePenaltyMsat, chargeFee: false, (2 * c) + direction, maxTotal, maxCltv);
+                            continue;
+                        }
+
                         ref readonly var slot = ref _graph.PolicyAt(c, direction);
                         if (!slot.Present || slot.Policy.Disabled)
                         {
@@ -588,7 +667,8 @@ public static class Router
                     {
                         var edge = _edges[e];
                         var u = edge.From;
-                        if (_settled[u] || amountIn < edge.Policy.HtlcMinimum.Value || amountIn > edge.Policy.HtlcMaximum.Value)
+                        if (_settled[u] || amountIn < edge.Policy.HtlcMinimum.Value || amountIn > edge.Policy.HtlcMaximum.Value
+                            || (edge.FirstHop && amountIn > edge.Policy.HtlcMaximum.Value - Math.Min(edge.Policy.HtlcMaximum.Value, FirstHopUsed(edge.ShortChannelId))))
                         {
                             continue;
                         }
@@ -654,7 +734,7 @@ public static class Router
 
                 var scid = code >= 0 ? _graph.ScidAt(code >> 1) : _edges[~code].ShortChannelId;
                 var fee = next == _target ? 0 : _amount[next] - _amount[_nextNode[next]];
-                hops.Add(new RouteHop(scid, NodeAt(next), new MilliSatoshi(_amount[next]), new MilliSatoshi(fee), _cltv[next], code < 0));
+                hops.Add(new RouteHop(scid, NodeAt(next), new MilliSatoshi(_amount[next]), new MilliSatoshi(fee), _cltv[next], code < 0 && !_edges[~code].FirstHop));
                 node = next;
             }
 
@@ -686,7 +766,8 @@ public static class Router
                         var n1 = _graph.Node1(c);
                         var u = n1 == v ? _graph.Node2(c) : n1;
                         ref readonly var slot = ref _graph.PolicyAt(c, n1 == v ? 1 : 0);
-                        if (_hops[u] < 0 && slot.Present && !slot.Policy.Disabled && !_excludedChannels.Contains(c))
+                        var usable = u == _source && _firstHopLiquidity is not null ? _firstHopLiquidity.ContainsKey(c) : slot.Present && !slot.Policy.Disabled;
+                        if (_hops[u] < 0 && usable && !_excludedChannels.Contains(c))
                         {
                             _hops[u] = _hops[v] + 1;
                             queue.Enqueue(u);
@@ -736,6 +817,6 @@ public static class Router
             return true;
         }
 
-        private readonly record struct VirtualEdge(int From, int To, ChannelPolicy Policy, ShortChannelId ShortChannelId, int BlindedIndex);
+        private readonly record struct VirtualEdge(int From, int To, ChannelPolicy Policy, ShortChannelId ShortChannelId, int BlindedIndex, bool FirstHop = false);
     }
 }
