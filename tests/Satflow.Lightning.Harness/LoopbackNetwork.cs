@@ -40,6 +40,9 @@ public sealed record LoopbackNetworkOptions
     /// <summary>Progress lines (setup steps), e.g. to the test output.</summary>
     public Action<string>? Progress { get; init; }
 
+    /// <summary>How often the host drives each node's payment timers (<see cref="LightningNode.ProcessPaymentTimersAsync"/>: retries that are due, deadlines).</summary>
+    public TimeSpan TimerInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>A distinct byte per network so two networks in one process derive different keys.</summary>
     public byte SeedTag { get; init; } = 0x6c;
 }
@@ -93,6 +96,8 @@ public sealed class LoopbackNetwork : IAsyncDisposable
 {
     private readonly List<LoopbackNode> _nodes = [];
     private readonly SemaphoreSlim _mining = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private Task _timers = Task.CompletedTask;
     private static readonly Script BurnScript = new Key(Enumerable.Range(7, 32).Select(i => (byte)i).ToArray()).PubKey.WitHash.ScriptPubKey;
 
     private LoopbackNetwork(LoopbackNetworkOptions options)
@@ -137,6 +142,7 @@ public sealed class LoopbackNetwork : IAsyncDisposable
             await network.MineAsync(OnChainWallet.CoinbaseMaturity - 1, null, cancellationToken, feedNodes: false).ConfigureAwait(false);
             await network.MineAsync(1, null, cancellationToken).ConfigureAwait(false);
             network.Report($"wallets funded at height {network.Chain.Height}");
+            network._timers = network.TimerLoopAsync(network._stop.Token);
             return network;
         }
         catch
@@ -326,12 +332,34 @@ public sealed class LoopbackNetwork : IAsyncDisposable
         }
     }
 
+    private async Task TimerLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Options.TimerInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                foreach (var node in _nodes)
+                {
+                    await node.Node.ProcessPaymentTimersAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped.
+        }
+    }
+
     /// <summary>Every HTLC pending on any channel of any node.</summary>
     public int PendingHtlcCount() => _nodes.Sum(n => n.Node.ListChannels().Sum(c => c.PendingHtlcs));
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _timers.ConfigureAwait(false);
+        _stop.Dispose();
         foreach (var node in _nodes)
         {
             await node.Node.DisposeAsync().ConfigureAwait(false);
