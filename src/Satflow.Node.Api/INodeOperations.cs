@@ -105,4 +105,13 @@ public interface INodeOperations
     /// <summary>One outgoing payment.</summary>
     /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/>.</exception>
     Task<PaymentInfo> GetPaymentAsync(PaymentHash paymentHash, CancellationToken cancellationToken);
+
+    /// <summary>The forwarding history, oldest first.</summary>
+    Task<IReadOnlyList<ForwardInfo>> ListForwardsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Sets a channel's forwarding policy and returns it as stored.</summary>
+    /// <param name="policy">The channel and its new policy.</param>
+    /// <param name="cancellationToken">Abandons the wait.</param>
+    /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/> for an unknown channel, <see cref="NodeErrorCode.InvalidArgument"/> for an inconsistent policy.</exception>
+    Task<ChannelPolicyInfo> SetChannelPolicyAsync(ChannelPolicyInfo policy, CancellationToken cancellationToken);
 }

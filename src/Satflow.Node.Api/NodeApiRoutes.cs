@@ -10,7 +10,7 @@ using Satflow.Lightning.Types;
 namespace Satflow.Node.Api;
 
 /// <summary>The route table and handlers: request parsing and validation, then one <see cref="INodeOperations"/> call.</summary>
-internal static class NodeApiRoutes
+internal static partial class NodeApiRoutes
 {
     /// <summary>BOLT 11 <c>d</c> fields are at most 639 bytes (a 10-bit data length of 5-bit groups).</summary>
     internal const int MaxDescriptionBytes = 639;
@@ -60,6 +60,9 @@ internal static class NodeApiRoutes
             async (c, n) => await OkAsync(c, await n.ListPaymentsAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
         new(new("GET", "/v1/payments/{payment_hash}", "One outgoing payment."),
             async (c, n) => await OkAsync(c, await n.GetPaymentAsync(ParseHash(RouteValue(c, "payment_hash")), c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
+        new(new("GET", "/v1/forwards", "The forwarding history, oldest first."),
+            async (c, n) => await OkAsync(c, await n.ListForwardsAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
+        new(new("POST", "/v1/channels/{channel}/policy", "Set a channel's forwarding policy: {\"base_fee_msat\", \"fee_ppm\", \"cltv_delta\", \"htlc_min_msat\"?, \"htlc_max_msat\"?}."), SetChannelPolicyAsync),
     ];
 
     public static void Map(WebApplication app, INodeOperations node)

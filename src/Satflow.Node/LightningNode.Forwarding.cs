@@ -197,7 +197,8 @@ public sealed partial class LightningNode
         {
             return Refuse(FailureMessage.Simple(FailureCode.UnknownNextPeer), $"no channel {scid}");
         }
-        var update = BuildChannelUpdate(target).Encode();
+        byte[]? signedUpdate = null;
+        byte[] Update() => signedUpdate ??= BuildChannelUpdate(target).Encode();
         if (target.Channel.State is ChannelState.NegotiatingClose or ChannelState.Closed or ChannelState.ForceClosed or ChannelState.LocalDataLoss
             && !_channels.Values.Any(s => s.Peer == target.Peer && s.Channel.State == ChannelState.Normal))
         {
@@ -206,30 +207,30 @@ public sealed partial class LightningNode
         var outgoing = SelectOutgoingChannel(scid, target.Peer, amount);
         if (outgoing is null)
         {
-            return Refuse(FailureMessage.TemporaryChannelFailure(update), $"channel {scid} is offline or not ready");
+            return Refuse(FailureMessage.TemporaryChannelFailure(Update()), $"channel {scid} is offline or not ready");
         }
         var policy = GetChannelPolicy(target.ChannelId);
         if (amount.Value == 0 || amount < policy.HtlcMinimum)
         {
-            return Refuse(FailureMessage.AmountBelowMinimum(htlc.Amount, update), $"{amount.Value} msat is below the minimum {policy.HtlcMinimum.Value} msat");
+            return Refuse(FailureMessage.AmountBelowMinimum(htlc.Amount, Update()), $"{amount.Value} msat is below the minimum {policy.HtlcMinimum.Value} msat");
         }
         if (policy.HtlcMaximum is { } maximum && amount > maximum)
         {
-            return Refuse(FailureMessage.TemporaryChannelFailure(update), $"{amount.Value} msat is above the maximum {maximum.Value} msat");
+            return Refuse(FailureMessage.TemporaryChannelFailure(Update()), $"{amount.Value} msat is above the maximum {maximum.Value} msat");
         }
         var fee = policy.FeeFor(amount);
         if (htlc.Amount < amount || (htlc.Amount - amount) < fee)
         {
-            return Refuse(FailureMessage.FeeInsufficient(htlc.Amount, update), $"{htlc.Amount.Value} msat in for {amount.Value} msat out pays less than the fee {fee.Value} msat");
+            return Refuse(FailureMessage.FeeInsufficient(htlc.Amount, Update()), $"{htlc.Amount.Value} msat in for {amount.Value} msat out pays less than the fee {fee.Value} msat");
         }
         if ((ulong)htlc.CltvExpiry < (ulong)outgoingCltv + policy.CltvExpiryDelta)
         {
-            return Refuse(FailureMessage.IncorrectCltvExpiry(htlc.CltvExpiry, update), $"incoming expiry {htlc.CltvExpiry} is less than {policy.CltvExpiryDelta} blocks above the outgoing {outgoingCltv}");
+            return Refuse(FailureMessage.IncorrectCltvExpiry(htlc.CltvExpiry, Update()), $"incoming expiry {htlc.CltvExpiry} is less than {policy.CltvExpiryDelta} blocks above the outgoing {outgoingCltv}");
         }
         var height = (ulong)Math.Max(0, _height);
         if (outgoingCltv < height + MinOutgoingCltvBlocks)
         {
-            return Refuse(FailureMessage.ExpiryTooSoon(update), $"outgoing expiry {outgoingCltv} is less than {MinOutgoingCltvBlocks} blocks above the tip {height}");
+            return Refuse(FailureMessage.ExpiryTooSoon(Update()), $"outgoing expiry {outgoingCltv} is less than {MinOutgoingCltvBlocks} blocks above the tip {height}");
         }
         if (outgoingCltv > height + MaxOutgoingCltvBlocks)
         {
@@ -237,7 +238,7 @@ public sealed partial class LightningNode
         }
         if (outgoing.Channel.AvailableToSend < amount)
         {
-            return Refuse(FailureMessage.TemporaryChannelFailure(update), $"channel {scid} cannot send {amount.Value} msat now");
+            return Refuse(FailureMessage.TemporaryChannelFailure(Update()), $"channel {scid} cannot send {amount.Value} msat now");
         }
         ChannelOutput output;
         ulong outgoingId;
@@ -248,8 +249,8 @@ public sealed partial class LightningNode
         catch (ChannelUpdateRefusedException e)
         {
             return e.Reason == ChannelRefusalReason.BelowHtlcMinimum
-                ? Refuse(FailureMessage.AmountBelowMinimum(htlc.Amount, update), e.Message)
-                : Refuse(FailureMessage.TemporaryChannelFailure(update), e.Message);
+                ? Refuse(FailureMessage.AmountBelowMinimum(htlc.Amount, Update()), e.Message)
+                : Refuse(FailureMessage.TemporaryChannelFailure(Update()), e.Message);
         }
         record = record with { OutgoingChannelId = outgoing.ChannelId, OutgoingHtlcId = outgoingId, OutgoingShortChannelId = outgoing.ShortChannelId ?? scid, Status = ForwardStatus.Pending };
         _forwards[(incoming.ChannelId, htlc.HtlcId)] = record;

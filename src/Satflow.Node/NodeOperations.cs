@@ -185,6 +185,26 @@ public sealed class NodeOperations : INodeOperations
         ToApi(await _node.LookupPaymentAsync(paymentHash, cancellationToken).ConfigureAwait(false)
             ?? throw new NodeOperationException(NodeErrorCode.NotFound, $"No payment {paymentHash}."));
 
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<ForwardInfo>> ListForwardsAsync(CancellationToken cancellationToken) =>
+        [.. (await _node.ListForwardsAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Select(f => new ForwardInfo(
+            f.IncomingChannelId, f.IncomingShortChannelId, f.OutgoingChannelId, f.OutgoingShortChannelId, f.PaymentHash,
+            f.IncomingAmount, f.OutgoingAmount, f.FeeEarned,
+            f.Status switch { Persistence.ForwardStatus.Settled => ForwardState.Settled, Persistence.ForwardStatus.Failed => ForwardState.Failed, _ => ForwardState.Pending },
+            f.FailureReason, f.ReceivedAt, f.ResolvedAt))];
+
+    /// <inheritdoc />
+    public Task<ChannelPolicyInfo> SetChannelPolicyAsync(ChannelPolicyInfo policy, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return Call(async () =>
+        {
+            await _node.SetChannelPolicyAsync(policy.ChannelId, new ForwardingPolicy(policy.BaseFee, policy.FeePpm, policy.CltvDelta, policy.HtlcMinimum, policy.HtlcMaximum), cancellationToken).ConfigureAwait(false);
+            var stored = _node.GetChannelPolicy(policy.ChannelId);
+            return new ChannelPolicyInfo(policy.ChannelId, stored.BaseFee, stored.FeeProportionalMillionths, stored.CltvExpiryDelta, stored.HtlcMinimum, stored.HtlcMaximum);
+        });
+    }
+
     private async Task<OutgoingPaymentRecord> WaitAsync(OutgoingPaymentRecord record, CancellationToken cancellationToken)
     {
         if (record.State != OutgoingPaymentState.Pending)

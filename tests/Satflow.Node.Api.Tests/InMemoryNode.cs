@@ -335,4 +335,33 @@ public sealed class InMemoryNode : INodeOperations
                 ?? throw new NodeOperationException(NodeErrorCode.NotFound, $"no payment with payment hash {paymentHash}"));
         }
     }
+
+    /// <summary>The forwarding history the fake reports (tests add entries).</summary>
+    public List<ForwardInfo> Forwards { get; } = [];
+
+    /// <summary>Policies set through the API, by channel.</summary>
+    public Dictionary<ChannelId, ChannelPolicyInfo> Policies { get; } = [];
+
+    public Task<IReadOnlyList<ForwardInfo>> ListForwardsAsync(CancellationToken cancellationToken)
+    {
+        Enter("forwards");
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<ForwardInfo>>([.. Forwards]);
+        }
+    }
+
+    public Task<ChannelPolicyInfo> SetChannelPolicyAsync(ChannelPolicyInfo policy, CancellationToken cancellationToken)
+    {
+        Enter("policy");
+        lock (_gate)
+        {
+            if (_channels.All(c => c.ChannelId != policy.ChannelId))
+            {
+                throw new NodeOperationException(NodeErrorCode.NotFound, $"no channel {policy.ChannelId}");
+            }
+            Policies[policy.ChannelId] = policy;
+            return Task.FromResult(policy);
+        }
+    }
 }

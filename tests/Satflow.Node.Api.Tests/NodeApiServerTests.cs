@@ -36,6 +36,7 @@ public sealed class NodeApiServerTests
         ("POST", "/v1/pay") => """{"bolt11":"lnbcrt1"}""",
         ("POST", "/v1/channels/restore") => $$"""{"backup":"{{Convert.ToBase64String(new byte[32])}}"}""",
         ("POST", "/v1/keysend") => $$"""{"node_id":"{{ValidNodeId}}","amount_msat":5000}""",
+        ("POST", "/v1/channels/{channel}/policy") => """{"base_fee_msat":1000,"fee_ppm":10,"cltv_delta":40}""",
         ("POST", _) => "{}",
         _ => null,
     };
@@ -133,6 +134,23 @@ public sealed class NodeApiServerTests
         var forced = await Ok("POST", "/v1/channels/{channel}/close", $"/v1/channels/{channel.GetProperty("channel_id").GetString()}/close", """{"force":true}""");
         Assert.Equal("force_closing", forced.GetProperty("state").GetString());
 
+        var policy = await Ok("POST", "/v1/channels/{channel}/policy", $"/v1/channels/{scid}/policy", """{"base_fee_msat":2000,"fee_ppm":150,"cltv_delta":40,"htlc_max_msat":90000000}""");
+        Assert.Equal(2000, policy.GetProperty("base_fee_msat").GetInt64());
+        Assert.Equal(150, policy.GetProperty("fee_ppm").GetInt64());
+        Assert.Equal(40, policy.GetProperty("cltv_delta").GetInt32());
+        Assert.Equal(1, policy.GetProperty("htlc_min_msat").GetInt64());
+        Assert.Equal(90_000_000, policy.GetProperty("htlc_max_msat").GetInt64());
+        Assert.Equal(channel.GetProperty("channel_id").GetString(), policy.GetProperty("channel_id").GetString());
+        api.Node.Forwards.Add(new ForwardInfo(new ChannelId(new Bytes32(new byte[32])), ShortChannelId.Parse("1x2x3"), null, ShortChannelId.Parse("4x5x6"),
+            new PaymentHash(new Bytes32(new byte[32])), new MilliSatoshi(10_100), new MilliSatoshi(10_000), MilliSatoshi.Zero, ForwardState.Failed, "fee_insufficient: test",
+            DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch));
+        var forwards = await Ok("GET", "/v1/forwards", "/v1/forwards");
+        var forward = Assert.Single(forwards.EnumerateArray());
+        Assert.Equal("failed", forward.GetProperty("state").GetString());
+        Assert.Equal(10_100, forward.GetProperty("amount_in_msat").GetInt64());
+        Assert.Equal("4x5x6", forward.GetProperty("outgoing_short_channel_id").GetString());
+        Assert.Equal(JsonValueKind.Null, forward.GetProperty("outgoing_channel_id").ValueKind);
+
         var gone = await Ok("DELETE", "/v1/peers/{node_id}", "/v1/peers/" + ValidNodeId);
         Assert.True(gone.GetProperty("disconnected").GetBoolean());
         Assert.Equal(0, (await Ok("GET", "/v1/peers", "/v1/peers")).GetArrayLength());
@@ -192,6 +210,11 @@ public sealed class NodeApiServerTests
         { "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}","address":"127.0.0.1:70000"}""", "invalid_argument", "between 1 and 65535" },
         { "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}","address":"::1:9735"}""", "invalid_argument", "[addr]:port" },
         { "/v1/peers", $$"""{"node_id":"{{ValidNodeId}}","address":"[nope]:9735"}""", "invalid_argument", "IPv6" },
+        { "/v1/channels/" + new string('a', 64) + "/policy", """{"fee_ppm":1,"cltv_delta":40}""", "invalid_argument", "base_fee_msat is required" },
+        { "/v1/channels/" + new string('a', 64) + "/policy", """{"base_fee_msat":1,"fee_ppm":1000001,"cltv_delta":40}""", "invalid_argument", "fee_ppm must be between" },
+        { "/v1/channels/" + new string('a', 64) + "/policy", """{"base_fee_msat":1,"fee_ppm":1,"cltv_delta":0}""", "invalid_argument", "cltv_delta must be between" },
+        { "/v1/channels/" + new string('a', 64) + "/policy", """{"base_fee_msat":1,"fee_ppm":1,"cltv_delta":40,"htlc_min_msat":10,"htlc_max_msat":5}""", "invalid_argument", "below htlc_min_msat" },
+        { "/v1/channels/nope/policy", """{"base_fee_msat":1,"fee_ppm":1,"cltv_delta":40}""", "invalid_argument", "not a channel id" },
         { "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}"}""", "invalid_argument", "amount_sat is required" },
         { "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":0}""", "invalid_argument", "amount_sat must be between" },
         { "/v1/channels", $$"""{"node_id":"{{ValidNodeId}}","amount_sat":-5}""", "invalid_argument", "amount_sat must be between" },

@@ -278,6 +278,77 @@ public sealed class ForwardingTests
         await line.AssertNothingInFlightAsync();
     }
 
+    /// <summary>Delivers message by message (flushing when quiet) until <paramref name="done"/> holds.</summary>
+    private static async Task StepUntilAsync(Line line, Func<Task<bool>> done, string what)
+    {
+        for (var steps = 0; !await done(); steps++)
+        {
+            Assert.True(steps < 1_000, what);
+            if (!await line.H.Network.DeliverOneAsync())
+            {
+                var signed = 0;
+                foreach (var node in line.H.Nodes.Where(n => n.IsRunning))
+                {
+                    signed += await node.Node.FlushAsync();
+                }
+                Assert.True(signed > 0 || line.H.Network.PendingCount > 0, "the network went quiet: " + what);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task When_the_outgoing_channel_closes_on_chain_the_incoming_is_failed_on_timeout()
+    {
+        await using var line = await Line.CreateAsync();
+        var hash = await line.StartAsync(line.RouteToC(Amount));
+        // Run until B's outgoing HTLC is irrevocably committed on B–C, then C dies before it can fulfill.
+        await StepUntilAsync(line, () => Task.FromResult(line.B.Node.GetHtlcs(line.BC).Any(x => x.State == Satflow.Lightning.Channels.ChannelHtlcState.Committed)), "the outgoing HTLC never committed");
+        await line.H.CrashAsync(line.C);
+        Assert.Equal(ForwardStatus.Pending, Assert.Single(await line.B.Node.ListForwardsAsync()).Status);
+
+        await line.B.Node.CloseChannelAsync(line.BC, force: true);
+        // The outgoing HTLC expires 24 blocks above the height it was sent at; B times it out on chain.
+        for (var i = 0; i < 60 && (await line.B.Node.ListForwardsAsync())[0].Status == ForwardStatus.Pending; i++)
+        {
+            await line.H.MineBlocksAsync(1);
+        }
+        var forward = Assert.Single(await line.B.Node.ListForwardsAsync());
+        Assert.Equal(ForwardStatus.Failed, forward.Status);
+        Assert.Contains(line.B.Node.MonitorEvents, e => e.Event is Satflow.Lightning.Monitor.HtlcResolvedOnChain { OfferedByUs: true, TimedOut: true });
+        var payment = (await line.A.Node.LookupPaymentAsync(hash))!;
+        Assert.Equal(OutgoingPaymentState.Failed, payment.State);
+        var part = Assert.Single(line.Results);
+        Assert.Equal(0, part.Failure!.FailingHopIndex);
+        Assert.Equal(FailureCode.PermanentChannelFailure, part.Failure.Message!.Code);
+        Assert.Equal(0, line.A.Node.GetChannel(line.AB)!.PendingHtlcs);
+        Assert.Equal(Satflow.Lightning.Channels.ChannelState.Normal, line.A.Node.GetChannel(line.AB)!.State);
+    }
+
+    [Fact]
+    public async Task When_the_next_node_claims_on_chain_with_the_preimage_the_incoming_is_fulfilled()
+    {
+        await using var line = await Line.CreateAsync();
+        var hash = await line.StartAsync(line.RouteToC(Amount));
+        // Run until C has released the preimage, then lose everything C says to B and cut the link.
+        await StepUntilAsync(line, async () => (await line.C.Node.Invoices.LookupAsync(hash))!.State == InvoiceState.Settled, "C never settled");
+        line.H.Network.Drop(line.C.NodeId, line.B.NodeId);
+        await line.H.DisconnectAsync(line.B, line.C);
+        Assert.Equal(ForwardStatus.Pending, Assert.Single(await line.B.Node.ListForwardsAsync()).Status);
+
+        await line.B.Node.CloseChannelAsync(line.BC, force: true);
+        for (var i = 0; i < 30 && (await line.B.Node.ListForwardsAsync())[0].Status == ForwardStatus.Pending; i++)
+        {
+            await line.H.MineBlocksAsync(1);
+        }
+        var forward = Assert.Single(await line.B.Node.ListForwardsAsync());
+        Assert.Equal(ForwardStatus.Settled, forward.Status);
+        Assert.Contains(line.B.Node.MonitorEvents, e => e.Event is Satflow.Lightning.Monitor.HtlcResolvedOnChain { OfferedByUs: true, Preimage: not null });
+        var payment = (await line.A.Node.LookupPaymentAsync(hash))!;
+        Assert.Equal(OutgoingPaymentState.Succeeded, payment.State);
+        Assert.Equal(hash, payment.Preimage!.Value.Hash);
+        Assert.Equal(0, line.A.Node.GetChannel(line.AB)!.PendingHtlcs);
+    }
+
     [Fact]
     public async Task Per_channel_policies_persist_and_are_checked()
     {

@@ -13,6 +13,7 @@ internal static class ChannelCommands
         command.Subcommands.Add(CreateList());
         command.Subcommands.Add(CreateClose());
         command.Subcommands.Add(CreateRestore());
+        command.Subcommands.Add(ChannelPolicyCommand.Create());
         return command;
     }
 

@@ -18,5 +18,6 @@ internal static class CommandCatalog
         yield return PayCommands.CreatePay();
         yield return PayCommands.CreateKeysend();
         yield return PaymentCommands.Create();
+        yield return ForwardCommands.Create();
     }
 }
