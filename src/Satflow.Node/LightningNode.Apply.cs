@@ -204,7 +204,7 @@ public sealed partial class LightningNode
                     return;
                 }
                 // Incoming HTLCs we forward wait for their outgoing HTLC; the rest are decided now.
-                var pending = _received.Where(r => r.Key.Item1 == slot.ChannelId && !IsForwardPending(r.Key.Item1, r.Key.Item2))
+                var pending = _received.Where(r => r.Key.Item1 == slot.ChannelId && !IsForwardPending(r.Key.Item1, r.Key.Item2) && !IsMppHeld(r.Key.Item1, r.Key.Item2))
                     .OrderBy(r => r.Key.Item2).Select(r => r.Value).ToList();
                 if (pending.Count == 0)
                 {
@@ -318,10 +318,13 @@ public sealed partial class LightningNode
         {
             return keysend.Hash == htlc.PaymentHash ? new Decision(keysend, null, null) : Fail(unknown);
         }
-        if (payload.PaymentData is not { } data || data.TotalAmount != htlc.Amount && data.TotalAmount > htlc.Amount)
+        if (payload.PaymentData is not { } data)
         {
-            // No payment secret, or a multi-part payment (this node takes single-part payments only).
-            return Fail(unknown);
+            return Fail(unknown); // no payment secret
+        }
+        if (data.TotalAmount > htlc.Amount)
+        {
+            return await DecideMppPartAsync(slot, htlc, data, Fail, cancellationToken).ConfigureAwait(false); // one part of a multi-part payment
         }
         var invoice = await Invoices.LookupAsync(htlc.PaymentHash, cancellationToken).ConfigureAwait(false);
         if (invoice is null)

@@ -36,7 +36,8 @@ public sealed partial class LightningNode
 
     /// <summary>
     /// Drives the timers of outgoing payments: fails payments whose deadline passed with nothing in flight and sends
-    /// parts that are due (after a local refusal). Hosts call this periodically (<see cref="NodeRunner"/> does); the
+    /// parts that are due (after a local refusal), and fails incoming multi-part sets held longer than
+    /// <see cref="MppTimeout"/>. Hosts call this periodically (<see cref="NodeRunner"/> does); the
     /// node has no thread of its own.
     /// </summary>
     /// <param name="cancellationToken">Cancels the work.</param>
@@ -49,6 +50,7 @@ public sealed partial class LightningNode
             {
                 await DriveSessionUnlockedAsync(session, keysend, cancellationToken).ConfigureAwait(false);
             }
+            await ProcessMppTimeoutsUnlockedAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
