@@ -88,7 +88,7 @@ try
     var flushing = flushMs == 0 ? Task.CompletedTask : network.FlushLoopAsync(TimeSpan.FromMilliseconds(flushMs), stopFlushing.Token);
     var capacity = Money.Satoshis((long)capacitySat);
     var channels = await network.OpenChannelsAsync([new ChannelSpec(0, 1, capacity), new ChannelSpec(1, 2, capacity), new ChannelSpec(2, 3, capacity)], cancel.Token);
-    network.FillGraphs(channels);
+    await network.FillGraphsAsync(channels, cancel.Token);
 
     MilliSatoshi Balance(int node, int peer) => network[node].Node.GetChannel(channels.Single(c => c.Joins(node, peer)).ChannelId)!.LocalBalance;
     Console.WriteLine($"| in flight | ok | failed | payments/s | p50 ms | p99 ms | balances |");

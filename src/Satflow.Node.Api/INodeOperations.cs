@@ -114,4 +114,11 @@ public interface INodeOperations
     /// <param name="cancellationToken">Abandons the wait.</param>
     /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/> for an unknown channel, <see cref="NodeErrorCode.InvalidArgument"/> for an inconsistent policy.</exception>
     Task<ChannelPolicyInfo> SetChannelPolicyAsync(ChannelPolicyInfo policy, CancellationToken cancellationToken);
+
+    /// <summary>The channel graph and gossip state: counts, our announced channels, the last sync.</summary>
+    Task<GraphInfo> GetGraphInfoAsync(CancellationToken cancellationToken);
+
+    /// <summary>One node of the graph: its announcement and channels.</summary>
+    /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/> when the graph does not know the node.</exception>
+    Task<GraphNodeInfo> GetGraphNodeAsync(NodeId nodeId, CancellationToken cancellationToken);
 }

@@ -41,6 +41,9 @@ internal sealed class ChannelSlot
 
     public ShortChannelId? ShortChannelId { get; set; }
 
+    /// <summary>Whether the channel is public (<c>announce_channel</c>; persisted with the channel state).</summary>
+    public bool IsPublic => Channel.AnnounceChannel;
+
     /// <summary>The funding transaction (funder only) until it confirms.</summary>
     public Transaction? FundingTransaction { get; set; }
 

@@ -74,6 +74,7 @@ public sealed partial class LightningNode
                     await ApplyAsync(slot, output, [], cancellationToken).ConfigureAwait(false);
                 }
             }
+            await GossipBlockConnectedAsync(block, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

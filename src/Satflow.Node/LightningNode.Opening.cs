@@ -38,7 +38,7 @@ public sealed partial class LightningNode
         {
             var (keyIndex, keys) = await AllocateKeysAsync(cancellationToken).ConfigureAwait(false);
             var temporaryId = new ChannelId(RandomBytes32());
-            var options = new OutboundChannelOptions(_options.ChainHash, capacity, pushAmount, feerate.SatPerKw, LocalLimits(capacity), AnnounceChannel: false);
+            var options = new OutboundChannelOptions(_options.ChainHash, capacity, pushAmount, feerate.SatPerKw, LocalLimits(capacity), AnnounceChannel: _options.PublicChannels);
             OutboundChannelOpening opening;
             try
             {

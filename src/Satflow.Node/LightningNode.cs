@@ -166,6 +166,7 @@ public sealed partial class LightningNode : IPeerMessageHandler, Bitcoin.Chain.I
             }
         }
         await RestoreRecoveriesAsync(cancellationToken).ConfigureAwait(false);
+        await RestoreGossipAsync(cancellationToken).ConfigureAwait(false);
         Log.Restored(_logger, _channels.Count, _offered.Count, _received.Count);
     }
 
@@ -203,6 +204,7 @@ public sealed partial class LightningNode : IPeerMessageHandler, Bitcoin.Chain.I
                 await SendAsync(peer.NodeId, slot.Channel.CreateReestablish(), cancellationToken).ConfigureAwait(false);
             }
             await SendRecoveryRequestsAsync(peer.NodeId, cancellationToken).ConfigureAwait(false);
+            await GossipPeerConnectedAsync(peer, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -216,6 +218,7 @@ public sealed partial class LightningNode : IPeerMessageHandler, Bitcoin.Chain.I
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
+            GossipPeerDisconnected(peer);
             foreach (var (tempId, opening) in _openings.Where(o => o.Value.Peer == peer).ToList())
             {
                 _openings.Remove(tempId);
@@ -269,6 +272,10 @@ public sealed partial class LightningNode : IPeerMessageHandler, Bitcoin.Chain.I
             case Warning warning:
                 Log.PeerWarning(_logger, peer, System.Text.Encoding.ASCII.GetString(warning.Data.Span));
                 return;
+            case AnnouncementSignatures or ChannelAnnouncement or ChannelUpdate or NodeAnnouncement or QueryChannelRange or ReplyChannelRange
+                or QueryShortChannelIds or ReplyShortChannelIdsEnd or GossipTimestampFilter:
+                await DispatchGossipAsync(peer, message, cancellationToken).ConfigureAwait(false);
+                return;
         }
         if (ChannelIdOf(message) is not { } channelId)
         {
@@ -290,6 +297,10 @@ public sealed partial class LightningNode : IPeerMessageHandler, Bitcoin.Chain.I
             output = slot.Channel.ForceClose("protocol violation: " + e.Message);
         }
         await ApplyAsync(slot, output, [], cancellationToken).ConfigureAwait(false);
+        if (message is ChannelReady or ChannelReestablish)
+        {
+            await OnChannelActiveForGossipAsync(slot, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task OnErrorAsync(NodeId peer, Error error, CancellationToken cancellationToken)

@@ -38,6 +38,12 @@ public sealed record NodeDependencies
     /// <summary>Randomness (session keys, preimages, temporary channel ids); the OS generator when null.</summary>
     public RandomFill? Random { get; init; }
 
+    /// <summary>
+    /// The chain, for validating other nodes' <c>channel_announcement</c>s (funding output exists, unspent, right
+    /// script). Without it, channels are learned only from this node's own channels.
+    /// </summary>
+    public IChainSource? ChainSource { get; init; }
+
     /// <summary>Loggers (optional).</summary>
     public ILoggerFactory? Loggers { get; init; }
 }

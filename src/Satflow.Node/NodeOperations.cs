@@ -285,4 +285,13 @@ public sealed class NodeOperations : INodeOperations
         p.PaymentHash, p.Destination, p.Amount, p.Fee ?? MilliSatoshi.Zero,
         p.State switch { OutgoingPaymentState.Succeeded => PaymentState.Succeeded, OutgoingPaymentState.Failed => PaymentState.Failed, _ => PaymentState.Pending },
         p.FailureMessage, p.Preimage, p.Bolt11, p.StartedAt, p.CompletedAt);
+
+    /// <inheritdoc />
+    public async Task<GraphInfo> GetGraphInfoAsync(CancellationToken cancellationToken) =>
+        GraphApiMapping.ToApi(await _node.GetGraphSummaryAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <inheritdoc />
+    public async Task<GraphNodeInfo> GetGraphNodeAsync(NodeId nodeId, CancellationToken cancellationToken) =>
+        GraphApiMapping.ToApi(await _node.GetGraphNodeAsync(nodeId, cancellationToken).ConfigureAwait(false)
+            ?? throw new NodeOperationException(NodeErrorCode.NotFound, $"The graph does not know node {nodeId}."));
 }

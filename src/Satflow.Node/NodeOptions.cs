@@ -53,6 +53,12 @@ public sealed record NodeOptions
     /// </summary>
     public bool AutoFlush { get; init; } = true;
 
+    /// <summary>
+    /// Whether the channels this node opens are public (<c>announce_channel</c>: announced to the network with
+    /// <c>channel_announcement</c> once 6 blocks deep) or private (their <c>channel_update</c> goes to the peer only).
+    /// </summary>
+    public bool PublicChannels { get; init; } = true;
+
     /// <summary>The forwarding policy of channels that have no policy of their own.</summary>
     public ForwardingPolicy DefaultForwardingPolicy { get; init; } = ForwardingPolicy.Default;
 }

@@ -343,6 +343,7 @@ public sealed class LightningHarness : IAsyncDisposable
         ClaimFeeWallet = Options.WalletBackedFeeWallet ? new WalletClaimFeeWallet(node.Wallet) : node.FeeWallet,
         Broadcaster = Chain,
         FeeEstimator = Chain,
+        ChainSource = Chain.Devnet,
         Time = Time,
         Random = node.NextRandom,
     };

@@ -270,11 +270,33 @@ public sealed class LoopbackNetwork : IAsyncDisposable
         _nodes[node].Node.GetChannel(channelId) is { State: ChannelState.Normal, IsOffline: false, ShortChannelId: not null };
 
     /// <summary>
-    /// Fills every node's <see cref="LightningNode.Graph"/> with the topology (what gossip would teach it). Call it
-    /// before payments start: the graph is not thread-safe and the nodes read it under their own lock.
+    /// Fills every node's <see cref="LightningNode.Graph"/> with the topology (what gossip would teach it once the
+    /// channels are announced). The graph is not thread-safe and a node writes its own channels' policies into it as
+    /// channels become active (each end sends its peer a <c>channel_update</c>), so this first waits, reading under
+    /// each node's lock, until every node holds both policies of each of its channels; after that nothing else touches
+    /// the graphs until channels are 6 blocks deep. Call it before payments start.
     /// </summary>
-    public void FillGraphs(IReadOnlyList<TopologyChannel> channels)
+    public async Task FillGraphsAsync(IReadOnlyList<TopologyChannel> channels, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(channels);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        foreach (var node in _nodes)
+        {
+            var own = channels.Where(c => c.Funder == node.Index || c.Fundee == node.Index).Select(c => c.ShortChannelId).ToHashSet();
+            while (true)
+            {
+                var known = (await node.Node.GetGraphNodeAsync(node.NodeId, cancellationToken).ConfigureAwait(false))?.Channels ?? [];
+                if (own.All(scid => known.Any(k => k.ShortChannelId == scid && k.Policy1 is not null && k.Policy2 is not null)))
+                {
+                    break;
+                }
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"{node} did not learn both policies of its {own.Count} channels from its peers.");
+                }
+                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            }
+        }
         foreach (var node in _nodes)
         {
             Topologies.FillGraph(node.Node.Graph, channels, i => _nodes[i].NodeId, Options.Node.DefaultForwardingPolicy);

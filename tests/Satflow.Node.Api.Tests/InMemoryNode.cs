@@ -364,4 +364,39 @@ public sealed class InMemoryNode : INodeOperations
             return Task.FromResult(policy);
         }
     }
+
+    // The fake graph: this node and its normal channels, each announced with the same policy both ways.
+    private static readonly GraphPolicyInfo FakePolicy = new(new MilliSatoshi(1000), 1, 80, new MilliSatoshi(1), new MilliSatoshi(100_000_000), false, DateTimeOffset.UnixEpoch);
+
+    private List<GraphChannelInfo> FakeGraphChannels() =>
+        [.. _channels.Where(c => c.State == ChannelState.Normal && c.ShortChannelId is not null).Select(c =>
+        {
+            var (n1, n2) = NodeId < c.PeerNodeId ? (NodeId, c.PeerNodeId) : (c.PeerNodeId, NodeId);
+            return new GraphChannelInfo(c.ShortChannelId!.Value, n1, n2, c.Capacity, FakePolicy, FakePolicy);
+        })];
+
+    public Task<GraphInfo> GetGraphInfoAsync(CancellationToken cancellationToken)
+    {
+        Enter("graph");
+        lock (_gate)
+        {
+            var channels = FakeGraphChannels();
+            var nodes = channels.SelectMany(c => new[] { c.Node1, c.Node2 }).Distinct().Count();
+            return Task.FromResult(new GraphInfo(nodes, channels.Count, channels.Count, nodes, [.. channels.Select(c => c.ShortChannelId)], channels.Count > 0 ? Time.GetUtcNow() : null, 0));
+        }
+    }
+
+    public Task<GraphNodeInfo> GetGraphNodeAsync(NodeId nodeId, CancellationToken cancellationToken)
+    {
+        Enter("graph-node");
+        lock (_gate)
+        {
+            var channels = FakeGraphChannels().Where(c => c.Node1 == nodeId || c.Node2 == nodeId).ToList();
+            if (channels.Count == 0)
+            {
+                throw new NodeOperationException(NodeErrorCode.NotFound, $"The graph does not know node {nodeId}.");
+            }
+            return Task.FromResult(new GraphNodeInfo(nodeId, nodeId == NodeId ? "in-memory" : null, null, null, [], channels));
+        }
+    }
 }

@@ -128,6 +128,21 @@ public sealed class NodeApiServerTests
         Assert.Equal("succeeded", (await Ok("GET", "/v1/payments/{payment_hash}", "/v1/payments/" + hash)).GetProperty("state").GetString());
 
         // Close by short channel id (resolved through the channel list), then force-close by channel id.
+        var graph = await Ok("GET", "/v1/graph", "/v1/graph");
+        Assert.Equal(2, graph.GetProperty("node_count").GetInt32());
+        Assert.Equal(1, graph.GetProperty("channel_count").GetInt32());
+        Assert.Equal(scid, Assert.Single(graph.GetProperty("our_announced_channels").EnumerateArray()).GetString());
+        foreach (var field in new[] { "announced_channel_count", "node_announcement_count", "last_sync_at", "syncing_peers" })
+        {
+            Assert.True(graph.TryGetProperty(field, out _), field);
+        }
+        var graphNode = await Ok("GET", "/v1/graph/nodes/{node_id}", "/v1/graph/nodes/" + ValidNodeId);
+        var graphChannel = Assert.Single(graphNode.GetProperty("channels").EnumerateArray());
+        Assert.Equal(scid, graphChannel.GetProperty("short_channel_id").GetString());
+        Assert.Equal(250_000, graphChannel.GetProperty("capacity_sat").GetInt64());
+        Assert.Equal(1000, graphChannel.GetProperty("policy1").GetProperty("fee_base_msat").GetInt64());
+        Assert.Equal(80, graphChannel.GetProperty("policy2").GetProperty("cltv_expiry_delta").GetInt32());
+
         var closed = await Ok("POST", "/v1/channels/{channel}/close", $"/v1/channels/{scid}/close");
         Assert.Equal("closing", closed.GetProperty("state").GetString());
         Assert.Matches("^[0-9a-f]{64}$", closed.GetProperty("closing_txid").GetString());

@@ -50,7 +50,7 @@ public sealed class Network100Tests(ITestOutputHelper output)
         var flushing = network.FlushLoopAsync(TimeSpan.FromMilliseconds(10), stopFlushing.Token);
         var channels = await network.OpenChannelsAsync(specs);
         // Routing data comes straight from the known topology (what gossip teaches a node once the channels are announced).
-        network.FillGraphs(channels);
+        await network.FillGraphsAsync(channels);
         var setup = total.Elapsed;
         Log($"network ready in {setup.TotalSeconds:0.0} s");
 

@@ -19,5 +19,6 @@ internal static class CommandCatalog
         yield return PayCommands.CreateKeysend();
         yield return PaymentCommands.Create();
         yield return ForwardCommands.Create();
+        yield return GraphCommands.Create();
     }
 }

@@ -82,6 +82,7 @@ internal sealed class LightningNodeHost : IHostedNode
                 ClaimFeeWallet = new WalletClaimFeeWallet(wallet),
                 Broadcaster = client,
                 FeeEstimator = client,
+                ChainSource = client,
                 Time = TimeProvider.System,
             }, new NodeOptions { Network = network }, ct).ConfigureAwait(false);
             resources.Remove(transport); // the node disposes its transport

@@ -57,6 +57,9 @@ public sealed partial class Channel
     /// <summary>The limits we announced (they constrain the peer).</summary>
     public ChannelLimits LocalLimits => _funded.LocalLimits;
 
+    /// <summary>Whether the channel is public (<c>open_channel</c> <c>channel_flags</c> bit 0 <c>announce_channel</c>).</summary>
+    public bool AnnounceChannel => _funded.AnnounceChannel;
+
     /// <summary>The limits the peer announced (they constrain us).</summary>
     public ChannelLimits RemoteLimits => _funded.RemoteLimits;
 
