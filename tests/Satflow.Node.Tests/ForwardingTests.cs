@@ -197,7 +197,25 @@ public sealed class ForwardingTests
         var invoice = await line.C.Node.CreateInvoiceAsync(Amount, "real");
         // A wrong payment secret: C refuses; its failure travels back through B's layer.
         var wrong = invoice with { PaymentSecret = new PaymentSecret(new Bytes32(Enumerable.Repeat((byte)9, 32).ToArray())) };
-        var (payment, part) = await line.PayAsync(line.RouteToC(Amount), wrong);
+        await line.StartAsync(line.RouteToC(Amount), wrong);
+        await StepUntilAsync(line, async () => (await line.B.Node.ListForwardsAsync()).Count == 1, "B never forwarded");
+        // Written with the add, before it left A.
+        var key = Assert.Single(await line.A.Store.ListAsync(NodeStore.PrimaryNamespace, NodeStore.HtlcsNamespace));
+        var stored = Assert.NotNull(await line.A.Store.ReadAsync(NodeStore.PrimaryNamespace, NodeStore.HtlcsNamespace, key));
+        var offered = OfferedHtlcRecord.Decode(stored.Span);
+        Assert.Equal(2, offered.HopSharedSecrets.Count);
+        line.H.Time.Advance(TimeSpan.FromSeconds(1));
+        await line.H.SettleAsync();
+        var part = Assert.Single(line.Results);
+        var payment = (await line.A.Node.LookupPaymentAsync(invoice.PaymentHash))!;
+
+        // What B sent A: C's failure under B's layer, with attribution data both hops signed (B held it a second).
+        var fail = (UpdateFailHtlc)line.H.Network.Delivered.Last(d => d.From == line.B.NodeId && d.Message is UpdateFailHtlc).Message;
+        var decrypted = FailurePacket.Decrypt(fail.Reason.Span, fail.AttributionData!.Encode(), offered.HopSharedSecrets);
+        Assert.Equal(1, decrypted.FailingHopIndex);
+        Assert.Null(decrypted.AttributionFailedAtHop);
+        Assert.Equal(2, decrypted.HoldTimes.Count);
+        Assert.Equal([10u, 0u], decrypted.HoldTimes);
 
         Assert.Equal(OutgoingPaymentState.Failed, payment.State);
         Assert.Equal(PaymentFailureReason.RecipientRejected, payment.FailureReason);
@@ -416,5 +434,90 @@ public sealed class ForwardingTests
         var copy = onion.ToArray();
         copy[position] ^= flip;
         return copy;
+    }
+}
+
+public sealed class ForwardRecordTests
+{
+    private static ForwardRecord Sample(bool resolved)
+    {
+        var record = new ForwardRecord(new ChannelId(new Bytes32(Enumerable.Repeat((byte)1, 32).ToArray())), 5, new ShortChannelId(101, 2, 0),
+            new MilliSatoshi(101_100), 900, new PaymentHash(new Bytes32(Enumerable.Repeat((byte)2, 32).ToArray())),
+            new Bytes32(Enumerable.Repeat((byte)3, 32).ToArray()), new DateTimeOffset(2026, 11, 26, 6, 0, 0, 123, TimeSpan.Zero))
+        {
+            OutgoingChannelId = new ChannelId(new Bytes32(Enumerable.Repeat((byte)4, 32).ToArray())),
+            OutgoingHtlcId = 9,
+            OutgoingShortChannelId = new ShortChannelId(102, 1, 1),
+            OutgoingAmount = new MilliSatoshi(100_000),
+            OutgoingCltvExpiry = 820,
+        };
+        return resolved
+            ? record with
+            {
+                Status = ForwardStatus.Failed,
+                ResolvedAt = record.ReceivedAt.AddSeconds(3),
+                FailureReason = "failed downstream ✗",
+                FailurePacket = new byte[] { 1, 2, 3 },
+                AttributionData = new byte[920],
+            }
+            : record;
+    }
+
+    [Fact]
+    public void Forward_records_round_trip()
+    {
+        foreach (var record in new[] { Sample(false), Sample(true), Sample(false) with { Status = ForwardStatus.Settled, Preimage = new PaymentPreimage(Bytes32.Zero) } })
+        {
+            var decoded = ForwardRecord.Decode(record.Encode());
+            Assert.Equal(record.Encode(), decoded.Encode());
+            Assert.Equal(record.Status, decoded.Status);
+            Assert.Equal(record.ReceivedAt, decoded.ReceivedAt);
+            Assert.Equal(record.FailureReason, decoded.FailureReason);
+            Assert.Equal(record.OutgoingHtlcId, decoded.OutgoingHtlcId);
+            Assert.Equal(record.Preimage, decoded.Preimage);
+        }
+        Assert.Equal(MilliSatoshi.Zero, Sample(true).FeeEarned);
+        Assert.Equal(new MilliSatoshi(1_100), (Sample(false) with { Status = ForwardStatus.Settled }).FeeEarned);
+    }
+
+    [Fact]
+    public void Damaged_forward_and_policy_records_are_typed_errors()
+    {
+        var valid = Sample(true).Encode();
+        Gen.Select(Gen.Int[0, valid.Length - 1], Gen.Byte[1, 255], Gen.Int[0, valid.Length]).Sample((position, flip, cut) =>
+        {
+            var bytes = valid.ToArray();
+            bytes[position] ^= flip;
+            foreach (var candidate in new[] { bytes, valid[..cut] })
+            {
+                try
+                {
+                    ForwardRecord.Decode(candidate);
+                }
+                catch (NodeStateCorruptException)
+                {
+                }
+            }
+        }, iter: 500);
+        Gen.Byte.Array[0, 200].Sample(bytes =>
+        {
+            try
+            {
+                ForwardRecord.Decode(bytes);
+            }
+            catch (NodeStateCorruptException)
+            {
+            }
+            try
+            {
+                PolicyRecord.Decode(bytes);
+            }
+            catch (NodeStateCorruptException)
+            {
+            }
+        }, iter: 500);
+        var policy = new ForwardingPolicy(new MilliSatoshi(7), 8, 9, new MilliSatoshi(10), new MilliSatoshi(11));
+        var write = PolicyRecord.Write(new ChannelId(Bytes32.Zero), policy);
+        Assert.Equal(policy, PolicyRecord.Decode(write.Value.Span));
     }
 }

@@ -962,7 +962,7 @@ public sealed partial class Channel
                     o.Event(new HtlcReceived(add.Id, add.AmountMsat, add.PaymentHash, add.CltvExpiry, add.OnionRoutingPacket, add.PathKey?.ToPubKey()));
                     break;
                 case UpdateFailHtlc fail:
-                    o.Event(new HtlcFailed(fail.Id, fail.Reason, null, null) { AttributionData = fail.AttributionData?.ToBytes() });
+                    o.Event(new HtlcFailed(fail.Id, fail.Reason, null, null) { AttributionData = fail.AttributionData is { } attribution ? (ReadOnlyMemory<byte>?)attribution.ToBytes() : null });
                     break;
                 case UpdateFailMalformedHtlc malformed:
                     o.Event(new HtlcFailed(malformed.Id, null, malformed.FailureCode, malformed.Sha256OfOnion));

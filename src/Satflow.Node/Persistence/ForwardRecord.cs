@@ -195,8 +195,8 @@ public sealed record ForwardRecord(
             ResolvedAt = hasResolved ? resolved : null,
             FailureReason = reasonText,
             Preimage = hasPreimage ? new PaymentPreimage(preimage) : null,
-            FailurePacket = hasPacket ? packet : null,
-            AttributionData = hasAttribution ? attribution : null,
+            FailurePacket = hasPacket ? (ReadOnlyMemory<byte>?)packet : null,
+            AttributionData = hasAttribution ? (ReadOnlyMemory<byte>?)attribution : null,
         };
     }
 

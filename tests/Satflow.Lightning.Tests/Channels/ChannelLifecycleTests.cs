@@ -88,12 +88,16 @@ public sealed class ChannelLifecycleTests
         pair.Add(pair.SideA, 10_000_000, 1);
         pair.Add(pair.SideA, 20_000_000, 2);
         pair.Settle();
-        pair.Absorb(pair.SideB, pair.B.FailHtlc(0, new byte[] { 1, 2, 3 }));
+        var attribution = Enumerable.Range(0, Satflow.Lightning.Messages.AttributionData.Length).Select(i => (byte)i).ToArray();
+        Assert.Throws<ChannelUpdateRefusedException>(() => pair.B.FailHtlc(0, new byte[] { 1, 2, 3 }, new byte[919]));
+        pair.Absorb(pair.SideB, pair.B.FailHtlc(0, new byte[] { 1, 2, 3 }, attribution));
         pair.Absorb(pair.SideB, pair.B.FailMalformedHtlc(1, new Bytes32(new byte[32]), 0x8000 | 0x4000 | 5));
         pair.Settle();
         var failures = pair.SideA.Events.OfType<HtlcFailed>().OrderBy(f => f.Id).ToList();
         Assert.Equal(2, failures.Count);
         Assert.Equal(new byte[] { 1, 2, 3 }, failures[0].Reason!.Value.ToArray());
+        Assert.Equal(attribution, failures[0].AttributionData!.Value.ToArray());
+        Assert.Null(failures[1].AttributionData);
         Assert.Null(failures[0].MalformedFailureCode);
         Assert.Equal((ushort)0xC005, failures[1].MalformedFailureCode);
         Assert.Null(failures[1].Reason);
