@@ -93,7 +93,21 @@ public interface INodeOperations
     /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.InvalidArgument"/> (bad or wrong-network invoice, amount missing), <see cref="NodeErrorCode.InvoiceExpired"/>, <see cref="NodeErrorCode.AlreadyPaid"/>, <see cref="NodeErrorCode.InsufficientFunds"/>, <see cref="NodeErrorCode.NoRoute"/>.</exception>
     Task<PaymentInfo> PayInvoiceAsync(string bolt11, MilliSatoshi? amount, CancellationToken cancellationToken);
 
-    /// <summary>Sends a spontaneous payment (keysend: the preimage travels in the onion) and waits for the outcome like <see cref="PayInvoiceAsync"/>.</summary>
+    /// <summary>Pays a BOLT 11 invoice like <see cref="PayInvoiceAsync(string, MilliSatoshi?, CancellationToken)"/>, within a fee limit and retry timeout.</summary>
+    /// <param name="bolt11">The invoice text.</param>
+    /// <param name="amount">The amount to pay when the invoice has none.</param>
+    /// <param name="limits">The fee limit and retry timeout.</param>
+    /// <param name="cancellationToken">Abandons the wait.</param>
+    Task<PaymentInfo> PayInvoiceAsync(string bolt11, MilliSatoshi? amount, PaymentLimits limits, CancellationToken cancellationToken);
+
+    /// <summary>The route a payment of <paramref name="amount"/> to <paramref name="destination"/> would take now (nothing is sent).</summary>
+    /// <param name="destination">The recipient.</param>
+    /// <param name="amount">What the recipient should receive.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NoRoute"/> with the reason (no route with enough liquidity, recipient offline, ...).</exception>
+    Task<RouteInfo> FindRouteAsync(NodeId destination, MilliSatoshi amount, CancellationToken cancellationToken);
+
+    /// <summary>Sends a spontaneous payment (keysend: the preimage travels in the onion) and waits for the outcome like <see cref="PayInvoiceAsync(string, MilliSatoshi?, CancellationToken)"/>.</summary>
     /// <param name="destination">The recipient node.</param>
     /// <param name="amount">The amount the recipient receives.</param>
     /// <param name="cancellationToken">Abandons the wait.</param>

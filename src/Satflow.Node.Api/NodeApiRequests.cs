@@ -30,7 +30,14 @@ public sealed record CreateInvoiceRequest(long? AmountMsat, string? Description,
 /// <summary>Body of <c>POST /v1/pay</c>.</summary>
 /// <param name="Bolt11">The invoice.</param>
 /// <param name="AmountMsat">The amount for an any-amount invoice.</param>
-public sealed record PayInvoiceRequest(string? Bolt11, long? AmountMsat);
+public sealed record PayInvoiceRequest(string? Bolt11, long? AmountMsat)
+{
+    /// <summary>The largest total routing fee in millisatoshis (optional).</summary>
+    public long? MaxFeeMsat { get; init; }
+
+    /// <summary>How long to keep retrying, in seconds (optional).</summary>
+    public long? TimeoutSeconds { get; init; }
+}
 
 /// <summary>Body of <c>POST /v1/keysend</c>.</summary>
 /// <param name="NodeId">The recipient.</param>

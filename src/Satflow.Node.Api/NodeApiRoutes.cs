@@ -54,7 +54,8 @@ internal static partial class NodeApiRoutes
         new(new("POST", "/v1/invoices", "Create an invoice: {\"amount_msat\", \"description\"?, \"expiry_seconds\"?}."), CreateInvoiceAsync),
         new(new("GET", "/v1/invoices/{payment_hash}", "One invoice."),
             async (c, n) => await OkAsync(c, await n.GetInvoiceAsync(ParseHash(RouteValue(c, "payment_hash")), c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
-        new(new("POST", "/v1/pay", "Pay a BOLT 11 invoice and wait for the outcome: {\"bolt11\", \"amount_msat\"?}."), PayAsync),
+        new(new("POST", "/v1/pay", "Pay a BOLT 11 invoice through the network and wait for the outcome: {\"bolt11\", \"amount_msat\"?, \"max_fee_msat\"?, \"timeout_seconds\"?}."), PayAsync),
+        new(new("GET", "/v1/route", "The route a payment would take now: ?node=ID&amount_msat=N (hops, fees, CLTV)."), FindRouteAsync),
         new(new("POST", "/v1/keysend", "Send a spontaneous payment: {\"node_id\", \"amount_msat\"}."), KeysendAsync),
         new(new("GET", "/v1/payments", "Every outgoing payment, newest first."),
             async (c, n) => await OkAsync(c, await n.ListPaymentsAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
@@ -339,7 +340,7 @@ internal static partial class NodeApiRoutes
         var request = (await ReadBodyAsync<PayInvoiceRequest>(context, optional: false).ConfigureAwait(false))!;
         var bolt11 = Required(request.Bolt11, "bolt11");
         var amount = request.AmountMsat is { } a ? ParseMsat(a, "amount_msat") : (MilliSatoshi?)null;
-        await OkAsync(context, await node.PayInvoiceAsync(bolt11, amount, context.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false);
+        await OkAsync(context, await node.PayInvoiceAsync(bolt11, amount, LimitsOf(request), context.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     private static async Task KeysendAsync(HttpContext context, INodeOperations node)

@@ -173,7 +173,14 @@ public sealed record PaymentInfo(
     PaymentPreimage? Preimage,
     string? Bolt11,
     DateTimeOffset CreatedAt,
-    DateTimeOffset? CompletedAt);
+    DateTimeOffset? CompletedAt)
+{
+    /// <summary>How many parts the recipient settled (more than one for a multi-part payment; null when unknown).</summary>
+    public int? Parts { get; init; }
+
+    /// <summary>How many HTLCs were sent, retries included (null when unknown).</summary>
+    public int? Attempts { get; init; }
+}
 
 /// <summary>The answer to a disconnect request.</summary>
 /// <param name="NodeId">The peer.</param>

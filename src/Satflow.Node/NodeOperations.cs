@@ -170,6 +170,27 @@ public sealed class NodeOperations : INodeOperations
     }
 
     /// <inheritdoc />
+    public async Task<PaymentInfo> PayInvoiceAsync(string bolt11, MilliSatoshi? amount, PaymentLimits limits, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        var options = new PaymentOptions(limits.MaxFee, limits.Timeout);
+        var record = await Call(() => _node.PayInvoiceAsync(bolt11, amount, options, cancellationToken)).ConfigureAwait(false);
+        return ToApi(await WaitAsync(record, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <inheritdoc />
+    public async Task<RouteInfo> FindRouteAsync(NodeId destination, MilliSatoshi amount, CancellationToken cancellationToken)
+    {
+        var result = await _node.FindRouteAsync(destination, amount, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (result.Route is not { } route)
+        {
+            throw new NodeOperationException(result.Failure!.Reason == Lightning.Routing.RouteFailureReason.InvalidRequest ? NodeErrorCode.InvalidArgument : NodeErrorCode.NoRoute, result.Failure.Message);
+        }
+        return new RouteInfo(destination, route.RecipientAmount, route.TotalAmount, route.TotalFees, route.TotalCltvExpiryDelta,
+            [.. route.Hops.Select(h => new RouteHopInfo(h.Node, h.ShortChannelId, h.Amount, h.Fee, h.CltvExpiryDelta))]);
+    }
+
+    /// <inheritdoc />
     public async Task<PaymentInfo> KeysendAsync(NodeId destination, MilliSatoshi amount, CancellationToken cancellationToken)
     {
         var record = await Call(() => _node.KeysendAsync(destination, amount, cancellationToken)).ConfigureAwait(false);
@@ -284,7 +305,11 @@ public sealed class NodeOperations : INodeOperations
     private static PaymentInfo ToApi(OutgoingPaymentRecord p) => new(
         p.PaymentHash, p.Destination, p.Amount, p.Fee ?? MilliSatoshi.Zero,
         p.State switch { OutgoingPaymentState.Succeeded => PaymentState.Succeeded, OutgoingPaymentState.Failed => PaymentState.Failed, _ => PaymentState.Pending },
-        p.FailureMessage, p.Preimage, p.Bolt11, p.StartedAt, p.CompletedAt);
+        p.FailureMessage, p.Preimage, p.Bolt11, p.StartedAt, p.CompletedAt)
+    {
+        Parts = (int?)p.Parts,
+        Attempts = (int?)p.HtlcAttempts,
+    };
 
     /// <inheritdoc />
     public async Task<GraphInfo> GetGraphInfoAsync(CancellationToken cancellationToken) =>

@@ -276,6 +276,28 @@ public sealed class InMemoryNode : INodeOperations
         }
     }
 
+    /// <summary>The limits of the latest <c>pay</c> call with limits.</summary>
+    public PaymentLimits? LastLimits { get; private set; }
+
+    public Task<PaymentInfo> PayInvoiceAsync(string bolt11, MilliSatoshi? amount, PaymentLimits limits, CancellationToken cancellationToken)
+    {
+        LastLimits = limits;
+        return PayInvoiceAsync(bolt11, amount, cancellationToken);
+    }
+
+    /// <summary>A one-hop route over a normal channel to <paramref name="destination"/> that can carry the amount.</summary>
+    public Task<RouteInfo> FindRouteAsync(NodeId destination, MilliSatoshi amount, CancellationToken cancellationToken)
+    {
+        Enter("route");
+        lock (_gate)
+        {
+            var channel = _channels.Find(c => c.State == ChannelState.Normal && c.PeerNodeId == destination && c.LocalBalance >= amount)
+                ?? throw new NodeOperationException(NodeErrorCode.NoRoute, $"no route with enough liquidity to {destination} for {amount.Value} msat");
+            return Task.FromResult(new RouteInfo(destination, amount, amount, MilliSatoshi.Zero, 18,
+                [new RouteHopInfo(destination, channel.ShortChannelId!.Value, amount, MilliSatoshi.Zero, 18)]));
+        }
+    }
+
     private PaymentInfo Settle(PaymentHash hash, NodeId destination, MilliSatoshi amount, string? bolt11)
     {
         var now = Time.GetUtcNow();

@@ -23,7 +23,7 @@ public sealed class NodeApiServerTests
         return data;
     }
 
-    internal static string Concrete(string pattern) => pattern
+    internal static string Concrete(string pattern) => (pattern == "/v1/route" ? $"/v1/route?node={ValidNodeId}&amount_msat=5000" : pattern)
         .Replace("{node_id}", ValidNodeId, StringComparison.Ordinal)
         .Replace("{channel}", new string('a', 64), StringComparison.Ordinal)
         .Replace("{payment_hash}", new string('b', 64), StringComparison.Ordinal);
@@ -121,10 +121,31 @@ public sealed class NodeApiServerTests
         Assert.Equal("settled", settled.GetProperty("state").GetString());
         Assert.Equal(42_000, settled.GetProperty("amount_received_msat").GetInt64());
 
+        var route = await Ok("GET", "/v1/route", $"/v1/route?node={ValidNodeId}&amount_msat=5000");
+        Assert.Equal(5000, route.GetProperty("amount_msat").GetInt64());
+        Assert.Equal(0, route.GetProperty("total_fee_msat").GetInt64());
+        Assert.Equal(18, route.GetProperty("total_cltv_expiry_delta").GetInt32());
+        var hop = Assert.Single(route.GetProperty("hops").EnumerateArray());
+        Assert.Equal(ValidNodeId, hop.GetProperty("node_id").GetString());
+        Assert.Equal(scid, hop.GetProperty("short_channel_id").GetString());
+        Assert.Equal(5000, hop.GetProperty("amount_msat").GetInt64());
+        var (noRoute, problem, _) = await api.SendAsync(HttpMethod.Get, $"/v1/route?node={ValidNodeId}&amount_msat=999999999999", null);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, noRoute);
+        Assert.Contains("liquidity", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var (badAmount, _, _) = await api.SendAsync(HttpMethod.Get, $"/v1/route?node={ValidNodeId}&amount_msat=lots", null);
+        Assert.Equal(HttpStatusCode.BadRequest, badAmount);
+
+        var limited = await Ok("POST", "/v1/invoices", "/v1/invoices", """{"amount_msat":7000}""");
+        var limitedPayment = await Ok("POST", "/v1/pay", "/v1/pay", $$"""{"bolt11":"{{limited.GetProperty("bolt11").GetString()}}","max_fee_msat":250,"timeout_seconds":30}""");
+        Assert.Equal("succeeded", limitedPayment.GetProperty("state").GetString());
+        Assert.Equal(new PaymentLimits(new MilliSatoshi(250), TimeSpan.FromSeconds(30)), api.Node.LastLimits);
+        var (badLimit, _, _) = await api.SendAsync(HttpMethod.Post, "/v1/pay", $$"""{"bolt11":"{{bolt11}}","timeout_seconds":0}""");
+        Assert.Equal(HttpStatusCode.BadRequest, badLimit);
+
         var keysend = await Ok("POST", "/v1/keysend", "/v1/keysend", $$"""{"node_id":"{{ValidNodeId}}","amount_msat":1000}""");
         Assert.Equal("succeeded", keysend.GetProperty("state").GetString());
         Assert.Equal(JsonValueKind.Null, keysend.GetProperty("bolt11").ValueKind);
-        Assert.Equal(2, (await Ok("GET", "/v1/payments", "/v1/payments")).GetArrayLength());
+        Assert.Equal(3, (await Ok("GET", "/v1/payments", "/v1/payments")).GetArrayLength());
         Assert.Equal("succeeded", (await Ok("GET", "/v1/payments/{payment_hash}", "/v1/payments/" + hash)).GetProperty("state").GetString());
 
         // Close by short channel id (resolved through the channel list), then force-close by channel id.

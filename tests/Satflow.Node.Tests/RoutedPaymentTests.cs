@@ -134,4 +134,49 @@ public sealed class RoutedPaymentTests
         Assert.Equal(NodeErrorReason.NoRoute, e.Reason);
         Assert.Contains("liquidity", e.Message, StringComparison.OrdinalIgnoreCase);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(6)]
+    [InlineData(9)]
+    [InlineData(12)]
+    public async Task A_payer_restarted_while_its_part_is_in_flight_resolves_the_payment_consistently(int deliveredBeforeCrash)
+    {
+        await using var h = await LightningHarness.CreateAsync(3);
+        await OpenPublicAsync(h, h[0], h[1], 1_000_000);
+        var (bc, _) = await OpenPublicAsync(h, h[1], h[2], 1_000_000);
+        var amount = MilliSatoshi.FromSatoshis(100_000);
+        var invoice = await h[2].Node.CreateInvoiceAsync(amount, "restart");
+        await h[0].Node.PayInvoiceAsync(invoice.Bolt11);
+        for (var delivered = 0; delivered < deliveredBeforeCrash;)
+        {
+            if (await h.Network.DeliverOneAsync())
+            {
+                delivered++;
+            }
+            else
+            {
+                foreach (var node in h.Nodes)
+                {
+                    await node.Node.FlushAsync();
+                }
+            }
+        }
+        await h.CrashAsync(h[0]);
+        await h.RestartAsync(h[0]);
+        await h.ConnectAsync(h[0], h[1]);
+        await h.SettleAsync();
+
+        var payment = (await h[0].Node.LookupPaymentAsync(invoice.PaymentHash))!;
+        var received = (await h[2].Node.Invoices.LookupAsync(invoice.PaymentHash))!;
+        Assert.NotEqual(OutgoingPaymentState.Pending, payment.State);
+        Assert.Equal(payment.State == OutgoingPaymentState.Succeeded, received.State == InvoiceState.Settled);
+        if (payment.State == OutgoingPaymentState.Succeeded)
+        {
+            Assert.Equal(h[1].Node.GetChannelPolicy(bc).FeeFor(amount), payment.Fee);
+            Assert.Equal(1u, payment.Parts);
+        }
+        Assert.Empty(await h[0].Store.ListAsync(Persistence.NodeStore.PrimaryNamespace, LightningNode.PaymentSessionsNamespace));
+    }
 }

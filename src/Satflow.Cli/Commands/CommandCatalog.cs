@@ -17,6 +17,7 @@ internal static class CommandCatalog
         yield return InvoiceCommands.Create();
         yield return PayCommands.CreatePay();
         yield return PayCommands.CreateKeysend();
+        yield return RouteCommands.Create();
         yield return PaymentCommands.Create();
         yield return ForwardCommands.Create();
         yield return GraphCommands.Create();
