@@ -120,6 +120,13 @@ public interface INodeOperations
     /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/>.</exception>
     Task<PaymentInfo> GetPaymentAsync(PaymentHash paymentHash, CancellationToken cancellationToken);
 
+    /// <summary>The channel graph and gossip state: counts, our announced channels, the last sync.</summary>
+    Task<GraphInfo> GetGraphInfoAsync(CancellationToken cancellationToken);
+
+    /// <summary>One node of the graph: its announcement and channels.</summary>
+    /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/> when the graph does not know the node.</exception>
+    Task<GraphNodeInfo> GetGraphNodeAsync(NodeId nodeId, CancellationToken cancellationToken);
+
     /// <summary>The forwarding history, oldest first.</summary>
     Task<IReadOnlyList<ForwardInfo>> ListForwardsAsync(CancellationToken cancellationToken);
 
@@ -128,11 +135,4 @@ public interface INodeOperations
     /// <param name="cancellationToken">Abandons the wait.</param>
     /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/> for an unknown channel, <see cref="NodeErrorCode.InvalidArgument"/> for an inconsistent policy.</exception>
     Task<ChannelPolicyInfo> SetChannelPolicyAsync(ChannelPolicyInfo policy, CancellationToken cancellationToken);
-
-    /// <summary>The channel graph and gossip state: counts, our announced channels, the last sync.</summary>
-    Task<GraphInfo> GetGraphInfoAsync(CancellationToken cancellationToken);
-
-    /// <summary>One node of the graph: its announcement and channels.</summary>
-    /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.NotFound"/> when the graph does not know the node.</exception>
-    Task<GraphNodeInfo> GetGraphNodeAsync(NodeId nodeId, CancellationToken cancellationToken);
 }

@@ -61,13 +61,13 @@ internal static partial class NodeApiRoutes
             async (c, n) => await OkAsync(c, await n.ListPaymentsAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
         new(new("GET", "/v1/payments/{payment_hash}", "One outgoing payment."),
             async (c, n) => await OkAsync(c, await n.GetPaymentAsync(ParseHash(RouteValue(c, "payment_hash")), c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
-        new(new("GET", "/v1/forwards", "The forwarding history, oldest first."),
-            async (c, n) => await OkAsync(c, await n.ListForwardsAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
-        new(new("POST", "/v1/channels/{channel}/policy", "Set a channel's forwarding policy: {\"base_fee_msat\", \"fee_ppm\", \"cltv_delta\", \"htlc_min_msat\"?, \"htlc_max_msat\"?}."), SetChannelPolicyAsync),
         new(new("GET", "/v1/graph", "The channel graph and gossip state: node and channel counts, our announced channels, last sync."),
             async (c, n) => await OkAsync(c, await n.GetGraphInfoAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
         new(new("GET", "/v1/graph/nodes/{node_id}", "One node of the graph: alias, addresses, channels and their policies."),
             async (c, n) => await OkAsync(c, await n.GetGraphNodeAsync(ParseNodeId(RouteValue(c, "node_id"), "node_id"), c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
+        new(new("GET", "/v1/forwards", "The forwarding history, oldest first."),
+            async (c, n) => await OkAsync(c, await n.ListForwardsAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
+        new(new("POST", "/v1/channels/{channel}/policy", "Set a channel's forwarding policy: {\"base_fee_msat\", \"fee_ppm\", \"cltv_delta\", \"htlc_min_msat\"?, \"htlc_max_msat\"?}."), SetChannelPolicyAsync),
     ];
 
     public static void Map(WebApplication app, INodeOperations node)

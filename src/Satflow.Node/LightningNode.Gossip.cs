@@ -370,22 +370,30 @@ public sealed partial class LightningNode
         await AnnounceOwnChannelAsync(slot, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Our current channel_update of a channel (built and signed on first use).</summary>
+    /// <summary>
+    /// Our current channel_update of a channel: the last one while it still matches the channel's policy and is less
+    /// than a week old, else a newly signed one (timestamps strictly increase).
+    /// </summary>
     private ChannelUpdate OwnUpdate(ChannelSlot slot, ShortChannelId scid)
     {
-        // Reused until a week old (then refreshed, so the channel never looks stale to others).
-        if (_ownUpdates.TryGetValue(scid, out var existing) && existing.DontForward != slot.IsPublic
-            && existing.Timestamp + (uint)OwnUpdateRefresh.TotalSeconds > NowUnix)
+        _ownUpdates.TryGetValue(scid, out var existing);
+        var unsigned = UnsignedOwnUpdate(slot, scid, existing);
+        if (existing is not null && existing.Timestamp + (uint)OwnUpdateRefresh.TotalSeconds > NowUnix && SamePolicy(existing, unsigned))
         {
             return existing;
         }
-        var update = BuildOwnUpdate(slot, scid, existing);
+        var update = GossipSignatures.Sign(unsigned, _nodeKey);
         _ownUpdates[scid] = update;
         Graph.ApplyChannelUpdate(update);
         return update;
     }
 
-    private ChannelUpdate BuildOwnUpdate(ChannelSlot slot, ShortChannelId scid, ChannelUpdate? previous)
+    private static bool SamePolicy(ChannelUpdate a, ChannelUpdate b) =>
+        a.FeeBaseMsat == b.FeeBaseMsat && a.FeeProportionalMillionths == b.FeeProportionalMillionths && a.CltvExpiryDelta == b.CltvExpiryDelta
+        && a.HtlcMinimumMsat == b.HtlcMinimumMsat && a.HtlcMaximumMsat == b.HtlcMaximumMsat && a.ChannelFlags == b.ChannelFlags
+        && a.MessageFlags == b.MessageFlags;
+
+    private ChannelUpdate UnsignedOwnUpdate(ChannelSlot slot, ShortChannelId scid, ChannelUpdate? previous)
     {
         var policy = GossipPolicyOf(slot);
         var capacity = MilliSatoshi.FromSatoshis((ulong)slot.Channel.Parameters.FundingAmount.Satoshi);
@@ -393,13 +401,12 @@ public sealed partial class LightningNode
         var minimum = policy.HtlcMinimum > maximum ? maximum : policy.HtlcMinimum;
         var direction = NodeId < slot.Peer ? 0 : 1;
         var timestamp = Math.Max(NowUnix, previous is null ? 0 : previous.Timestamp + 1);
-        var unsigned = new ChannelUpdate(default, _options.ChainHash, scid, timestamp, (byte)(1 | (slot.IsPublic ? 0 : 2)), (byte)direction,
+        return new ChannelUpdate(default, _options.ChainHash, scid, timestamp, (byte)(1 | (slot.IsPublic ? 0 : 2)), (byte)direction,
             policy.CltvExpiryDelta, minimum, (uint)Math.Min(policy.BaseFee.Value, uint.MaxValue), policy.FeeProportionalMillionths, maximum, Array.Empty<byte>());
-        return GossipSignatures.Sign(unsigned, _nodeKey);
     }
 
-    /// <summary>The forwarding policy announced for a channel.</summary>
-    private ForwardingPolicy GossipPolicyOf(ChannelSlot slot) => _options.DefaultForwardingPolicy;
+    /// <summary>The forwarding policy announced for a channel (its own, or the node's default).</summary>
+    private ForwardingPolicy GossipPolicyOf(ChannelSlot slot) => GetChannelPolicy(slot.ChannelId);
 
     private void AddOwnChannelToGraph(ChannelSlot slot, ShortChannelId scid)
     {
@@ -464,8 +471,11 @@ public sealed partial class LightningNode
             relay.Add(announcement);
             Log.ChannelNote(_logger, slot.ChannelId, $"announced {scid}");
         }
-        _remoteAnnouncementSignatures.Remove(slot.ChannelId);
-        await _store.CommitAsync([KvOperation.Remove(GossipNamespace, GossipSignaturesNamespace, NodeStore.KeyOf(slot.ChannelId))], cancellationToken).ConfigureAwait(false);
+        if (_remoteAnnouncementSignatures.Remove(slot.ChannelId))
+        {
+            // The announcement is stored now: the peer's half is no longer needed.
+            await _store.CommitAsync([KvOperation.Remove(GossipNamespace, GossipSignaturesNamespace, NodeStore.KeyOf(slot.ChannelId))], cancellationToken).ConfigureAwait(false);
+        }
         Gossip.TryGetChannel(scid, out var stored);
         var direction = NodeId < slot.Peer ? 0 : 1;
         var ours = OwnUpdate(slot, scid);

@@ -29,7 +29,11 @@ public sealed record NodeChannel(
     MilliSatoshi LocalBalance,
     MilliSatoshi RemoteBalance,
     MilliSatoshi AvailableToSend,
-    int PendingHtlcs);
+    int PendingHtlcs)
+{
+    /// <summary>Whether the channel is public (announced to the network once 6 blocks deep) rather than private.</summary>
+    public bool IsPublic { get; init; }
+}
 
 /// <summary>The node's identity and counters.</summary>
 /// <param name="NodeId">Our node id.</param>
@@ -118,7 +122,10 @@ public sealed partial class LightningNode
         var c = s.Channel;
         return new NodeChannel(
             s.ChannelId, s.Peer, c.State, c.IsOffline, c.Parameters.LocalIsFunder, c.Parameters.FundingAmount, c.Parameters.FundingOutPoint,
-            s.ShortChannelId ?? c.ShortChannelId, c.LocalBalance, c.RemoteBalance, c.AvailableToSend, c.Htlcs.Count);
+            s.ShortChannelId ?? c.ShortChannelId, c.LocalBalance, c.RemoteBalance, c.AvailableToSend, c.Htlcs.Count)
+        {
+            IsPublic = s.IsPublic,
+        };
     }
 
     /// <summary>

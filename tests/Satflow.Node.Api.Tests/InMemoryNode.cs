@@ -358,35 +358,6 @@ public sealed class InMemoryNode : INodeOperations
         }
     }
 
-    /// <summary>The forwarding history the fake reports (tests add entries).</summary>
-    public List<ForwardInfo> Forwards { get; } = [];
-
-    /// <summary>Policies set through the API, by channel.</summary>
-    public Dictionary<ChannelId, ChannelPolicyInfo> Policies { get; } = [];
-
-    public Task<IReadOnlyList<ForwardInfo>> ListForwardsAsync(CancellationToken cancellationToken)
-    {
-        Enter("forwards");
-        lock (_gate)
-        {
-            return Task.FromResult<IReadOnlyList<ForwardInfo>>([.. Forwards]);
-        }
-    }
-
-    public Task<ChannelPolicyInfo> SetChannelPolicyAsync(ChannelPolicyInfo policy, CancellationToken cancellationToken)
-    {
-        Enter("policy");
-        lock (_gate)
-        {
-            if (_channels.All(c => c.ChannelId != policy.ChannelId))
-            {
-                throw new NodeOperationException(NodeErrorCode.NotFound, $"no channel {policy.ChannelId}");
-            }
-            Policies[policy.ChannelId] = policy;
-            return Task.FromResult(policy);
-        }
-    }
-
     // The fake graph: this node and its normal channels, each announced with the same policy both ways.
     private static readonly GraphPolicyInfo FakePolicy = new(new MilliSatoshi(1000), 1, 80, new MilliSatoshi(1), new MilliSatoshi(100_000_000), false, DateTimeOffset.UnixEpoch);
 
@@ -419,6 +390,35 @@ public sealed class InMemoryNode : INodeOperations
                 throw new NodeOperationException(NodeErrorCode.NotFound, $"The graph does not know node {nodeId}.");
             }
             return Task.FromResult(new GraphNodeInfo(nodeId, nodeId == NodeId ? "in-memory" : null, null, null, [], channels));
+        }
+    }
+
+    /// <summary>The forwarding history the fake reports (tests add entries).</summary>
+    public List<ForwardInfo> Forwards { get; } = [];
+
+    /// <summary>Policies set through the API, by channel.</summary>
+    public Dictionary<ChannelId, ChannelPolicyInfo> Policies { get; } = [];
+
+    public Task<IReadOnlyList<ForwardInfo>> ListForwardsAsync(CancellationToken cancellationToken)
+    {
+        Enter("forwards");
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<ForwardInfo>>([.. Forwards]);
+        }
+    }
+
+    public Task<ChannelPolicyInfo> SetChannelPolicyAsync(ChannelPolicyInfo policy, CancellationToken cancellationToken)
+    {
+        Enter("policy");
+        lock (_gate)
+        {
+            if (_channels.All(c => c.ChannelId != policy.ChannelId))
+            {
+                throw new NodeOperationException(NodeErrorCode.NotFound, $"no channel {policy.ChannelId}");
+            }
+            Policies[policy.ChannelId] = policy;
+            return Task.FromResult(policy);
         }
     }
 }

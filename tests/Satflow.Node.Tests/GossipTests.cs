@@ -1,4 +1,5 @@
 using NBitcoin;
+using Satflow.Lightning.Gossip;
 using Satflow.Lightning.Harness;
 using Satflow.Lightning.Routing;
 using Satflow.Lightning.Types;
@@ -29,6 +30,7 @@ public sealed class GossipTests
         await using var h = await LightningHarness.CreateAsync(2);
         var (a, b) = (h[0], h[1]);
         var scid = await OpenAsync(h, a, b); // 3 confirmations
+        Assert.All(new[] { a, b }, n => Assert.True(Assert.Single(n.Node.ListChannels()).IsPublic));
         // Usable, so in both graphs with both policies (exchanged with the peer), but not announced yet.
         AssertBothPolicies(a.Node.Graph, scid);
         AssertBothPolicies(b.Node.Graph, scid);
@@ -105,6 +107,7 @@ public sealed class GossipTests
         var (a, b, c) = (h[0], h[1], h[2]);
         await h.ConnectAsync(c, a);
         var scid = await OpenAsync(h, a, b);
+        Assert.All(new[] { a, b }, n => Assert.False(Assert.Single(n.Node.ListChannels()).IsPublic));
         await h.MineBlocksAsync(10);
         // The two peers know each other's policy (for routing over their own channel)...
         AssertBothPolicies(a.Node.Graph, scid);
@@ -132,9 +135,19 @@ public sealed class GossipTests
         await h.ConnectAsync(c, a);
         Assert.True(c.Node.Graph.TryGetChannel(scid, out _));
 
+        var chain = new ChainUtxoLookup(h.Chain.Devnet);
+        var funding = await chain.LookupAsync(scid);
+        Assert.Equal(FundingOutputState.Unspent, funding.State);
+        Assert.Equal(a.Node.GetChannel(channelId)!.FundingOutPoint, funding.OutPoint);
+        Assert.Equal(Money.Satoshis(1_000_000), funding.Output!.Value);
+        Assert.Equal(FundingOutputState.Missing, (await chain.LookupAsync(new ShortChannelId(scid.BlockHeight, 999, 0))).State);
+        Assert.Equal(FundingOutputState.Missing, (await chain.LookupAsync(new ShortChannelId(scid.BlockHeight, scid.TxIndex, 9))).State);
+        Assert.Equal(FundingOutputState.Missing, (await chain.LookupAsync(new ShortChannelId(1_000_000, 0, 0))).State);
+
         await a.Node.CloseChannelAsync(channelId, force: false);
         await h.SettleAsync();
         await h.MineUntilMempoolEmptyAsync();
+        Assert.Equal(FundingOutputState.Spent, (await chain.LookupAsync(scid)).State);
         foreach (var node in new[] { a, b, c })
         {
             Assert.False(node.Node.Graph.TryGetChannel(scid, out _), $"{node} still has {scid}");
@@ -144,5 +157,28 @@ public sealed class GossipTests
         await h.CrashAsync(c);
         await h.RestartAsync(c);
         Assert.False(c.Node.Graph.TryGetChannel(scid, out _));
+    }
+
+    [Fact]
+    public async Task A_changed_forwarding_policy_is_announced_again()
+    {
+        await using var h = await LightningHarness.CreateAsync(3);
+        var (a, b, c) = (h[0], h[1], h[2]);
+        var channelId = await h.OpenChannelAsync(a, b, Money.Satoshis(1_000_000));
+        var scid = a.Node.GetChannel(channelId)!.ShortChannelId!.Value;
+        await h.MineBlocksAsync(3);
+        await h.ConnectAsync(c, b);
+        AssertBothPolicies(c.Node.Graph, scid);
+
+        await a.Node.SetChannelPolicyAsync(channelId, new ForwardingPolicy(new MilliSatoshi(5_000), 250, 40, new MilliSatoshi(10)));
+        await h.MineBlocksAsync(1); // the node refreshes its channel_update with the block feed
+        foreach (var node in new[] { a, b, c })
+        {
+            Assert.True(node.Node.Graph.TryGetChannel(scid, out var info));
+            var fromA = info.Node1 == a.NodeId ? info.Policy1 : info.Policy2;
+            Assert.Equal(5_000u, fromA!.Value.FeeBaseMsat);
+            Assert.Equal(250u, fromA.Value.FeeProportionalMillionths);
+            Assert.Equal((ushort)40, fromA.Value.CltvExpiryDelta);
+        }
     }
 }

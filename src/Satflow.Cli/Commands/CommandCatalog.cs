@@ -19,7 +19,7 @@ internal static class CommandCatalog
         yield return PayCommands.CreateKeysend();
         yield return RouteCommands.Create();
         yield return PaymentCommands.Create();
-        yield return ForwardCommands.Create();
         yield return GraphCommands.Create();
+        yield return ForwardCommands.Create();
     }
 }
