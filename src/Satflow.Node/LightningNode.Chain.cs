@@ -164,6 +164,7 @@ public sealed partial class LightningNode
                     break;
                 case ChannelFullyResolved:
                     slot.FullyResolved = true;
+                    await FailForwardsOfResolvedChannelAsync(slot.ChannelId, cancellationToken).ConfigureAwait(false);
                     _channels.Remove(slot.ChannelId);
                     var removals = new List<KvOperation> { NodeStore.RemoveChannel(slot.ChannelId), NodeStore.RemoveMonitor(slot.ChannelId) };
                     foreach (var key in _received.Keys.Where(k => k.Item1 == slot.ChannelId).ToList())

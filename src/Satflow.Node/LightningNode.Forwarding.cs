@@ -353,4 +353,31 @@ public sealed partial class LightningNode
         await DecideIncomingAsync(channelId, cancellationToken).ConfigureAwait(false);
         return true;
     }
+
+    /// <summary>
+    /// The outgoing channel is fully resolved on chain and some forwards over it never got an outcome (an HTLC the
+    /// monitor had nothing to claim, e.g. trimmed as dust): nobody can claim them any more, so their incoming HTLCs fail.
+    /// </summary>
+    private async Task FailForwardsOfResolvedChannelAsync(ChannelId channelId, CancellationToken cancellationToken)
+    {
+        var stuck = _forwardsByOutgoing.Keys.Where(k => k.Item1 == channelId).ToList();
+        if (stuck.Count == 0)
+        {
+            return;
+        }
+        var ops = new List<KvOperation>();
+        var incoming = new HashSet<ChannelId>();
+        foreach (var (channel, htlc) in stuck)
+        {
+            if (ResolveForward(channel, htlc, null, null, FailureMessage.Simple(FailureCode.PermanentChannelFailure), ops) is { } incomingChannel)
+            {
+                incoming.Add(incomingChannel);
+            }
+        }
+        await _store.CommitAsync(ops, cancellationToken).ConfigureAwait(false);
+        foreach (var channel in incoming)
+        {
+            await DecideIncomingAsync(channel, cancellationToken).ConfigureAwait(false);
+        }
+    }
 }

@@ -343,6 +343,27 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public async Task A_dust_forward_over_a_force_closed_channel_is_failed_back_once_the_channel_resolves()
+    {
+        await using var line = await Line.CreateAsync();
+        var dust = MilliSatoshi.FromSatoshis(400);
+        var hash = await line.StartAsync(line.RouteToC(dust));
+        await StepUntilAsync(line, () => Task.FromResult(line.B.Node.GetHtlcs(line.BC).Any(x => x.State == Satflow.Lightning.Channels.ChannelHtlcState.Committed)), "the outgoing HTLC never committed");
+        await line.H.CrashAsync(line.C);
+        await line.B.Node.CloseChannelAsync(line.BC, force: true);
+        // No output carries a trimmed HTLC: nothing is claimed on chain; at the latest when the channel is fully
+        // resolved the forward fails back.
+        for (var i = 0; i < 250 && (await line.B.Node.ListForwardsAsync())[0].Status == ForwardStatus.Pending; i++)
+        {
+            await line.H.MineBlocksAsync(1);
+        }
+        Assert.Equal(ForwardStatus.Failed, Assert.Single(await line.B.Node.ListForwardsAsync()).Status);
+        Assert.Equal(OutgoingPaymentState.Failed, (await line.A.Node.LookupPaymentAsync(hash))!.State);
+        Assert.Equal(FailureCode.PermanentChannelFailure, Assert.Single(line.Results).Failure!.Message!.Code);
+        Assert.Equal(0, line.A.Node.GetChannel(line.AB)!.PendingHtlcs);
+    }
+
+    [Fact]
     public async Task When_the_next_node_claims_on_chain_with_the_preimage_the_incoming_is_fulfilled()
     {
         await using var line = await Line.CreateAsync();
