@@ -81,6 +81,27 @@ public sealed partial class LightningNode
         }
     }
 
+    /// <summary>Largest number of route hints an invoice carries.</summary>
+    public const int MaxInvoiceRouteHints = 3;
+
+    /// <summary>
+    /// Route hints for our usable channels that the graph does not know (unannounced): one hop each, from the peer to
+    /// us, with the peer's policy toward us when the graph has it, else the default forwarding policy (called with the gate held).
+    /// </summary>
+    private List<IReadOnlyList<Lightning.Invoices.RouteHintHop>> PrivateRouteHints()
+    {
+        var policy = _options.DefaultForwardingPolicy;
+        return [.. _channels.Values
+            .Where(s => s.Channel.State == ChannelState.Normal && !s.Channel.IsOffline && s.ShortChannelId is not null && !Graph.TryGetChannel(s.ShortChannelId.Value, out _))
+            .OrderByDescending(s => s.Channel.AvailableToReceive.Value)
+            .ThenBy(s => s.ChannelId.Value.ToHex(), StringComparer.Ordinal)
+            .Take(MaxInvoiceRouteHints)
+            .Select(s => (IReadOnlyList<Lightning.Invoices.RouteHintHop>)
+            [
+                new Lightning.Invoices.RouteHintHop(s.Peer, s.ShortChannelId!.Value, checked((uint)policy.BaseFee.Value), policy.FeeProportionalMillionths, policy.CltvExpiryDelta),
+            ])];
+    }
+
     /// <summary>Our usable channels with what each can send now (the router's exact first hops).</summary>
     private List<FirstHop> FirstHops() =>
         [.. _channels.Values

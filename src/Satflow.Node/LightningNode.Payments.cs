@@ -13,8 +13,33 @@ public sealed partial class LightningNode
     /// <param name="description">The description.</param>
     /// <param name="expirySeconds">How long it stays payable.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    public Task<InvoiceRecord> CreateInvoiceAsync(MilliSatoshi? amount, string description, ulong expirySeconds = Bolt11Invoice.DefaultExpirySeconds, CancellationToken cancellationToken = default) =>
-        Invoices.CreateAsync(amount, description, expirySeconds, _options.FinalCltvExpiryDelta, cancellationToken);
+    /// <remarks>
+    /// The invoice carries a route hint (<c>r</c> field) for each usable channel the network graph does not know
+    /// (unannounced channels), at most <see cref="MaxInvoiceRouteHints"/> of them with the most inbound liquidity, so
+    /// that a payer who knows only the public graph can reach us through the channel's peer.
+    /// </remarks>
+    public async Task<InvoiceRecord> CreateInvoiceAsync(MilliSatoshi? amount, string description, ulong expirySeconds = Bolt11Invoice.DefaultExpirySeconds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(description);
+        IReadOnlyList<IReadOnlyList<RouteHintHop>> hints;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            hints = PrivateRouteHints();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        return await Invoices.CreateAsync(new InvoiceRequest
+        {
+            Amount = amount,
+            Description = description,
+            ExpirySeconds = expirySeconds,
+            MinFinalCltvExpiryDelta = _options.FinalCltvExpiryDelta,
+            RouteHints = hints,
+        }, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Pays a BOLT 11 invoice through the network with the default limits; see

@@ -28,6 +28,9 @@ public sealed record InvoiceRequest
 
     /// <summary>The minimum final CLTV expiry delta (default 18).</summary>
     public uint MinFinalCltvExpiryDelta { get; init; } = (uint)Bolt11Invoice.DefaultMinFinalCltvExpiryDelta;
+
+    /// <summary>Route hints (<c>r</c> fields) toward the node, e.g. over its unannounced channels (none by default).</summary>
+    public IReadOnlyList<IReadOnlyList<RouteHintHop>> RouteHints { get; init; } = [];
 }
 
 /// <summary>
@@ -115,6 +118,10 @@ public sealed class InvoiceService
         builder.Expiry(request.ExpirySeconds)
             .MinFinalCltvExpiryDelta(request.MinFinalCltvExpiryDelta)
             .Features(InvoiceFeatures);
+        foreach (var hint in request.RouteHints)
+        {
+            builder.RouteHint(hint);
+        }
         Bolt11Invoice invoice;
         try
         {

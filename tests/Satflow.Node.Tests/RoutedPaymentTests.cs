@@ -124,6 +124,28 @@ public sealed class RoutedPaymentTests
     }
 
     [Fact]
+    public async Task An_invoice_hints_its_unannounced_channel_so_a_payer_that_knows_only_public_channels_reaches_it()
+    {
+        // A–B is public (in every graph); B–C is unannounced: only C's invoice tells A about it.
+        await using var h = await LightningHarness.CreateAsync(3);
+        await OpenPublicAsync(h, h[0], h[1], 1_000_000);
+        var bc = await h.OpenChannelAsync(h[1], h[2], Money.Satoshis(1_000_000));
+        var scid = h[1].Node.GetChannel(bc)!.ShortChannelId!.Value;
+        var amount = MilliSatoshi.FromSatoshis(20_000);
+        Assert.Equal(RouteFailureReason.RecipientUnknown, (await h[0].Node.FindRouteAsync(h[2].NodeId, amount)).Failure!.Reason);
+
+        var invoice = await h[2].Node.CreateInvoiceAsync(amount, "private");
+        var hint = Assert.Single(Lightning.Invoices.Bolt11Invoice.Decode(invoice.Bolt11).RouteHints);
+        Assert.Equal(h[1].NodeId, Assert.Single(hint).NodeId);
+        Assert.Equal(scid, hint[0].ShortChannelId);
+
+        var paid = await PayAndSettleAsync(h, h[0], invoice);
+        Assert.Equal(OutgoingPaymentState.Succeeded, paid.State);
+        Assert.Equal(h[1].Node.GetChannelPolicy(bc).FeeFor(amount), paid.Fee);
+        Assert.Equal(amount, h[2].Node.GetChannel(bc)!.LocalBalance);
+    }
+
+    [Fact]
     public async Task Without_any_route_the_payment_is_refused_with_a_clear_reason()
     {
         await using var h = await LightningHarness.CreateAsync(3);

@@ -369,11 +369,12 @@ public static class Router
                 for (var i = 0; i < hint.Count; i++)
                 {
                     var hop = hint[i];
-                    if (_constraints.ExcludedChannels?.Contains(hop.ShortChannelId) == true)
+                    if (_constraints.ExcludedChannels?.Contains(hop.ShortChannelId) == true || (_firstHopLiquidity is not null && hop.Node == _sourceId))
                     {
                         continue;
                     }
 
+                    // (a hint out of the payer itself is one of its own channels: the first hops describe those exactly)
                     var to = i + 1 < hint.Count ? Resolve(hint[i + 1].Node) : _target;
                     var from = Resolve(hop.Node);
                     if (from == to)
