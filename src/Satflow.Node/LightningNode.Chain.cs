@@ -1,4 +1,5 @@
 using NBitcoin;
+using Satflow.Lightning.Channels;
 using Satflow.Lightning.Monitor;
 using Satflow.Lightning.Types;
 using Satflow.Node.Persistence;
@@ -159,6 +160,12 @@ public sealed partial class LightningNode
                     }
                     break;
                 }
+                case MonitorForceClosed forced when slot.Channel.State is not (ChannelState.ForceClosed or ChannelState.Closed or ChannelState.LocalDataLoss):
+                    // The monitor closed on chain to save an HTLC (deadline or preimage): the channel must stop taking
+                    // updates and tell the peer, instead of staying Normal until the close is fully resolved.
+                    Log.ChannelNote(_logger, slot.ChannelId, "force closed by the chain monitor: " + forced.Reason);
+                    await ApplyAsync(slot, slot.Channel.ForceClosedByMonitor("force closed: " + forced.Reason), [], cancellationToken).ConfigureAwait(false);
+                    break;
                 case CommitmentConfirmed confirmed:
                     Log.ChannelNote(_logger, slot.ChannelId, $"{confirmed.Kind} transaction {confirmed.TxId} confirmed at {confirmed.Height}");
                     break;

@@ -126,8 +126,9 @@ public sealed class RoutedPaymentTests
     [Fact]
     public async Task An_invoice_hints_its_unannounced_channel_so_a_payer_that_knows_only_public_channels_reaches_it()
     {
-        // A–B is public (in every graph); B–C is unannounced: only C's invoice tells A about it.
-        await using var h = await LightningHarness.CreateAsync(3);
+        // A–B is public (put in every graph); B–C is unannounced (opened with announce_channel off, so gossip keeps it
+        // out of other nodes' graphs): only C's invoice tells A about it.
+        await using var h = await LightningHarness.CreateAsync(3, new HarnessOptions { Node = new NodeOptions { AutoFlush = false, MinimumDepth = 3, PublicChannels = false } });
         await OpenPublicAsync(h, h[0], h[1], 1_000_000);
         var bc = await h.OpenChannelAsync(h[1], h[2], Money.Satoshis(1_000_000));
         var scid = h[1].Node.GetChannel(bc)!.ShortChannelId!.Value;

@@ -492,6 +492,24 @@ public sealed partial class Channel
         return Commit(_s with { State = ChannelState.ForceClosed }, o);
     }
 
+    /// <summary>
+    /// Records that the chain monitor already went on chain with our commitment (it force closes by itself to save an
+    /// HTLC before its deadline): the channel stops taking updates and tells the peer, without a second monitor update.
+    /// </summary>
+    /// <param name="reason">Why the monitor closed (sent to the peer in an <c>error</c>).</param>
+    public ChannelOutput ForceClosedByMonitor(string reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        var o = Begin();
+        if (_s.State is ChannelState.LocalDataLoss or ChannelState.Closed or ChannelState.ForceClosed)
+        {
+            return o.Build();
+        }
+        o.Send(new Error(ChannelId, System.Text.Encoding.ASCII.GetBytes(reason.Length > 200 ? reason[..200] : reason)));
+        _closing = null;
+        return Commit(_s with { State = ChannelState.ForceClosed }, o);
+    }
+
     private static ChannelId? ChannelIdOf(LightningMessage message) => message switch
     {
         ChannelReady m => m.ChannelId,
