@@ -49,6 +49,13 @@ public interface INodeOperations
     /// <exception cref="NodeOperationException"><see cref="NodeErrorCode.PeerNotConnected"/>, <see cref="NodeErrorCode.InsufficientFunds"/>, <see cref="NodeErrorCode.InvalidArgument"/> (below the minimum size), or <see cref="NodeErrorCode.Rejected"/> (the peer refused).</exception>
     Task<ChannelInfo> OpenChannelAsync(NodeId nodeId, Money capacity, CancellationToken cancellationToken);
 
+    /// <summary>Opens a channel that is announced to the network (public) or not (private), and waits until it is funded.</summary>
+    /// <param name="nodeId">A connected peer.</param>
+    /// <param name="capacity">The capacity, funded from the wallet.</param>
+    /// <param name="announce">False for an unannounced (private) channel, reachable through invoice route hints.</param>
+    /// <param name="cancellationToken">Abandons the wait.</param>
+    Task<ChannelInfo> OpenChannelAsync(NodeId nodeId, Money capacity, bool announce, CancellationToken cancellationToken);
+
     /// <summary>Every channel the node knows, open or closing (closed ones may be kept for a while).</summary>
     Task<IReadOnlyList<ChannelInfo>> ListChannelsAsync(CancellationToken cancellationToken);
 

@@ -11,7 +11,11 @@ public sealed record ConnectPeerRequest(string? NodeId, string? Address);
 /// <summary>Body of <c>POST /v1/channels</c>.</summary>
 /// <param name="NodeId">The connected peer.</param>
 /// <param name="AmountSat">The channel capacity in satoshis.</param>
-public sealed record OpenChannelRequest(string? NodeId, long? AmountSat);
+public sealed record OpenChannelRequest(string? NodeId, long? AmountSat)
+{
+    /// <summary>True for an unannounced channel (default: the node's setting, public).</summary>
+    public bool? Private { get; init; }
+}
 
 /// <summary>Body of <c>POST /v1/channels/{id}/close</c> (optional).</summary>
 /// <param name="Force">Close unilaterally.</param>

@@ -46,7 +46,7 @@ internal static partial class NodeApiRoutes
             }),
         new(new("GET", "/v1/channels", "Every channel."),
             async (c, n) => await OkAsync(c, await n.ListChannelsAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
-        new(new("POST", "/v1/channels", "Open a channel: {\"node_id\", \"amount_sat\"}."), OpenChannelAsync),
+        new(new("POST", "/v1/channels", "Open a channel: {\"node_id\", \"amount_sat\", \"private\"?}."), OpenChannelAsync),
         new(new("POST", "/v1/channels/restore", "Recover the channels of a static channel backup (peers force close, funds swept to the wallet): {\"backup\": base64}."), RestoreChannelsAsync),
         new(new("POST", "/v1/channels/{channel}/close", "Close a channel (by channel id or short channel id): optional {\"force\": true}."), CloseChannelAsync),
         new(new("GET", "/v1/invoices", "Every invoice issued, newest first."),
@@ -275,7 +275,10 @@ internal static partial class NodeApiRoutes
         {
             throw Invalid($"amount_sat must be between 1 and {MaxSatoshis.ToString(CultureInfo.InvariantCulture)}, got {amount.ToString(CultureInfo.InvariantCulture)}");
         }
-        await OkAsync(context, await node.OpenChannelAsync(nodeId, Money.Satoshis(amount), context.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false);
+        var opened = request.Private is { } isPrivate
+            ? await node.OpenChannelAsync(nodeId, Money.Satoshis(amount), announce: !isPrivate, context.RequestAborted).ConfigureAwait(false)
+            : await node.OpenChannelAsync(nodeId, Money.Satoshis(amount), context.RequestAborted).ConfigureAwait(false);
+        await OkAsync(context, opened).ConfigureAwait(false);
     }
 
     private static async Task CloseChannelAsync(HttpContext context, INodeOperations node)

@@ -93,7 +93,12 @@ public sealed record ChannelInfo(
     [property: JsonPropertyName("local_balance_msat")] MilliSatoshi LocalBalance,
     [property: JsonPropertyName("remote_balance_msat")] MilliSatoshi RemoteBalance,
     OutPoint? FundingOutpoint,
-    bool Initiator);
+    bool Initiator)
+{
+    /// <summary>Whether the channel is announced to the network (false: private, reachable through route hints).</summary>
+    [JsonPropertyName("public")]
+    public bool IsPublic { get; init; } = true;
+}
 
 /// <summary>The outcome of a close request.</summary>
 /// <param name="ChannelId">The channel.</param>

@@ -21,7 +21,17 @@ public sealed partial class LightningNode
     /// <param name="pushAmount">An amount given to the peer at opening (usually zero).</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <exception cref="NodeOperationRefusedException">Peer not connected or a capacity out of bounds.</exception>
-    public async Task<ChannelId> OpenChannelAsync(NodeId peer, Money capacity, MilliSatoshi pushAmount = default, CancellationToken cancellationToken = default)
+    public Task<ChannelId> OpenChannelAsync(NodeId peer, Money capacity, MilliSatoshi pushAmount = default, CancellationToken cancellationToken = default) =>
+        OpenChannelAsync(peer, capacity, pushAmount, _options.PublicChannels, cancellationToken);
+
+    /// <summary>Opens a channel, announced to the network (public) or not (private: reachable through invoice route hints).</summary>
+    /// <param name="peer">A connected peer.</param>
+    /// <param name="capacity">The channel capacity.</param>
+    /// <param name="pushAmount">An amount given to the peer at opening (usually zero).</param>
+    /// <param name="announce">True for a public channel (BOLT 7 announcement after 6 confirmations), false for an unannounced one.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <exception cref="NodeOperationRefusedException">Peer not connected or a capacity out of bounds.</exception>
+    public async Task<ChannelId> OpenChannelAsync(NodeId peer, Money capacity, MilliSatoshi pushAmount, bool announce, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(capacity);
         if (!_deps.Transport.IsConnected(peer))
@@ -38,7 +48,7 @@ public sealed partial class LightningNode
         {
             var (keyIndex, keys) = await AllocateKeysAsync(cancellationToken).ConfigureAwait(false);
             var temporaryId = new ChannelId(RandomBytes32());
-            var options = new OutboundChannelOptions(_options.ChainHash, capacity, pushAmount, feerate.SatPerKw, LocalLimits(capacity), AnnounceChannel: _options.PublicChannels);
+            var options = new OutboundChannelOptions(_options.ChainHash, capacity, pushAmount, feerate.SatPerKw, LocalLimits(capacity), AnnounceChannel: announce);
             OutboundChannelOpening opening;
             try
             {
@@ -59,7 +69,7 @@ public sealed partial class LightningNode
     }
 
     /// <summary>Waits until a channel we are opening is funded (returns its channel id) or the opening fails.</summary>
-    /// <param name="temporaryChannelId">The id <see cref="OpenChannelAsync"/> returned.</param>
+    /// <param name="temporaryChannelId">The id <see cref="OpenChannelAsync(NodeId, Money, MilliSatoshi, bool, CancellationToken)"/> returned.</param>
     /// <param name="cancellationToken">Abandons the wait.</param>
     /// <exception cref="NodeOperationRefusedException">The peer refused or disconnected, or the wallet could not fund.</exception>
     public async Task<ChannelId> WaitForChannelAsync(ChannelId temporaryChannelId, CancellationToken cancellationToken = default)

@@ -106,11 +106,15 @@ public sealed partial class NodeOperations : INodeOperations, INodeOfferOperatio
     }
 
     /// <inheritdoc />
-    public async Task<ChannelInfo> OpenChannelAsync(NodeId nodeId, Money capacity, CancellationToken cancellationToken)
+    public Task<ChannelInfo> OpenChannelAsync(NodeId nodeId, Money capacity, CancellationToken cancellationToken) =>
+        OpenChannelAsync(nodeId, capacity, _node.Options.PublicChannels, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<ChannelInfo> OpenChannelAsync(NodeId nodeId, Money capacity, bool announce, CancellationToken cancellationToken)
     {
         var channelId = await Call(async () =>
         {
-            var temporary = await _node.OpenChannelAsync(nodeId, capacity, default, cancellationToken).ConfigureAwait(false);
+            var temporary = await _node.OpenChannelAsync(nodeId, capacity, default, announce, cancellationToken).ConfigureAwait(false);
             return await _node.WaitForChannelAsync(temporary, cancellationToken).ConfigureAwait(false);
         }).ConfigureAwait(false);
         return ToApi(_node.GetChannel(channelId) ?? throw new NodeOperationException(NodeErrorCode.NotFound, $"Channel {channelId} vanished."));
@@ -276,7 +280,10 @@ public sealed partial class NodeOperations : INodeOperations, INodeOfferOperatio
         new(peer.NodeId, peer.RemoteEndPoint.ToString(), peer.Direction == PeerDirection.Inbound);
 
     private static ChannelInfo ToApi(NodeChannel c) => new(
-        c.ChannelId, c.ShortChannelId, c.Peer, ToApi(c.State), c.Capacity, c.LocalBalance, c.RemoteBalance, c.FundingOutPoint, c.IsFunder);
+        c.ChannelId, c.ShortChannelId, c.Peer, ToApi(c.State), c.Capacity, c.LocalBalance, c.RemoteBalance, c.FundingOutPoint, c.IsFunder)
+    {
+        IsPublic = c.IsPublic,
+    };
 
     private static Api.ChannelState ToApi(Channels.ChannelState state) => state switch
     {

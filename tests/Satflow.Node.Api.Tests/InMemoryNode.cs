@@ -114,6 +114,9 @@ public sealed partial class InMemoryNode : INodeOperations, INodeOfferOperations
         return Task.CompletedTask;
     }
 
+    public async Task<ChannelInfo> OpenChannelAsync(NodeId nodeId, Money capacity, bool announce, CancellationToken cancellationToken) =>
+        (await OpenChannelAsync(nodeId, capacity, cancellationToken).ConfigureAwait(false)) with { IsPublic = announce };
+
     public Task<ChannelInfo> OpenChannelAsync(NodeId nodeId, Money capacity, CancellationToken cancellationToken)
     {
         Enter("open");

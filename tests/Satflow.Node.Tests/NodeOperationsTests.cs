@@ -58,4 +58,29 @@ public sealed class NodeOperationsTests
         Assert.Equal(Api.ChannelState.Closed, Assert.Single(await opsA.ListChannelsAsync(default)).State);
         Assert.NotNull((await opsA.CloseChannelAsync(channel.ChannelId, force: true, default)).ClosingTxid);
     }
+
+    [Fact]
+    public async Task A_private_channel_is_opened_unannounced_and_both_ends_report_it_private()
+    {
+        await using var h = await LightningHarness.CreateAsync(2);
+        var (a, b) = (h[0], h[1]);
+        var opsA = new NodeOperations(a.Node, a.Wallet, h.Time);
+        var opsB = new NodeOperations(b.Node, b.Wallet, h.Time);
+        await h.ConnectAsync(a, b);
+        var opening = opsA.OpenChannelAsync(b.NodeId, Money.Satoshis(500_000), announce: false, default);
+        await h.SettleAsync();
+        var channel = await opening;
+        Assert.False(channel.IsPublic);
+        await h.MineBlocksAsync(7);
+        await h.SettleAsync();
+        Assert.False(Assert.Single(await opsA.ListChannelsAsync(default)).IsPublic);
+        Assert.False(Assert.Single(await opsB.ListChannelsAsync(default)).IsPublic);
+        // Never announced: after 6+ confirmations neither graph summary lists it as announced.
+        Assert.Empty((await a.Node.GetGraphSummaryAsync()).OurAnnouncedChannels);
+        Assert.Empty((await b.Node.GetGraphSummaryAsync()).OurAnnouncedChannels);
+        // B's invoices hint the private channel so payers that cannot see it still reach B.
+        var invoice = await opsB.CreateInvoiceAsync(new MilliSatoshi(1_000_000), "hint", TimeSpan.FromMinutes(10), default);
+        var hint = Assert.Single(Lightning.Invoices.Bolt11Invoice.Decode(invoice.Bolt11).RouteHints);
+        Assert.Equal(a.NodeId, Assert.Single(hint).NodeId);
+    }
 }

@@ -145,6 +145,8 @@ public sealed class FakeNode : INodeOperations
 
     public Task<ChannelInfo> OpenChannelAsync(NodeId nodeId, Money capacity, CancellationToken cancellationToken) => throw Unused("open");
 
+    public Task<ChannelInfo> OpenChannelAsync(NodeId nodeId, Money capacity, bool announce, CancellationToken cancellationToken) => throw Unused("open private");
+
     public Task<ChannelCloseResult> CloseChannelAsync(ChannelId channelId, bool force, CancellationToken cancellationToken) => throw Unused("close");
 
     public Task<ChannelRestoreResult> RestoreChannelsAsync(byte[] backup, CancellationToken cancellationToken) => throw Unused("restore");

@@ -24,14 +24,17 @@ internal static class ChannelCommands
         var command = new Command("open", "Open a channel with a connected peer; confirm the funding transaction by mining blocks.");
         command.Arguments.Add(nodeIdArgument);
         command.Arguments.Add(sats);
+        var isPrivate = new Option<bool>("--private") { Description = "Do not announce the channel to the network; invoices then carry a route hint for it." };
+        command.Options.Add(isPrivate);
         NodeOutput.SetApiAction(command, new NodeApiOptions(), async (parse, client, ct) =>
         {
             var nodeId = NodeOutput.ParseNodeId(parse.GetValue(nodeIdArgument)!);
             var amount = NodeOutput.ParseAmount(parse.GetValue(sats)!, "satoshis", NodeOutput.MaxSat);
-            var result = await client.PostAsync<ChannelInfo>("v1/channels", new OpenChannelRequest(nodeId.ToString(), amount), ct).ConfigureAwait(false);
+            var body = new OpenChannelRequest(nodeId.ToString(), amount) { Private = parse.GetValue(isPrivate) ? true : null };
+            var result = await client.PostAsync<ChannelInfo>("v1/channels", body, ct).ConfigureAwait(false);
             NodeOutput.Write(parse, result, (output, c) =>
             {
-                output.WriteLine($"channel {c.ChannelId} with {c.PeerNodeId}: {NodeOutput.Sat(c.Capacity)}, {NodeOutput.State(c.State)}");
+                output.WriteLine($"channel {c.ChannelId} with {c.PeerNodeId}: {NodeOutput.Sat(c.Capacity)}, {NodeOutput.State(c.State)}{(c.IsPublic ? "" : ", private")}");
                 if (c.FundingOutpoint is { } funding)
                 {
                     output.WriteLine($"  funding output {funding.Hash}:{funding.N}");
