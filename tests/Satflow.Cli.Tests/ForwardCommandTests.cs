@@ -3,42 +3,20 @@ using System.Text.Json;
 using NBitcoin;
 using Satflow.Lightning.Types;
 using Satflow.Node.Api;
-using Satflow.Node.Api.Tests;
 
 namespace Satflow.Cli.Tests;
 
 /// <summary><c>satflow forwards list</c> and <c>satflow channel policy</c> through the real admin API over the in-memory node.</summary>
 [Collection(NodeStartCollection.Name)]
-public sealed class ForwardCommandTests : IAsyncLifetime
+public sealed class ForwardCommandTests : InMemoryApiTests
 {
     private static readonly NodeId Peer = new(new Key(Convert.FromHexString(new string('3', 64))).PubKey);
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "satflow-fwdcli-" + Guid.NewGuid().ToString("N"));
-    private readonly InMemoryNode _node = new();
-    private NodeApiServer _server = null!;
-
-    public async Task InitializeAsync() =>
-        _server = await NodeApiServer.StartAsync(_node, new NodeApiServerOptions { Bind = new IPEndPoint(IPAddress.Loopback, 0), DataDirectory = _dir });
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
-    }
-
-    private async Task<(int Code, string Out, string Err)> Run(params string[] args) => await NodeCommandTests.Run([.. args, "--datadir", _dir]);
 
     private async Task<ChannelInfo> OpenAsync()
     {
-        await _node.ConnectPeerAsync(Peer, new DnsEndPoint("127.0.0.1", 9735), CancellationToken.None);
-        var channel = await _node.OpenChannelAsync(Peer, Money.Satoshis(500_000), CancellationToken.None);
-        _node.ConfirmChannels();
+        await Node.ConnectPeerAsync(Peer, new DnsEndPoint("127.0.0.1", 9735), CancellationToken.None);
+        var channel = await Node.OpenChannelAsync(Peer, Money.Satoshis(500_000), CancellationToken.None);
+        Node.ConfirmChannels();
         return channel;
     }
 
@@ -53,9 +31,9 @@ public sealed class ForwardCommandTests : IAsyncLifetime
         var outgoing = new ChannelId(new Bytes32(Enumerable.Repeat((byte)2, 32).ToArray()));
         var hash = new PaymentHash(new Bytes32(Enumerable.Repeat((byte)3, 32).ToArray()));
         var at = new DateTimeOffset(2026, 11, 26, 6, 0, 0, TimeSpan.Zero);
-        _node.Forwards.Add(new ForwardInfo(incoming, ShortChannelId.Parse("101x1x0"), outgoing, ShortChannelId.Parse("102x2x1"), hash,
+        Node.Forwards.Add(new ForwardInfo(incoming, ShortChannelId.Parse("101x1x0"), outgoing, ShortChannelId.Parse("102x2x1"), hash,
             new MilliSatoshi(101_100), new MilliSatoshi(100_000), new MilliSatoshi(1_100), ForwardState.Settled, null, at, at.AddSeconds(2)));
-        _node.Forwards.Add(new ForwardInfo(incoming, ShortChannelId.Parse("101x1x0"), null, ShortChannelId.Parse("999x9x9"), hash,
+        Node.Forwards.Add(new ForwardInfo(incoming, ShortChannelId.Parse("101x1x0"), null, ShortChannelId.Parse("999x9x9"), hash,
             new MilliSatoshi(50_000), new MilliSatoshi(49_000), MilliSatoshi.Zero, ForwardState.Failed, "unknown_next_peer: no channel 999x9x9", at, at));
 
         (code, output, error) = await Run("forwards", "list");
@@ -82,12 +60,12 @@ public sealed class ForwardCommandTests : IAsyncLifetime
         var (code, output, error) = await Run("channel", "policy", channel.ChannelId.ToString(), "--base-fee-msat", "2000", "--fee-ppm", "150", "--cltv-delta", "40", "--htlc-max-msat", "90000000");
         Assert.True(code == 0, error);
         Assert.Contains("base fee 2,000 msat, 150 ppm, CLTV delta 40", output, StringComparison.Ordinal);
-        var stored = _node.Policies[channel.ChannelId];
+        var stored = Node.Policies[channel.ChannelId];
         Assert.Equal(new MilliSatoshi(2_000), stored.BaseFee);
         Assert.Equal(new MilliSatoshi(1), stored.HtlcMinimum);
         Assert.Equal(new MilliSatoshi(90_000_000), stored.HtlcMaximum);
 
-        var scid = (await _node.ListChannelsAsync(CancellationToken.None)).Single().ShortChannelId!.Value.ToString();
+        var scid = (await Node.ListChannelsAsync(CancellationToken.None)).Single().ShortChannelId!.Value.ToString();
         (code, output, error) = await Run("channel", "policy", scid, "--base-fee-msat", "0", "--fee-ppm", "1", "--cltv-delta", "144", "--htlc-min-msat", "1000", "--json");
         Assert.True(code == 0, error);
         var json = JsonDocument.Parse(output).RootElement;

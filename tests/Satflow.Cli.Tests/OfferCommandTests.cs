@@ -1,39 +1,15 @@
-using System.Net;
 using System.Text.Json;
 using NBitcoin;
 using Satflow.Lightning.Offers;
 using Satflow.Lightning.Types;
-using Satflow.Node.Api;
-using Satflow.Node.Api.Tests;
 
 namespace Satflow.Cli.Tests;
 
 /// <summary><c>satflow offer create|list</c> and <c>satflow pay-offer</c> through the real admin API over the in-memory node.</summary>
 [Collection(NodeStartCollection.Name)]
-public sealed class OfferCommandTests : IAsyncLifetime
+public sealed class OfferCommandTests : InMemoryApiTests
 {
     private static readonly string Peer = new NodeId(new Key(Convert.FromHexString(new string('2', 64))).PubKey).ToString();
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "satflow-offercli-" + Guid.NewGuid().ToString("N"));
-    private readonly InMemoryNode _node = new();
-    private NodeApiServer _server = null!;
-
-    public async Task InitializeAsync() =>
-        _server = await NodeApiServer.StartAsync(_node, new NodeApiServerOptions { Bind = new IPEndPoint(IPAddress.Loopback, 0), DataDirectory = _dir });
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
-    }
-
-    private async Task<(int Code, string Out, string Err)> Run(params string[] args) => await NodeCommandTests.Run([.. args, "--datadir", _dir]);
 
     [Fact]
     public async Task An_offer_is_created_listed_and_paid_from_the_command_line()
@@ -61,7 +37,7 @@ public sealed class OfferCommandTests : IAsyncLifetime
 
         Assert.Equal(0, (await Run("peer", "connect", $"{Peer}@127.0.0.1:9735")).Code);
         Assert.Equal(0, (await Run("channel", "open", Peer, "250000")).Code);
-        _node.ConfirmChannels();
+        Node.ConfirmChannels();
         (code, output, error) = await Run("pay-offer", lno, "--payer-note", "thanks", "--json");
         Assert.True(code == 0, error);
         var payment = JsonDocument.Parse(output).RootElement;

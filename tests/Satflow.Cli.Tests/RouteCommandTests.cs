@@ -3,36 +3,14 @@ using System.Text.Json;
 using NBitcoin;
 using Satflow.Lightning.Types;
 using Satflow.Node.Api;
-using Satflow.Node.Api.Tests;
 
 namespace Satflow.Cli.Tests;
 
 /// <summary><c>satflow route</c> and the limits of <c>satflow pay</c> through the real admin API over the in-memory node.</summary>
 [Collection(NodeStartCollection.Name)]
-public sealed class RouteCommandTests : IAsyncLifetime
+public sealed class RouteCommandTests : InMemoryApiTests
 {
     private static readonly NodeId Peer = new(new Key(Convert.FromHexString(new string('3', 64))).PubKey);
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "satflow-routecli-" + Guid.NewGuid().ToString("N"));
-    private readonly InMemoryNode _node = new();
-    private NodeApiServer _server = null!;
-
-    public async Task InitializeAsync() =>
-        _server = await NodeApiServer.StartAsync(_node, new NodeApiServerOptions { Bind = new IPEndPoint(IPAddress.Loopback, 0), DataDirectory = _dir });
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
-    }
-
-    private async Task<(int Code, string Out, string Err)> Run(params string[] args) => await NodeCommandTests.Run([.. args, "--datadir", _dir]);
 
     [Fact]
     public async Task Route_prints_the_hops_fee_and_cltv_as_a_table_and_as_json()
@@ -41,9 +19,9 @@ public sealed class RouteCommandTests : IAsyncLifetime
         Assert.Equal(1, code);
         Assert.Contains("no route with enough liquidity", error, StringComparison.Ordinal);
 
-        await _node.ConnectPeerAsync(Peer, new DnsEndPoint("127.0.0.1", 9735), CancellationToken.None);
-        var channel = await _node.OpenChannelAsync(Peer, Money.Satoshis(500_000), CancellationToken.None);
-        _node.ConfirmChannels();
+        await Node.ConnectPeerAsync(Peer, new DnsEndPoint("127.0.0.1", 9735), CancellationToken.None);
+        var channel = await Node.OpenChannelAsync(Peer, Money.Satoshis(500_000), CancellationToken.None);
+        Node.ConfirmChannels();
 
         (code, var output, error) = await Run("route", Peer.ToString(), "5000");
         Assert.True(code == 0, error);
@@ -64,15 +42,15 @@ public sealed class RouteCommandTests : IAsyncLifetime
     [Fact]
     public async Task Pay_passes_its_fee_limit_and_timeout_to_the_node()
     {
-        await _node.ConnectPeerAsync(Peer, new DnsEndPoint("127.0.0.1", 9735), CancellationToken.None);
-        await _node.OpenChannelAsync(Peer, Money.Satoshis(500_000), CancellationToken.None);
-        _node.ConfirmChannels();
-        var invoice = await _node.CreateInvoiceAsync(new MilliSatoshi(9000), "limits", TimeSpan.FromHours(1), CancellationToken.None);
+        await Node.ConnectPeerAsync(Peer, new DnsEndPoint("127.0.0.1", 9735), CancellationToken.None);
+        await Node.OpenChannelAsync(Peer, Money.Satoshis(500_000), CancellationToken.None);
+        Node.ConfirmChannels();
+        var invoice = await Node.CreateInvoiceAsync(new MilliSatoshi(9000), "limits", TimeSpan.FromHours(1), CancellationToken.None);
 
         var (code, output, error) = await Run("pay", invoice.Bolt11, "--max-fee-msat", "250", "--timeout", "30");
         Assert.True(code == 0, error);
         Assert.Contains("paid 9,000 msat", output, StringComparison.Ordinal);
-        Assert.Equal(new PaymentLimits(new MilliSatoshi(250), TimeSpan.FromSeconds(30)), _node.LastLimits);
+        Assert.Equal(new PaymentLimits(new MilliSatoshi(250), TimeSpan.FromSeconds(30)), Node.LastLimits);
 
         (code, _, error) = await Run("pay", invoice.Bolt11, "--timeout", "forever");
         Assert.Equal(1, code);
