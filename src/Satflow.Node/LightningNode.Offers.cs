@@ -547,6 +547,7 @@ public sealed partial class LightningNode
             throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, "Not a valid BOLT 12 offer: " + e.Message, e);
         }
         PendingOfferPayment pending;
+        await ConnectForOnionMessageAsync(parsed.Offer.Paths?.FirstOrDefault(p => p.FirstNodeId.NodeId is not null)?.FirstNodeId.NodeId ?? parsed.Offer.IssuerId, cancellationToken).ConfigureAwait(false);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -558,7 +559,7 @@ public sealed partial class LightningNode
             if (intro is { } i && i != NodeId && !_deps.Transport.IsConnected(i))
             {
                 throw new NodeOperationRefusedException(NodeErrorReason.PeerNotConnected,
-                    $"The offer is reached through {i}, which is not a connected peer (onion messages go to direct peers only).");
+                    $"The offer is reached through {i}, which is not a connected peer and has no reachable address in the graph (onion messages go to direct peers; connect to it first).");
             }
             var options = new PayRequestOptions { Amount = amount, PayerNote = payerNote, ReplyIntroductionNode = intro == NodeId ? null : intro };
             PendingInvoiceRequest request;
@@ -656,6 +657,43 @@ public sealed partial class LightningNode
         e);
 
     /// <summary>
+    /// Onion messages go to direct peers: when the offer's introduction node is not one, connect to it at an address
+    /// from its <c>node_announcement</c> (as other implementations do for offers), so that a payer anywhere in the
+    /// network can fetch the invoice. Nothing happens when it is already connected, is us, or announced no IP address.
+    /// </summary>
+    private async Task ConnectForOnionMessageAsync(NodeId? introduction, CancellationToken cancellationToken)
+    {
+        if (introduction is not { } intro || intro == NodeId || _deps.Transport.IsConnected(intro))
+        {
+            return;
+        }
+        List<System.Net.IPEndPoint> endPoints;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            endPoints = Gossip.TryGetNodeAnnouncement(intro, out var announcement)
+                ? [.. announcement.Addresses.OfType<IPNetworkAddress>().Select(a => new System.Net.IPEndPoint(a.Address, a.Port))]
+                : [];
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        foreach (var endPoint in endPoints)
+        {
+            try
+            {
+                await _deps.Transport.ConnectAsync(intro, endPoint, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Lightning.Net.PeerConnectionException e)
+            {
+                OffersLog.IntroductionUnreachable(_logger, intro, endPoint.ToString(), e.Message);
+            }
+        }
+    }
+
+    /// <summary>
     /// Pays a checked invoice along the first of its blinded paths we can use: we are its introduction node (the next
     /// blinded hop is our peer), or its introduction node is our peer. Runs under the node lock.
     /// </summary>
@@ -679,7 +717,7 @@ public sealed partial class LightningNode
                 {
                     break;
                 }
-                reasons.Add($"introduction node {path.Path.FirstNodeId} is not a peer with a usable channel");
+                reasons.Add($"no route with enough liquidity to the introduction node {path.Path.FirstNodeId}");
             }
             catch (WireFormatException e)
             {
@@ -712,14 +750,21 @@ public sealed partial class LightningNode
                 : PaymentFailureReason.NoRoute;
             return await Payments.FailAsync(hash, reason, "The channel refused the payment: " + e.Message, cancellationToken).ConfigureAwait(false);
         }
-        var route = new Route(NodeId, [new RouteHop(send.Slot.ShortChannelId ?? default, send.Slot.Peer, send.HtlcAmount, send.HtlcAmount - amount, (int)(send.HtlcCltv - height))], amount, BlindedPathIndex: 0);
-        var offered = new OfferedHtlcRecord(htlcId, hash, send.HtlcAmount, send.SharedSecret) { Route = route, HopSharedSecrets = [send.SharedSecret] };
+        var route = send.Route ?? new Route(NodeId, [new RouteHop(send.Slot.ShortChannelId ?? default, send.Slot.Peer, send.HtlcAmount, send.HtlcAmount - amount, (int)(send.HtlcCltv - height))], amount, BlindedPathIndex: 0);
+        var offered = new OfferedHtlcRecord(htlcId, hash, send.HtlcAmount, send.SharedSecret) { Route = route, HopSharedSecrets = send.HopSharedSecrets };
         _offered[(send.Slot.ChannelId, htlcId)] = offered;
         await ApplyAsync(send.Slot, output, [NodeStore.WriteOfferedHtlc(send.Slot.ChannelId, offered)], cancellationToken, deferrable: true).ConfigureAwait(false);
         return record;
     }
 
-    private sealed record BlindedSend(ChannelSlot Slot, MilliSatoshi HtlcAmount, uint HtlcCltv, byte[] Onion, Bytes32 SharedSecret, NBitcoin.PubKey? PathKey);
+    private sealed record BlindedSend(ChannelSlot Slot, MilliSatoshi HtlcAmount, uint HtlcCltv, byte[] Onion, Bytes32 SharedSecret, NBitcoin.PubKey? PathKey)
+    {
+        /// <summary>The shared secret of every onion hop (to read a failure from any of them).</summary>
+        public IReadOnlyList<Bytes32> HopSharedSecrets { get; init; } = [SharedSecret];
+
+        /// <summary>The clear route to the introduction node, when the path was reached through the graph.</summary>
+        public Route? Route { get; init; }
+    }
 
     private ChannelSlot? UsableChannelTo(NodeId peer, MilliSatoshi amount) => _channels.Values
         .Where(s => s.Peer == peer && s.Channel.State == ChannelState.Normal && !s.Channel.IsOffline && s.Channel.AvailableToSend >= amount)
@@ -773,25 +818,51 @@ public sealed partial class LightningNode
                 };
                 hops.Add(new OnionHop(path.Hops[i].BlindedNodeId.ToECPubKey(), payload.Encode()));
             }
-            var (onion, secret) = BuildPaymentOnion(hops, hash);
-            return new BlindedSend(slot, htlcAmount, checked(finalCltv + remainingCltv), onion, secret, new NBitcoin.PubKey(ours.NextPathKey.ToBytes()));
+            var (onion, secrets) = BuildPaymentOnion(hops, hash);
+            return new BlindedSend(slot, htlcAmount, checked(finalCltv + remainingCltv), onion, secrets[0], new NBitcoin.PubKey(ours.NextPathKey.ToBytes())) { HopSharedSecrets = secrets };
         }
         // The introduction node is our peer: the onion starts at it (current_path_key in its payload).
         var fee = BlindedFee(payInfo, amount);
         var toIntro = amount + fee;
-        if (UsableChannelTo(intro, toIntro) is not { } direct)
+        if (UsableChannelTo(intro, toIntro) is { } direct)
+        {
+            var blindedHops = BlindedPaymentRoute.BuildHops([], path, amount, amount, finalCltv);
+            var (packet, secrets) = BuildPaymentOnion(blindedHops, hash);
+            return new BlindedSend(direct, toIntro, checked(finalCltv + payInfo.CltvExpiryDelta), packet, secrets[0], null) { HopSharedSecrets = secrets };
+        }
+        // Otherwise a route through the graph to the introduction node (our channels as exact first hops), then the
+        // blinded hops: clear payloads to the introduction node, which then reads current_path_key.
+        var introCltvDelta = (int)(FinalCltvPadding + payInfo.CltvExpiryDelta);
+        var found = Router.FindRoute(Graph, Scorer, NodeId, intro, toIntro, introCltvDelta, _deps.Time.GetUtcNow(), null, new RouteConstraints(FirstHops: FirstHops()));
+        if (found.Route is not { Hops.Count: > 0 } route || route.Hops[0].ShortChannelId is var first && UsableChannelBy(first, route.Hops[0].Amount) is not { } firstSlot)
         {
             return null;
         }
-        var blindedHops = BlindedPaymentRoute.BuildHops([], path, amount, amount, finalCltv);
-        var (packet, sharedSecret) = BuildPaymentOnion(blindedHops, hash);
-        return new BlindedSend(direct, toIntro, checked(finalCltv + payInfo.CltvExpiryDelta), packet, sharedSecret, null);
+        var clear = new List<(ECPubKey NodeId, PaymentOnionPayload Payload)>();
+        for (var i = 0; i + 1 < route.Hops.Count; i++)
+        {
+            var next = route.Hops[i + 1];
+            var payload = new PaymentOnionPayload
+            {
+                AmountToForward = next.Amount,
+                OutgoingCltvValue = checked(height + (uint)next.CltvExpiryDelta),
+                ShortChannelId = next.ShortChannelId,
+            };
+            clear.Add((route.Hops[i].Node.ToECPubKey(), payload));
+        }
+        var allHops = BlindedPaymentRoute.BuildHops(clear, path, amount, amount, finalCltv);
+        var (routedOnion, hopSecrets) = BuildPaymentOnion(allHops, hash);
+        return new BlindedSend(firstSlot, route.Hops[0].Amount, checked(height + (uint)route.Hops[0].CltvExpiryDelta), routedOnion, hopSecrets[0], null)
+        {
+            HopSharedSecrets = hopSecrets,
+            Route = route with { RecipientAmount = amount, BlindedPathIndex = 0 },
+        };
     }
 
     private static MilliSatoshi BlindedFee(BlindedPayInfo payInfo, MilliSatoshi amount) =>
         new(checked(payInfo.FeeBaseMsat + (ulong)(((UInt128)amount.Value * payInfo.FeeProportionalMillionths + 999_999) / 1_000_000)));
 
-    private (byte[] Onion, Bytes32 SharedSecret) BuildPaymentOnion(IReadOnlyList<OnionHop> hops, PaymentHash hash)
+    private (byte[] Onion, IReadOnlyList<Bytes32> SharedSecrets) BuildPaymentOnion(IReadOnlyList<OnionHop> hops, PaymentHash hash)
     {
         Span<byte> sessionBytes = stackalloc byte[32];
         ECPrivKey? sessionKey = null;
@@ -801,7 +872,7 @@ public sealed partial class LightningNode
             ECPrivKey.TryCreate(sessionBytes, out sessionKey);
         }
         var construction = OnionPacket.Create(sessionKey, hops, hash.Value.ToArray());
-        return (construction.Packet.ToBytes(), construction.SharedSecrets[0]);
+        return (construction.Packet.ToBytes(), construction.SharedSecrets);
     }
 }
 
@@ -834,4 +905,7 @@ internal static partial class OffersLog
 
     [LoggerMessage(5102, LogLevel.Information, "Payment {PaymentHash} over our blinded path refused: {Reason}")]
     public static partial void BlindedPaymentRefused(ILogger logger, PaymentHash paymentHash, string reason);
+
+    [LoggerMessage(5103, LogLevel.Information, "Could not connect to the offer's introduction node {Node} at {Address}: {Reason}")]
+    public static partial void IntroductionUnreachable(ILogger logger, NodeId node, string address, string reason);
 }

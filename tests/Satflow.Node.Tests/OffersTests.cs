@@ -152,6 +152,42 @@ public sealed class OffersTests
     }
 
     [Fact]
+    public async Task A_payer_two_hops_from_the_introduction_node_routes_to_it_through_the_graph()
+    {
+        // D → C → B → A: A's offer has B (its peer) as introduction node; D has a channel only with C. D reaches B for
+        // the onion messages (a direct connection, no channel) and routes the payment D → C → B through its graph.
+        await using var h = await LightningHarness.CreateAsync(4);
+        var (a, b, c, d) = (h[0], h[1], h[2], h[3]);
+        var bToA = await h.OpenChannelAsync(b, a, Money.Satoshis(1_000_000));
+        var cToB = await h.OpenChannelAsync(c, b, Money.Satoshis(1_000_000));
+        var dToC = await h.OpenChannelAsync(d, c, Money.Satoshis(1_000_000));
+        var scid = c.Node.GetChannel(cToB)!.ShortChannelId!.Value;
+        var cPolicy = c.Node.GetChannelPolicy(cToB);
+        if (!d.Node.Graph.TryGetChannel(scid, out var known) || known.Policy1 is null && known.Policy2 is null)
+        {
+            // Not learned through gossip yet (it needs 6 confirmations): D's graph gets it as announced.
+            d.Node.Graph.AddChannel(scid, c.NodeId, b.NodeId, MilliSatoshi.FromSatoshis(1_000_000));
+            Assert.True(d.Node.Graph.UpdatePolicy(scid, c.NodeId, new Lightning.Routing.ChannelPolicy((uint)cPolicy.BaseFee.Value, cPolicy.FeeProportionalMillionths, cPolicy.CltvExpiryDelta, cPolicy.HtlcMinimum, MilliSatoshi.Zero)));
+        }
+        await h.ConnectAsync(d, b);
+
+        var offer = await a.Node.CreateOfferAsync(new OfferParameters { Description = "three hops away", Amount = Price, Blinded = true });
+        Assert.Equal(b.NodeId, offer.IntroductionNode);
+        var record = await PayOfferAndSettleAsync(h, d, offer.Offer);
+
+        Assert.Equal(OutgoingPaymentState.Succeeded, record.State);
+        Assert.Equal(OfferInvoiceState.Settled, Assert.Single(await a.Node.ListOfferInvoicesAsync()).State);
+        Assert.Equal(Price, a.Node.GetChannel(bToA)!.LocalBalance);
+        // C forwarded in the clear and kept exactly its policy fee; B forwarded inside the blinded path.
+        var atB = Price + new MilliSatoshi(a.Node.Options.DefaultForwardingPolicy.BaseFee.Value + (Price.Value * a.Node.Options.DefaultForwardingPolicy.FeeProportionalMillionths + 999_999) / 1_000_000);
+        Assert.Equal(atB, b.Node.GetChannel(cToB)!.LocalBalance);
+        Assert.Equal(atB + cPolicy.FeeFor(atB), c.Node.GetChannel(dToC)!.LocalBalance);
+        Assert.Equal(atB + cPolicy.FeeFor(atB) - Price, record.Fee);
+        Assert.Equal(ForwardStatus.Settled, Assert.Single(await c.Node.ListForwardsAsync()).Status);
+        Assert.Equal(1, b.Node.OnionMessageStats.BlindedForwards);
+    }
+
+    [Fact]
     public async Task An_expired_offer_is_refused_before_anything_is_sent()
     {
         await using var h = await LightningHarness.CreateAsync(2);
