@@ -334,6 +334,17 @@ public sealed partial class LightningNode
             return;
         }
         await DecideReceivedAsync(slot, cancellationToken).ConfigureAwait(false);
+        if (slot.Channel.IsOffline || slot.Channel.State is not (ChannelState.Normal or ChannelState.ShuttingDown))
+        {
+            // The incoming HTLCs of settled forwards cannot be fulfilled now: the monitor must know their preimages so
+            // that it claims them on chain (and closes in time) — downstream has already been paid.
+            var preimages = _forwards.Where(f => f.Key.Item1 == channelId && f.Value is { Status: ForwardStatus.Settled, Preimage: not null } && _received.ContainsKey(f.Key))
+                .Select(f => f.Value.Preimage!.Value).Distinct().ToList();
+            foreach (var preimage in preimages)
+            {
+                await ApplyAsync(slot, slot.Channel.ProvidePreimage(preimage), [], cancellationToken).ConfigureAwait(false);
+            }
+        }
         if (_options.AutoFlush && slot.Channel.HasChangesToSign)
         {
             await ApplyAsync(slot, slot.Channel.SignCommitment(), [], cancellationToken).ConfigureAwait(false);

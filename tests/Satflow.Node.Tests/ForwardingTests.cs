@@ -389,6 +389,31 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public async Task When_the_payer_side_is_gone_after_downstream_paid_B_claims_the_incoming_htlc_on_chain()
+    {
+        await using var line = await Line.CreateAsync();
+        var hash = await line.StartAsync(line.RouteToC(Amount));
+        // B's outgoing HTLC is committed; then A dies for good. C settles with B, so B has paid downstream and must get
+        // the incoming amount from A's channel: with A gone, only on chain, with the preimage, before the HTLC expires.
+        await StepUntilAsync(line, () => Task.FromResult(line.B.Node.GetHtlcs(line.BC).Any(x => x.State == Satflow.Lightning.Channels.ChannelHtlcState.Committed)), "the outgoing HTLC never committed");
+        await line.H.CrashAsync(line.A);
+        await line.H.SettleAsync();
+        Assert.Equal(ForwardStatus.Settled, Assert.Single(await line.B.Node.ListForwardsAsync()).Status);
+        Assert.Equal(InvoiceState.Settled, (await line.C.Node.Invoices.LookupAsync(hash))!.State);
+
+        var expiry = line.B.Node.GetHtlcs(line.AB).Single().CltvExpiry;
+        for (var i = 0; i < 400 && !line.B.Node.MonitorEvents.Any(e => e.ChannelId == line.AB && e.Event is Satflow.Lightning.Monitor.HtlcResolvedOnChain { OfferedByUs: false }); i++)
+        {
+            await line.H.MineBlocksAsync(1);
+        }
+        var events = line.B.Node.MonitorEvents.Where(e => e.ChannelId == line.AB).Select(e => e.Event).ToList();
+        Assert.Contains(events, e => e is Satflow.Lightning.Monitor.MonitorForceClosed);
+        var claimed = Assert.Single(events.OfType<Satflow.Lightning.Monitor.HtlcResolvedOnChain>(), e => !e.OfferedByUs);
+        Assert.False(claimed.TimedOut);
+        Assert.True(line.H.Chain.Height < expiry + 10, $"claimed at {line.H.Chain.Height}, HTLC expiry {expiry}");
+    }
+
+    [Fact]
     public async Task Per_channel_policies_persist_and_are_checked()
     {
         await using var line = await Line.CreateAsync();

@@ -302,6 +302,19 @@ public sealed partial class Channel
         return Commit(_s with { LocalProposed = _s.LocalProposed.Add(message) }, o);
     }
 
+    /// <summary>
+    /// Gives the chain monitor a preimage without settling anything off chain: for an incoming HTLC that cannot be
+    /// fulfilled now (the peer is offline, or the channel was force closed), so that the monitor claims it on chain
+    /// (and force closes before its deadline) instead of letting it time out while we already paid downstream.
+    /// </summary>
+    /// <param name="preimage">The preimage.</param>
+    public ChannelOutput ProvidePreimage(PaymentPreimage preimage)
+    {
+        var o = Begin();
+        o.Monitor(uid => new PreimageUpdate(uid, preimage));
+        return Commit(_s, o);
+    }
+
     /// <summary>Fails an incoming HTLC with an encrypted failure.</summary>
     /// <param name="id">The incoming HTLC id.</param>
     /// <param name="reason">The encrypted BOLT 4 failure.</param>
