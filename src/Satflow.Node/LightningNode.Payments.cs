@@ -18,9 +18,25 @@ public sealed partial class LightningNode
     /// (unannounced channels), at most <see cref="MaxInvoiceRouteHints"/> of them with the most inbound liquidity, so
     /// that a payer who knows only the public graph can reach us through the channel's peer.
     /// </remarks>
-    public async Task<InvoiceRecord> CreateInvoiceAsync(MilliSatoshi? amount, string description, ulong expirySeconds = Bolt11Invoice.DefaultExpirySeconds, CancellationToken cancellationToken = default)
+    public Task<InvoiceRecord> CreateInvoiceAsync(MilliSatoshi? amount, string description, ulong expirySeconds = Bolt11Invoice.DefaultExpirySeconds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(description);
+        return CreateInvoiceAsync(new InvoiceRequest { Amount = amount, Description = description, ExpirySeconds = expirySeconds }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Creates and stores a BOLT 11 invoice that commits to a description by its hash (<c>h</c> field), as LNURL-pay
+    /// (LUD-06) requires: the hash of the LNURL metadata. Route hints as for <see cref="CreateInvoiceAsync(MilliSatoshi?, string, ulong, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="amount">The amount (null: any amount).</param>
+    /// <param name="descriptionHash">SHA-256 of the description.</param>
+    /// <param name="expirySeconds">How long it stays payable.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    public Task<InvoiceRecord> CreateInvoiceAsync(MilliSatoshi? amount, Bytes32 descriptionHash, ulong expirySeconds = Bolt11Invoice.DefaultExpirySeconds, CancellationToken cancellationToken = default) =>
+        CreateInvoiceAsync(new InvoiceRequest { Amount = amount, DescriptionHash = descriptionHash, ExpirySeconds = expirySeconds }, cancellationToken);
+
+    private async Task<InvoiceRecord> CreateInvoiceAsync(InvoiceRequest request, CancellationToken cancellationToken)
+    {
         IReadOnlyList<IReadOnlyList<RouteHintHop>> hints;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -31,14 +47,7 @@ public sealed partial class LightningNode
         {
             _gate.Release();
         }
-        return await Invoices.CreateAsync(new InvoiceRequest
-        {
-            Amount = amount,
-            Description = description,
-            ExpirySeconds = expirySeconds,
-            MinFinalCltvExpiryDelta = _options.FinalCltvExpiryDelta,
-            RouteHints = hints,
-        }, cancellationToken).ConfigureAwait(false);
+        return await Invoices.CreateAsync(request with { MinFinalCltvExpiryDelta = _options.FinalCltvExpiryDelta, RouteHints = hints }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -147,6 +147,20 @@ public sealed class RoutedPaymentTests
     }
 
     [Fact]
+    public async Task An_invoice_committing_to_a_description_hash_is_issued_and_paid()
+    {
+        // LNURL-pay (LUD-06) invoices carry the hash of the LNURL metadata instead of a description.
+        await using var h = await LightningHarness.CreateAsync(2);
+        await OpenPublicAsync(h, h[0], h[1], 1_000_000);
+        var metadataHash = new Bytes32(System.Security.Cryptography.SHA256.HashData("[[\"text/plain\",\"Payment to Demo\"]]"u8));
+        var invoice = await h[1].Node.CreateInvoiceAsync(MilliSatoshi.FromSatoshis(1_000), metadataHash);
+        var decoded = Lightning.Invoices.Bolt11Invoice.Decode(invoice.Bolt11);
+        Assert.Equal(metadataHash, decoded.DescriptionHash);
+        Assert.Null(decoded.Description);
+        Assert.Equal(OutgoingPaymentState.Succeeded, (await PayAndSettleAsync(h, h[0], invoice)).State);
+    }
+
+    [Fact]
     public async Task Without_any_route_the_payment_is_refused_with_a_clear_reason()
     {
         await using var h = await LightningHarness.CreateAsync(3);

@@ -308,7 +308,7 @@ public sealed class NodeHostingService : BackgroundService
 }
 
 /// <summary>The Lightning invoice source over the in-process node: invoices wait for the node to be up.</summary>
-public sealed class NodeLightningInvoiceSource : ILightningInvoiceSource
+public sealed class NodeLightningInvoiceSource : ILightningDescriptionHashInvoiceSource
 {
     private readonly ServerNode _node;
     private readonly TimeProvider _time;
@@ -338,6 +338,22 @@ public sealed class NodeLightningInvoiceSource : ILightningInvoiceSource
         try
         {
             var record = await host.Node.CreateInvoiceAsync(amount, description, seconds, cancellationToken).ConfigureAwait(false);
+            return new LightningInvoice(record.Bolt11, record.PaymentHash);
+        }
+        catch (PaymentsException e)
+        {
+            throw new MerchantException(MerchantErrorReason.PaymentMethodUnavailable, "The Lightning node refused the invoice: " + e.Message, e);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<LightningInvoice> CreateInvoiceWithDescriptionHashAsync(MilliSatoshi amount, DateTimeOffset expiresAt, Bytes32 descriptionHash, CancellationToken cancellationToken = default)
+    {
+        var host = await _node.WhenReadyAsync(cancellationToken).ConfigureAwait(false);
+        var seconds = (ulong)Math.Max(60, Math.Ceiling((expiresAt - _time.GetUtcNow()).TotalSeconds));
+        try
+        {
+            var record = await host.Node.CreateInvoiceAsync(amount, descriptionHash, seconds, cancellationToken).ConfigureAwait(false);
             return new LightningInvoice(record.Bolt11, record.PaymentHash);
         }
         catch (PaymentsException e)
