@@ -78,28 +78,7 @@ internal static class OfferCommands
         {
             long? msat = parse.GetValue(amount) is { } a ? NodeOutput.ParseAmount(a, "millisatoshis", NodeOutput.MaxMsat) : null;
             var result = await client.PostAsync<PaymentInfo>("v1/offers/pay", new PayOfferRequest(parse.GetValue(offer)!.Trim(), msat, parse.GetValue(note)), ct).ConfigureAwait(false);
-            var p = result.Value;
-            NodeOutput.Write(parse, result, (output, _) =>
-            {
-                switch (p.State)
-                {
-                    case PaymentState.Succeeded:
-                        output.WriteLine($"paid {NodeOutput.Msat(p.Amount)} (fee {NodeOutput.Msat(p.Fee)}) for the offer");
-                        output.WriteLine($"  payment hash {p.PaymentHash}");
-                        output.WriteLine($"  preimage     {p.Preimage?.Value.ToHex()}");
-                        break;
-                    case PaymentState.Pending:
-                        output.WriteLine($"payment {p.PaymentHash} is still pending; check with `satflow payment lookup {p.PaymentHash}`");
-                        break;
-                    default:
-                        break;
-                }
-            });
-            if (p.State == PaymentState.Failed)
-            {
-                throw new CliException($"payment {p.PaymentHash} failed: {p.FailureReason ?? "no reason given"}");
-            }
-            return 0;
+            return PayCommands.Report(parse, result, "for the offer");
         });
         return command;
     }

@@ -47,7 +47,10 @@ internal static class PayCommands
     }
 
     /// <summary>Prints the payment; a failed payment is also an error (exit code 1) after its record is printed.</summary>
-    private static int Report(ParseResult parse, ApiResult<PaymentInfo> result)
+    /// <param name="parse">The parsed command line (for <c>--json</c>).</param>
+    /// <param name="result">The API's answer.</param>
+    /// <param name="paidWhat">What the success line says was paid (default: "to DESTINATION").</param>
+    internal static int Report(ParseResult parse, ApiResult<PaymentInfo> result, string? paidWhat = null)
     {
         var p = result.Value;
         NodeOutput.Write(parse, result, (output, _) =>
@@ -55,7 +58,7 @@ internal static class PayCommands
             switch (p.State)
             {
                 case PaymentState.Succeeded:
-                    output.WriteLine($"paid {NodeOutput.Msat(p.Amount)} (fee {NodeOutput.Msat(p.Fee)}) to {p.Destination}");
+                    output.WriteLine($"paid {NodeOutput.Msat(p.Amount)} (fee {NodeOutput.Msat(p.Fee)}) {paidWhat ?? "to " + p.Destination}");
                     if (p.Parts is { } parts)
                     {
                         output.WriteLine($"  parts        {parts} ({p.Attempts ?? parts} HTLC attempt(s))");
