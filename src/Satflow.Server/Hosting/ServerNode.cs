@@ -331,29 +331,21 @@ public sealed class NodeLightningInvoiceSource : ILightningDescriptionHashInvoic
     public string? UnavailableReason => _node.Ready.IsFaulted ? "The Lightning node failed to start: " + _node.Ready.Exception?.InnerException?.Message : null;
 
     /// <inheritdoc />
-    public async Task<LightningInvoice> CreateInvoiceAsync(MilliSatoshi amount, DateTimeOffset expiresAt, string description, CancellationToken cancellationToken = default)
-    {
-        var host = await _node.WhenReadyAsync(cancellationToken).ConfigureAwait(false);
-        var seconds = (ulong)Math.Max(60, Math.Ceiling((expiresAt - _time.GetUtcNow()).TotalSeconds));
-        try
-        {
-            var record = await host.Node.CreateInvoiceAsync(amount, description, seconds, cancellationToken).ConfigureAwait(false);
-            return new LightningInvoice(record.Bolt11, record.PaymentHash);
-        }
-        catch (PaymentsException e)
-        {
-            throw new MerchantException(MerchantErrorReason.PaymentMethodUnavailable, "The Lightning node refused the invoice: " + e.Message, e);
-        }
-    }
+    public Task<LightningInvoice> CreateInvoiceAsync(MilliSatoshi amount, DateTimeOffset expiresAt, string description, CancellationToken cancellationToken = default) =>
+        CreateAsync(expiresAt, (node, seconds) => node.CreateInvoiceAsync(amount, description, seconds, cancellationToken), cancellationToken);
 
     /// <inheritdoc />
-    public async Task<LightningInvoice> CreateInvoiceWithDescriptionHashAsync(MilliSatoshi amount, DateTimeOffset expiresAt, Bytes32 descriptionHash, CancellationToken cancellationToken = default)
+    public Task<LightningInvoice> CreateInvoiceWithDescriptionHashAsync(MilliSatoshi amount, DateTimeOffset expiresAt, Bytes32 descriptionHash, CancellationToken cancellationToken = default) =>
+        CreateAsync(expiresAt, (node, seconds) => node.CreateInvoiceAsync(amount, descriptionHash, seconds, cancellationToken), cancellationToken);
+
+    /// <summary>Waits for the node, then creates the invoice with an expiry matching the merchant invoice (at least a minute).</summary>
+    private async Task<LightningInvoice> CreateAsync(DateTimeOffset expiresAt, Func<Satflow.Node.LightningNode, ulong, Task<InvoiceRecord>> create, CancellationToken cancellationToken)
     {
         var host = await _node.WhenReadyAsync(cancellationToken).ConfigureAwait(false);
         var seconds = (ulong)Math.Max(60, Math.Ceiling((expiresAt - _time.GetUtcNow()).TotalSeconds));
         try
         {
-            var record = await host.Node.CreateInvoiceAsync(amount, descriptionHash, seconds, cancellationToken).ConfigureAwait(false);
+            var record = await create(host.Node, seconds).ConfigureAwait(false);
             return new LightningInvoice(record.Bolt11, record.PaymentHash);
         }
         catch (PaymentsException e)
