@@ -42,6 +42,27 @@ public sealed class FuzzTests : IAsyncLifetime
         }, iter: 150, threads: 1);
     }
 
+    [Theory]
+    [InlineData("{\"amount\":1000,\"currency\":\"SATS\",\"metadata\":{\"a\":\"#\"}}", "metadata contains invalid UTF-8")]
+    [InlineData("{\"amount\":1000,\"currency\":\"SATS\",\"metadata\":{\"#\":1}}", "metadata contains invalid UTF-8")]
+    [InlineData("{\"amount\":1000,\"currency\":\"SATS\",\"orderId\":\"#\"}", "")]
+    public async Task Invalid_utf8_inside_an_invoice_body_is_a_400_and_creates_nothing(string template, string reason)
+    {
+        // Found by the fuzz test above (seed 6OjmCgjCcj62): a lone 0x93 byte inside metadata was a 500.
+        using var c = _tenant.Client();
+        var parts = template.Split('#');
+        byte[] body = [.. System.Text.Encoding.UTF8.GetBytes(parts[0]), 0x93, .. System.Text.Encoding.UTF8.GetBytes(parts[1])];
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/stores/{_tenant.Store}/invoices") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
+        using var response = await c.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, text);
+        Assert.Contains(reason, text, StringComparison.Ordinal);
+        using var list = await c.GetAsync($"/api/v1/stores/{_tenant.Store}/invoices");
+        Assert.Contains("\"items\":[]", await list.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Random_authorization_headers_are_401()
     {

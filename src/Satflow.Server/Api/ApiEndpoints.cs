@@ -129,6 +129,13 @@ public static class ApiEndpoints
             throw new MerchantException(MerchantErrorReason.InvalidArgument, "metadata must be a JSON object.");
         }
 
+        // System.Text.Json checks UTF-8 inside strings only when a string is read; metadata is kept as raw JSON text,
+        // so its bytes are checked here (invalid UTF-8 is the client's error, not a 500).
+        if (body.Metadata is { } raw && !System.Text.Unicode.Utf8.IsValid(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(raw)))
+        {
+            throw new MerchantException(MerchantErrorReason.InvalidArgument, "metadata contains invalid UTF-8.");
+        }
+
         Uri? redirect = null;
         if (body.RedirectUrl is not null && !Uri.TryCreate(body.RedirectUrl, UriKind.Absolute, out redirect))
         {
