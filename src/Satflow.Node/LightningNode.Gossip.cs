@@ -35,6 +35,13 @@ public sealed partial class LightningNode
 
     private GossipStore Gossip => _gossipStore ??= new GossipStore(_options.ChainHash, Graph);
 
+    private ChannelStatusTracker ChannelStatus => _channelStatus ??= new ChannelStatusTracker(Gossip.Options);
+
+    private ChannelStatusTracker? _channelStatus;
+
+    /// <summary>BOLT 9 <c>init</c> feature bit 3, <c>initial_routing_sync</c>: the peer wants a full dump of our gossip (only without <c>gossip_queries</c>).</summary>
+    public const int InitialRoutingSyncBit = 3;
+
     private IUtxoLookup UtxoLookup => _utxoLookup ??= _deps.ChainSource is { } chain ? new ChainUtxoLookup(chain) : NoUtxoLookup.Instance;
 
     private IUtxoLookup? _utxoLookup;
@@ -136,6 +143,8 @@ public sealed partial class LightningNode
             {
                 continue;
             }
+            // Every channel starts offline: the disable grace period runs from the start until its peer is back.
+            ChannelStatus.PeerDisconnected(scid, Now);
             if (Gossip.TryGetChannel(scid, out var stored))
             {
                 var direction = NodeId < slot.Peer ? 0 : 1;
@@ -176,10 +185,17 @@ public sealed partial class LightningNode
 
     private async Task GossipPeerConnectedAsync(PeerInfo peer, CancellationToken cancellationToken)
     {
-        var state = new GossipPeer();
+        var state = new GossipPeer { Connected = true, GossipQueries = peer.Features.Supports(Lightning.Features.FeatureRegistry.GossipQueries.EvenBit) };
         _gossipPeers[peer.NodeId] = state;
-        if (!peer.Features.Supports(Lightning.Features.FeatureRegistry.GossipQueries.EvenBit))
+        if (!state.GossipQueries)
         {
+            // BOLT 7: without gossip_queries the peer is relayed all gossip from now on; with initial_routing_sync it
+            // first gets everything we know, a bounded batch now and the rest at each timer tick.
+            if (peer.Features.IsSet(InitialRoutingSyncBit))
+            {
+                state.InitialSync = new InitialSyncCursor(Gossip);
+                await SendInitialSyncBatchAsync(peer.NodeId, state, cancellationToken).ConfigureAwait(false);
+            }
             return;
         }
         // Ask for gossip of the last two weeks from now on, and sync the graph through range queries.
@@ -189,7 +205,95 @@ public sealed partial class LightningNode
         await SendAsync(peer.NodeId, state.Session.Start(), cancellationToken).ConfigureAwait(false);
     }
 
-    private void GossipPeerDisconnected(NodeId peer) => _gossipPeers.Remove(peer);
+    private void GossipPeerDisconnected(NodeId peer)
+    {
+        _gossipPeers.Remove(peer);
+        foreach (var slot in _channels.Values.Where(s => s.Peer == peer))
+        {
+            if (slot.ShortChannelId is { } scid)
+            {
+                // The disable grace period starts now (the timer announces the channel disabled if the peer stays away).
+                ChannelStatus.PeerDisconnected(scid, Now);
+            }
+        }
+    }
+
+    private async Task SendInitialSyncBatchAsync(NodeId peer, GossipPeer state, CancellationToken cancellationToken)
+    {
+        if (state.InitialSync is not { } cursor)
+        {
+            return;
+        }
+        foreach (var message in cursor.NextBatch(Math.Max(1, Gossip.Options.InitialSyncBatchSize)))
+        {
+            await SendAsync(peer, message, cancellationToken).ConfigureAwait(false);
+        }
+        if (cursor.IsComplete)
+        {
+            state.InitialSync = null;
+            GossipLog.InitialSyncSent(_logger, peer, cursor.SentCount);
+        }
+    }
+
+    /// <summary>
+    /// Drives the gossip timers: announces our public channels disabled once their peer has been offline for the grace
+    /// period (<see cref="GossipOptions.DisableAfter"/>) or as soon as they are closing, and enabled again when usable;
+    /// and sends the next batch of every running <c>initial_routing_sync</c> dump. Hosts call this periodically
+    /// (<see cref="NodeRunner"/> does); the node has no thread of its own.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the work.</param>
+    public async Task ProcessGossipTimersAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await UpdateChannelStatusesAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var (peer, state) in _gossipPeers.Where(p => p.Value.Connected && p.Value.InitialSync is not null).OrderBy(p => p.Key).ToList())
+            {
+                await SendInitialSyncBatchAsync(peer, state, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Signs and broadcasts a disabled (or re-enabled) <c>channel_update</c> for each announced channel of ours whose
+    /// announced status no longer matches what <see cref="ChannelStatusTracker"/> decides.
+    /// </summary>
+    private async Task UpdateChannelStatusesAsync(CancellationToken cancellationToken)
+    {
+        var relay = new List<LightningMessage>();
+        foreach (var slot in _channels.Values.OrderBy(s => s.ChannelId.Value.ToHex(), StringComparer.Ordinal).ToList())
+        {
+            if (slot.ShortChannelId is not { } scid || !slot.IsPublic || !Gossip.TryGetChannel(scid, out _)
+                || slot.Channel.State == ChannelState.AwaitingFundingConfirmation)
+            {
+                continue;
+            }
+            var availability = slot.Channel.State != ChannelState.Normal ? ChannelAvailability.Closing
+                : slot.Channel.IsOffline ? ChannelAvailability.Offline : ChannelAvailability.Usable;
+            var announcedDisabled = _ownUpdates.TryGetValue(scid, out var current) && current.IsDisabled;
+            var action = ChannelStatus.Evaluate(scid, availability, announcedDisabled, Now);
+            if (action == ChannelStatusAction.None)
+            {
+                continue;
+            }
+            var update = OwnUpdate(slot, scid, disabled: action == ChannelStatusAction.Disable);
+            if (Gossip.AddChannelUpdate(update, Now, local: true) == GossipVerdict.Accepted)
+            {
+                relay.Add(update);
+                Log.ChannelNote(_logger, slot.ChannelId, $"{scid} announced {(update.IsDisabled ? "disabled" : "enabled")} ({availability})");
+            }
+        }
+        if (relay.Count > 0)
+        {
+            await PersistGossipAsync(cancellationToken).ConfigureAwait(false);
+            await RelayAsync(null, relay, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     private GossipPeer GossipPeerOf(NodeId peer)
     {
@@ -328,25 +432,40 @@ public sealed partial class LightningNode
         }
     }
 
-    /// <summary>Sends accepted gossip to every other connected peer whose timestamp filter covers it (BOLT 7).</summary>
+    /// <summary>
+    /// Sends accepted gossip to every other connected peer that wants it (BOLT 7): a <c>gossip_queries</c> peer gets
+    /// what its <c>gossip_timestamp_filter</c> covers (nothing without a filter), except our own gossip, which ignores
+    /// filters; a peer without <c>gossip_queries</c> gets everything.
+    /// </summary>
     private async Task RelayAsync(NodeId? from, IReadOnlyList<LightningMessage> messages, CancellationToken cancellationToken)
     {
         var now = NowUnix;
         foreach (var (peer, state) in _gossipPeers.OrderBy(p => p.Key).ToList())
         {
-            if (peer == from || state.Filter is not { } filter)
+            if (peer == from || !state.Connected)
             {
                 continue;
             }
             foreach (var message in messages)
             {
-                if (GossipStore.InFilter(filter, Gossip.FilterTimestampOf(message, now)))
+                var wanted = !state.GossipQueries || IsOwnGossip(message)
+                    || (state.Filter is { } filter && GossipStore.InFilter(filter, Gossip.FilterTimestampOf(message, now)));
+                if (wanted)
                 {
                     await SendAsync(peer, message, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
     }
+
+    /// <summary>Gossip this node generated: our node_announcement, our channels' announcements and our direction's updates.</summary>
+    private bool IsOwnGossip(LightningMessage message) => message switch
+    {
+        NodeAnnouncement n => n.NodeId == NodeId,
+        ChannelAnnouncement a => a.NodeId1 == NodeId || a.NodeId2 == NodeId,
+        ChannelUpdate u => OwnSlotOf(u.ShortChannelId) is { } slot && u.Direction == (NodeId < slot.Peer ? 0 : 1),
+        _ => false,
+    };
 
     // ------------------------------------------------------------------ our channels
 
@@ -361,6 +480,8 @@ public sealed partial class LightningNode
         }
         AddOwnChannelToGraph(slot, scid);
         var update = OwnUpdate(slot, scid);
+        // The peer is back: the outage (and its disable grace period) ends; a disabled update was just replaced.
+        ChannelStatus.Evaluate(scid, ChannelAvailability.Usable, update.IsDisabled, Now);
         var peer = GossipPeerOf(slot.Peer);
         if (peer.UpdatesSent.Add(slot.ChannelId))
         {
@@ -374,10 +495,17 @@ public sealed partial class LightningNode
     /// Our current channel_update of a channel: the last one while it still matches the channel's policy and is less
     /// than a week old, else a newly signed one (timestamps strictly increase).
     /// </summary>
-    private ChannelUpdate OwnUpdate(ChannelSlot slot, ShortChannelId scid)
+    /// <param name="slot">The channel.</param>
+    /// <param name="scid">Its short channel id.</param>
+    /// <param name="disabled">
+    /// The <c>disable</c> bit; by default set for a channel that is not in the normal state, kept as announced while the
+    /// peer is offline (the status timer decides when to flip it) and cleared for a usable channel.
+    /// </param>
+    private ChannelUpdate OwnUpdate(ChannelSlot slot, ShortChannelId scid, bool? disabled = null)
     {
         _ownUpdates.TryGetValue(scid, out var existing);
-        var unsigned = UnsignedOwnUpdate(slot, scid, existing);
+        var disable = disabled ?? (slot.Channel.State != ChannelState.Normal || (slot.Channel.IsOffline && existing is { IsDisabled: true }));
+        var unsigned = UnsignedOwnUpdate(slot, scid, existing, disable);
         if (existing is not null && existing.Timestamp + (uint)OwnUpdateRefresh.TotalSeconds > NowUnix && SamePolicy(existing, unsigned))
         {
             return existing;
@@ -393,7 +521,7 @@ public sealed partial class LightningNode
         && a.HtlcMinimumMsat == b.HtlcMinimumMsat && a.HtlcMaximumMsat == b.HtlcMaximumMsat && a.ChannelFlags == b.ChannelFlags
         && a.MessageFlags == b.MessageFlags;
 
-    private ChannelUpdate UnsignedOwnUpdate(ChannelSlot slot, ShortChannelId scid, ChannelUpdate? previous)
+    private ChannelUpdate UnsignedOwnUpdate(ChannelSlot slot, ShortChannelId scid, ChannelUpdate? previous, bool disabled)
     {
         var policy = GossipPolicyOf(slot);
         var capacity = MilliSatoshi.FromSatoshis((ulong)slot.Channel.Parameters.FundingAmount.Satoshi);
@@ -401,7 +529,7 @@ public sealed partial class LightningNode
         var minimum = policy.HtlcMinimum > maximum ? maximum : policy.HtlcMinimum;
         var direction = NodeId < slot.Peer ? 0 : 1;
         var timestamp = Math.Max(NowUnix, previous is null ? 0 : previous.Timestamp + 1);
-        return new ChannelUpdate(default, _options.ChainHash, scid, timestamp, (byte)(1 | (slot.IsPublic ? 0 : 2)), (byte)direction,
+        return new ChannelUpdate(default, _options.ChainHash, scid, timestamp, (byte)(1 | (slot.IsPublic ? 0 : 2)), (byte)(direction | (disabled ? 2 : 0)),
             policy.CltvExpiryDelta, minimum, (uint)Math.Min(policy.BaseFee.Value, uint.MaxValue), policy.FeeProportionalMillionths, maximum, Array.Empty<byte>());
     }
 
@@ -590,6 +718,7 @@ public sealed partial class LightningNode
                 Graph.RemoveChannel(scid);
                 _ownUpdates.Remove(scid);
                 _peerUpdates.Remove(scid);
+                ChannelStatus.Forget(scid);
             }
         }
         var own = _channels.Values.Where(s => s.ShortChannelId is not null).Select(s => s.ShortChannelId!.Value).ToHashSet();
@@ -599,11 +728,22 @@ public sealed partial class LightningNode
         {
             await OnChannelActiveForGossipAsync(slot, cancellationToken).ConfigureAwait(false);
         }
+        // A channel that started closing is announced disabled with the next block (or timer tick), whichever is first.
+        await UpdateChannelStatusesAsync(cancellationToken).ConfigureAwait(false);
         await PersistGossipAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private sealed class GossipPeer
     {
+        /// <summary>False for the state kept for a channel peer that is not connected (announcement bookkeeping only).</summary>
+        public bool Connected { get; init; }
+
+        /// <summary>Whether <c>gossip_queries</c> is negotiated: relays then follow the peer's timestamp filter.</summary>
+        public bool GossipQueries { get; init; }
+
+        /// <summary>The running <c>initial_routing_sync</c> dump, if any.</summary>
+        public InitialSyncCursor? InitialSync { get; set; }
+
         public GossipTimestampFilter? Filter { get; set; }
 
         public GossipSyncSession? Session { get; set; }
@@ -621,6 +761,9 @@ internal static partial class GossipLog
 
     [LoggerMessage(701, LogLevel.Warning, "Peer {Peer} sent an invalid {Kind} for {ShortChannelId}: {Verdict}")]
     public static partial void Refused(ILogger logger, NodeId peer, string kind, string shortChannelId, GossipVerdict verdict);
+
+    [LoggerMessage(702, LogLevel.Information, "Initial routing sync to {Peer} complete: {Messages} gossip messages")]
+    public static partial void InitialSyncSent(ILogger logger, NodeId peer, int messages);
 }
 
 /// <summary>A summary of the node's channel graph (<c>GET /v1/graph</c>).</summary>

@@ -45,7 +45,7 @@ public sealed class NodeRunner
     /// <summary>How often the loop runs.</summary>
     public TimeSpan PollInterval { get; }
 
-    /// <summary>One round: catch up with the chain, flush pending channel updates, then drive payment timers (retries, deadlines, MPP timeouts).</summary>
+    /// <summary>One round: catch up with the chain, flush pending channel updates, then drive payment timers (retries, deadlines, MPP timeouts) and gossip timers (disabled channels, initial routing sync).</summary>
     /// <param name="cancellationToken">Cancels the round.</param>
     /// <returns>How many blocks were connected.</returns>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken = default)
@@ -60,6 +60,7 @@ public sealed class NodeRunner
         while (!result.CaughtUp);
         await _node.FlushAsync(cancellationToken).ConfigureAwait(false);
         await _node.ProcessPaymentTimersAsync(cancellationToken).ConfigureAwait(false);
+        await _node.ProcessGossipTimersAsync(cancellationToken).ConfigureAwait(false);
         return connected;
     }
 

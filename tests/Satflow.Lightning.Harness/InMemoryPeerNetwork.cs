@@ -15,6 +15,7 @@ public sealed class InMemoryPeerNetwork
 {
     private readonly Dictionary<NodeId, InMemoryPeerTransport> _transports = [];
     private readonly HashSet<(NodeId, NodeId)> _links = [];
+    private readonly Dictionary<NodeId, Features.FeatureBits> _features = [];
     private readonly LinkedList<Envelope> _queue = new();
     private readonly TimeProvider _time;
 
@@ -107,8 +108,14 @@ public sealed class InMemoryPeerNetwork
     public IReadOnlyList<NodeId> PeersOf(NodeId node) =>
         [.. _links.Where(l => l.Item1 == node || l.Item2 == node).Select(l => l.Item1 == node ? l.Item2 : l.Item1)];
 
+    /// <summary>
+    /// Sets the <c>init</c> features a node shows its peers (default: <see cref="PeerManagerOptions.DefaultFeatures"/>),
+    /// e.g. an old node without <c>gossip_queries</c>; takes effect on the next connection.
+    /// </summary>
+    public void SetFeatures(NodeId node, Features.FeatureBits features) => _features[node] = features;
+
     internal PeerInfo InfoFor(NodeId peer, PeerDirection direction) =>
-        new(peer, new IPEndPoint(IPAddress.Loopback, 9735), direction, PeerManagerOptions.DefaultFeatures, _time.GetUtcNow(), false);
+        new(peer, new IPEndPoint(IPAddress.Loopback, 9735), direction, _features.GetValueOrDefault(peer, PeerManagerOptions.DefaultFeatures), _time.GetUtcNow(), false);
 
     internal void Enqueue(NodeId from, NodeId to, LightningMessage message)
     {

@@ -26,6 +26,18 @@ public sealed record GossipOptions
 
     /// <summary>The most short channel ids one <c>query_short_channel_ids</c> asks for.</summary>
     public int MaxIdsPerQuery { get; init; } = 500;
+
+    /// <summary>
+    /// How long the peer of one of our public channels must stay offline before we announce the channel disabled
+    /// (a grace period, so that a brief reconnection does not make the channel flap; see <see cref="ChannelStatusTracker"/>).
+    /// </summary>
+    public TimeSpan DisableAfter { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The most gossip messages one step of an <c>initial_routing_sync</c> dump sends to a peer (see
+    /// <see cref="InitialSyncCursor"/>); a channel's announcement is never separated from its updates.
+    /// </summary>
+    public int InitialSyncBatchSize { get; init; } = 1_000;
 }
 
 /// <summary>One announced channel as the store holds it.</summary>
