@@ -33,7 +33,7 @@ public sealed partial class LightningNode
     private DateTimeOffset? _lastGossipSync;
     private uint _lastNodeAnnouncementTimestamp;
 
-    private GossipStore Gossip => _gossipStore ??= new GossipStore(_options.ChainHash, Graph);
+    private GossipStore Gossip => _gossipStore ??= new GossipStore(_options.ChainHash, Graph, _options.Gossip);
 
     private ChannelStatusTracker ChannelStatus => _channelStatus ??= new ChannelStatusTracker(Gossip.Options);
 
@@ -119,7 +119,7 @@ public sealed partial class LightningNode
         }
         try
         {
-            _gossipStore = GossipStore.Restore(_options.ChainHash, channelRecords, nodeRecords, Graph);
+            _gossipStore = GossipStore.Restore(_options.ChainHash, channelRecords, nodeRecords, Graph, _options.Gossip);
             foreach (var key in await _store.Store.ListAsync(GossipNamespace, GossipSignaturesNamespace, cancellationToken).ConfigureAwait(false))
             {
                 if (await _store.Store.ReadAsync(GossipNamespace, GossipSignaturesNamespace, key, cancellationToken).ConfigureAwait(false) is { } value

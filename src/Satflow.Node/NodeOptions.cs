@@ -61,4 +61,10 @@ public sealed record NodeOptions
 
     /// <summary>The forwarding policy of channels that have no policy of their own.</summary>
     public ForwardingPolicy DefaultForwardingPolicy { get; init; } = ForwardingPolicy.Default;
+
+    /// <summary>
+    /// Gossip policy (BOLT 7): stale horizon, rate limits, query sizes, the grace period before a channel whose peer is
+    /// offline is announced disabled, and the batch size of an <c>initial_routing_sync</c> dump.
+    /// </summary>
+    public Lightning.Gossip.GossipOptions Gossip { get; init; } = new();
 }
