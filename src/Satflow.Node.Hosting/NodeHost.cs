@@ -159,6 +159,8 @@ public sealed class NodeHost : IAsyncDisposable
                 {
                     await wallet.SyncAsync(client, token).ConfigureAwait(false);
                     await sync.PollAsync(token).ConfigureAwait(false);
+                    // Gossip timers: disabled updates for channels whose peer stays offline, initial_routing_sync batches.
+                    await node.ProcessGossipTimersAsync(token).ConfigureAwait(false);
                 }
                 finally
                 {

@@ -277,11 +277,21 @@ public sealed partial class LightningNode
                 : slot.Channel.IsOffline ? ChannelAvailability.Offline : ChannelAvailability.Usable;
             var announcedDisabled = _ownUpdates.TryGetValue(scid, out var current) && current.IsDisabled;
             var action = ChannelStatus.Evaluate(scid, availability, announcedDisabled, Now);
-            if (action == ChannelStatusAction.None)
+            ChannelUpdate update;
+            if (action != ChannelStatusAction.None)
+            {
+                update = OwnUpdate(slot, scid, disabled: action == ChannelStatusAction.Disable);
+            }
+            else if (availability == ChannelAvailability.Offline && current is not null && current.Timestamp + (uint)OwnUpdateRefresh.TotalSeconds <= NowUnix)
+            {
+                // A long outage: refresh the (disabled) update weekly like a usable channel's, so the channel is not
+                // pruned as stale by others before its peer comes back.
+                update = OwnUpdate(slot, scid);
+            }
+            else
             {
                 continue;
             }
-            var update = OwnUpdate(slot, scid, disabled: action == ChannelStatusAction.Disable);
             if (Gossip.AddChannelUpdate(update, Now, local: true) == GossipVerdict.Accepted)
             {
                 relay.Add(update);
@@ -440,19 +450,20 @@ public sealed partial class LightningNode
     private async Task RelayAsync(NodeId? from, IReadOnlyList<LightningMessage> messages, CancellationToken cancellationToken)
     {
         var now = NowUnix;
+        var own = messages.Select(IsOwnGossip).ToList();
+        var timestamps = messages.Select(m => Gossip.FilterTimestampOf(m, now)).ToList();
         foreach (var (peer, state) in _gossipPeers.OrderBy(p => p.Key).ToList())
         {
             if (peer == from || !state.Connected)
             {
                 continue;
             }
-            foreach (var message in messages)
+            for (var i = 0; i < messages.Count; i++)
             {
-                var wanted = !state.GossipQueries || IsOwnGossip(message)
-                    || (state.Filter is { } filter && GossipStore.InFilter(filter, Gossip.FilterTimestampOf(message, now)));
+                var wanted = !state.GossipQueries || own[i] || (state.Filter is { } filter && GossipStore.InFilter(filter, timestamps[i]));
                 if (wanted)
                 {
-                    await SendAsync(peer, message, cancellationToken).ConfigureAwait(false);
+                    await SendAsync(peer, messages[i], cancellationToken).ConfigureAwait(false);
                 }
             }
         }

@@ -125,6 +125,18 @@ public sealed class GossipStatusTests
         Assert.True(DisabledFrom(c, scid, a));
         Assert.True(DisabledFrom(a, scid, a));
 
+        // A long outage: the disabled update is re-signed weekly, so nobody prunes the channel as stale.
+        var first = PolicyFrom(c, scid, a)!.Value.Timestamp;
+        h.Time.Advance(TimeSpan.FromDays(8));
+        await TickAsync(h);
+        Assert.True(PolicyFrom(c, scid, a)!.Value.Timestamp > first);
+        Assert.True(DisabledFrom(c, scid, a));
+        h.Time.Advance(TimeSpan.FromDays(7));
+        await TickAsync(h);
+        await h.MineBlocksAsync(1); // pruning runs with the block feed
+        Assert.True(DisabledFrom(c, scid, a));
+        Assert.Equal(1, (await c.Node.GetGraphSummaryAsync()).AnnouncedChannelCount);
+
         // The disabled update survives a restart too, and the peer's return re-enables it.
         await h.CrashAsync(a);
         await h.RestartAsync(a);
