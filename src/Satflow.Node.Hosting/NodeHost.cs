@@ -157,10 +157,11 @@ public sealed class NodeHost : IAsyncDisposable
                 await gate.WaitAsync(token).ConfigureAwait(false);
                 try
                 {
+                    // The node's own timers first (payment retries and deadlines, MPP timeouts, gossip): they don't
+                    // depend on the chain backend, which may be down for this tick.
+                    await node.ProcessTimersAsync(token).ConfigureAwait(false);
                     await wallet.SyncAsync(client, token).ConfigureAwait(false);
                     await sync.PollAsync(token).ConfigureAwait(false);
-                    // Gossip timers: disabled updates for channels whose peer stays offline, initial_routing_sync batches.
-                    await node.ProcessGossipTimersAsync(token).ConfigureAwait(false);
                 }
                 finally
                 {

@@ -35,6 +35,26 @@ public sealed partial class LightningNode
     private readonly Dictionary<PaymentHash, (PaymentSession Session, PaymentPreimage? Keysend)> _sessions = [];
 
     /// <summary>
+    /// Drives every timer of the node: pending channel updates are flushed, payment timers
+    /// (<see cref="ProcessPaymentTimersAsync"/>) and gossip timers (<see cref="ProcessGossipTimersAsync"/>) run. Every
+    /// host calls this periodically (about once a second); the node has no thread of its own.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the work.</param>
+    public async Task ProcessTimersAsync(CancellationToken cancellationToken = default)
+    {
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        await ProcessPaymentTimersAsync(cancellationToken).ConfigureAwait(false);
+        await ProcessGossipTimersAsync(cancellationToken).ConfigureAwait(false);
+        TimersLastRun = _deps.Time.GetUtcNow();
+    }
+
+    /// <summary>
+    /// When <see cref="ProcessTimersAsync"/> last completed (null: never since start). A host whose loop stalls shows
+    /// here: payments would stop retrying and held multi-part sets would not time out.
+    /// </summary>
+    public DateTimeOffset? TimersLastRun { get; private set; }
+
+    /// <summary>
     /// Drives the timers of outgoing payments: fails payments whose deadline passed with nothing in flight and sends
     /// parts that are due (after a local refusal), and fails incoming multi-part sets held longer than
     /// <see cref="MppTimeout"/>. Hosts call this periodically (<see cref="NodeRunner"/> does); the

@@ -58,9 +58,7 @@ public sealed class NodeRunner
             connected += result.Connected;
         }
         while (!result.CaughtUp);
-        await _node.FlushAsync(cancellationToken).ConfigureAwait(false);
-        await _node.ProcessPaymentTimersAsync(cancellationToken).ConfigureAwait(false);
-        await _node.ProcessGossipTimersAsync(cancellationToken).ConfigureAwait(false);
+        await _node.ProcessTimersAsync(cancellationToken).ConfigureAwait(false);
         return connected;
     }
 
