@@ -13,9 +13,9 @@ namespace Satflow.Lightning.Channels;
 /// </summary>
 /// <remarks>
 /// <para>Which HTLCs count: every HTLC in a commitment or on its way into one (proposed, signed or acknowledged, either
-/// direction), so that no interleaving of pending updates can exceed the cap. Incoming HTLCs whose removal we already
-/// proposed are left out only when deciding another incoming HTLC (they are leaving; counting them would fail every
-/// following dust HTLC until the removal is committed).</para>
+/// direction), so that no interleaving of pending updates can exceed the cap. When deciding an incoming HTLC, the
+/// incoming HTLCs that arrived after it, and those whose removal we already proposed (they are leaving; counting them
+/// would fail every following dust HTLC until the removal is committed), are left out.</para>
 /// <para>The feerate: the highest among our commitment, the peer's (signed and pending) and any pending
 /// <c>update_fee</c>. Without anchors a higher feerate trims more HTLCs (their second-stage fee grows); with
 /// <c>option_anchors_zero_fee_htlc_tx</c> the HTLC transactions pay no fee and only the dust limits matter.</para>
@@ -52,7 +52,10 @@ public sealed partial class Channel
             return false;
         }
         var leaving = RemovalIds(_s.LocalProposed.Concat(_s.LocalSigned).Concat(_s.LocalAcked));
-        var others = live.Where(h => !(h.Direction == HtlcDirection.Received && (h.Add.Id == htlcId || leaving.Contains(h.Add.Id)))).ToList();
+        // The dust balance it joins: every outgoing HTLC and the incoming ones that came before it (ids are
+        // sequential), so the HTLC that crosses the limit is the one failed; incoming HTLCs we already decided to
+        // remove are leaving and do not count.
+        var others = live.Where(h => !(h.Direction == HtlcDirection.Received && (h.Add.Id >= htlcId || leaving.Contains(h.Add.Id)))).ToList();
         return DustRefusal(HtlcDirection.Received, self.Add.AmountMsat, others, DustFeerate()) is not null;
     }
 
