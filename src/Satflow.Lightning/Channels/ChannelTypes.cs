@@ -248,9 +248,6 @@ public enum ChannelRefusalReason
     /// <c>max_dust_htlc_exposure_msat</c>).
     /// </summary>
     DustExposureExceeded,
-
-    /// <summary>The operation applies only to the fundee of a channel whose funding transaction is unconfirmed.</summary>
-    NotAwaitingFunding,
 }
 
 /// <summary>A local operation (add, settle, update_fee, shutdown) was refused; the channel is unchanged.</summary>
