@@ -744,6 +744,15 @@ public sealed partial class Channel
             {
                 return new(ChannelRefusalReason.FunderCannotAffordFee, "The peer (funder) could not pay the commitment fee with this HTLC.");
             }
+            // BOLT 2, not responsible for the fee: "SHOULD NOT offer amount_msat if, once the remote node adds that HTLC
+            // to its commitment transaction, it cannot pay the fee for the updated local or remote transaction". Our
+            // own commitment differs (our dust limit may keep the HTLC untrimmed there, adding an output the funder pays).
+            var localReduced = Reduce(_s.Local.Spec, _s.LocalAcked.AddRange(_s.LocalSigned).AddRange(_s.LocalProposed).Add(add), _s.RemoteProposed, strict: false);
+            var localFunderFees = FunderCost(localReduced, Parameters.LocalDustLimit, localReduced.FeeratePerKw);
+            if (localReduced.Overdrawn || localReduced.ToRemote.Value < localFunderFees.Value)
+            {
+                return new(ChannelRefusalReason.FunderCannotAffordFee, "The peer (funder) could not pay the fee of our own commitment with this HTLC.");
+            }
         }
         return null;
     }
