@@ -280,6 +280,10 @@ public sealed partial class LightningNode
         {
             return ForwardedDecision(forward);
         }
+        if (await DustExposureDecisionAsync(slot, htlc, cancellationToken).ConfigureAwait(false) is { } dust)
+        {
+            return dust; // BOLT 2 max_dust_htlc_exposure_msat (LightningNode.Forwarding.cs)
+        }
         if (await DecideOfferPaymentAsync(slot, htlc, cancellationToken).ConfigureAwait(false) is { } blinded)
         {
             return blinded; // route blinding: our blinded payment path's final hop, or a blinded hop (LightningNode.Offers.cs)

@@ -33,6 +33,7 @@ public sealed partial class LightningNode
             _tipHash = hash;
             var slots = _channels.Values.OrderBy(s => s.ChannelId.Value.ToHex(), StringComparer.Ordinal).ToList();
             var results = new List<(ChannelSlot Slot, MonitorOutput Output)>();
+            var forgotten = new Dictionary<ChannelSlot, ChannelOutput>();
             foreach (var slot in slots)
             {
                 if (slot.FundingConfirmedHeight is null)
@@ -48,15 +49,28 @@ public sealed partial class LightningNode
                             break;
                         }
                     }
+                    if (slot.FundingConfirmedHeight is null && FundingTimeoutOutput(slot, height) is { } forget)
+                    {
+                        forgotten.Add(slot, forget); // fundee, 2016 blocks without the funding transaction (Opening.cs)
+                        continue;
+                    }
                 }
                 results.Add((slot, slot.Monitor.BlockConnected((uint)height, hash, block.Transactions, feerate)));
             }
             var ops = new List<KvOperation> { NodeStore.WriteTip(height, hash) };
             foreach (var slot in slots)
             {
-                ops.AddRange(slot.Persist());
+                ops.AddRange(forgotten.ContainsKey(slot) ? ForgetChannelOps(slot) : slot.Persist());
             }
             await _store.CommitAsync(ops, cancellationToken).ConfigureAwait(false);
+            foreach (var (slot, forget) in forgotten)
+            {
+                await ForgetUnfundedChannelAsync(slot, forget, height, cancellationToken).ConfigureAwait(false);
+            }
+            foreach (var slot in slots)
+            {
+                await RebroadcastFundingAsync(slot, cancellationToken).ConfigureAwait(false);
+            }
             foreach (var (slot, output) in results)
             {
                 foreach (var broadcast in output.Broadcasts)

@@ -248,6 +248,9 @@ public sealed partial class LightningNode
         }
         catch (ChannelUpdateRefusedException e)
         {
+            // A dust HTLC over the outgoing channel's max_dust_htlc_exposure_msat (ChannelRefusalReason.DustExposureExceeded):
+            // BOLT 2 "SHOULD NOT send this HTLC", "SHOULD fail the corresponding incoming HTLC" — temporary_channel_failure,
+            // like every other refusal but the HTLC minimum.
             return e.Reason == ChannelRefusalReason.BelowHtlcMinimum
                 ? Refuse(FailureMessage.AmountBelowMinimum(htlc.Amount, Update()), e.Message)
                 : Refuse(FailureMessage.TemporaryChannelFailure(Update()), e.Message);
@@ -257,6 +260,42 @@ public sealed partial class LightningNode
         _forwardsByOutgoing[(outgoing.ChannelId, outgoingId)] = (incoming.ChannelId, htlc.HtlcId);
         await ApplyAsync(outgoing, output, [record.Write()], cancellationToken, deferrable: true).ConfigureAwait(false);
         return new Decision(null, null, null) { Pending = true };
+    }
+
+    /// <summary>
+    /// BOLT 2 <c>max_dust_htlc_exposure_msat</c>, receiving: a committed incoming HTLC that is trimmed and puts a
+    /// commitment's dust balance above our limit "SHOULD" be failed "once it's committed" and its preimage not revealed.
+    /// We fail it back with <c>temporary_channel_failure</c> (our <c>channel_update</c> of the incoming channel; inside a
+    /// blinded route, <c>invalid_onion_blinding</c>) before forwarding or settling; the channel stays open. Null when the
+    /// HTLC is within the limit, its onion is unreadable (it gets that failure), or its preimage is already released.
+    /// </summary>
+    private async Task<Decision?> DustExposureDecisionAsync(ChannelSlot slot, ReceivedHtlcRecord htlc, CancellationToken cancellationToken)
+    {
+        if (!slot.Channel.IsIncomingOverDustExposure(htlc.HtlcId) || _mppFailed.ContainsKey((slot.ChannelId, htlc.HtlcId)))
+        {
+            return null;
+        }
+        if (await Invoices.LookupAsync(htlc.PaymentHash, cancellationToken).ConfigureAwait(false) is { State: Satflow.Payments.InvoiceState.Settled })
+        {
+            return null; // settled before a crash, or another part of the payment completed it: the preimage is out
+        }
+        var sha = new Bytes32(System.Security.Cryptography.SHA256.HashData(htlc.Onion.Span));
+        if (htlc.PathKey is not null)
+        {
+            return new Decision(null, null, (sha, FailureCode.InvalidOnionBlinding.Value));
+        }
+        PeeledOnion peeled;
+        try
+        {
+            peeled = Satflow.Node.Payments.FinalHopOnion.PeelPacket(_nodeSecret, htlc.PaymentHash, htlc.Onion.Span);
+        }
+        catch (OnionException)
+        {
+            return null;
+        }
+        var exposure = slot.Channel.DustExposure;
+        Log.ChannelNote(_logger, slot.ChannelId, $"failing incoming HTLC {htlc.HtlcId} of {htlc.Amount.Value} msat: trimmed HTLCs would exceed max_dust_htlc_exposure_msat {exposure.Limit.Value} (local {exposure.OnLocalCommitment.Value}, remote {exposure.OnRemoteCommitment.Value} msat)");
+        return OriginateFailure(peeled.SharedSecret, FailureMessage.TemporaryChannelFailure(BuildChannelUpdate(slot).Encode()), TimeSpan.Zero);
     }
 
     // ---------------------------------------------------------------- outcomes

@@ -252,7 +252,8 @@ public sealed partial class LightningNode
 
     private async Task<ChannelSlot> AddFundedChannelAsync(PendingOpening pending, FundedChannel funded, Transaction? fundingTransaction, IReadOnlyList<LightningMessage> after, CancellationToken cancellationToken)
     {
-        var channel = Channel.FromFunded(funded, pending.Keys, out var output);
+        // As fundee the funding transaction must confirm within 2016 blocks of this tip (BOLT 2), see FundingTimeoutOps.
+        var channel = Channel.FromFunded(funded, pending.Keys, out var output, ChannelOptions.Default with { MaxDustHtlcExposure = _options.MaxDustHtlcExposure }, _height >= 0 ? (uint)_height : null);
         var monitor = new ChannelMonitor(funded.Parameters, pending.Keys, _deps.FundingWallet.GetSweepScript(), _deps.ClaimFeeWallet);
         if (_height >= 0)
         {
@@ -267,6 +268,65 @@ public sealed partial class LightningNode
         await WriteBackupAsync(cancellationToken).ConfigureAwait(false);
         return slot;
     }
+
+    /// <summary>
+    /// Called for a channel whose funding transaction is not in the chain at block <paramref name="height"/> (before the
+    /// block's batch is written). As fundee, 2016 blocks after <c>funding_signed</c> the channel is forgotten (BOLT 2
+    /// <c>channel_ready</c>: "SHOULD forget the channel if it does not see the correct funding transaction after a
+    /// timeout of 2016 blocks"): returns the <c>error</c> for the peer and the batch then deletes the channel instead of
+    /// writing it (<see cref="ForgetUnfundedChannelAsync"/> completes it). The funder never forgets (its coins are in the
+    /// funding transaction): null.
+    /// </summary>
+    private static ChannelOutput? FundingTimeoutOutput(ChannelSlot slot, int height)
+    {
+        if (height < 0)
+        {
+            return null;
+        }
+        var output = slot.Channel.FundingUnconfirmedAt((uint)height, out var forget);
+        return forget ? output : null;
+    }
+
+    /// <summary>The writes that forget a fundee channel whose funding never confirmed (nothing of ours is at stake).</summary>
+    private static IEnumerable<Storage.KvOperation> ForgetChannelOps(ChannelSlot slot) =>
+        [NodeStore.RemoveChannel(slot.ChannelId), NodeStore.RemoveMonitor(slot.ChannelId)];
+
+    /// <summary>After the block's batch deleted it: drops the channel from memory, tells the peer, rewrites the backup.</summary>
+    private async Task ForgetUnfundedChannelAsync(ChannelSlot slot, ChannelOutput output, int height, CancellationToken cancellationToken)
+    {
+        _channels.Remove(slot.ChannelId);
+        ForgottenChannels.Add(slot.ChannelId);
+        Log.ChannelNote(_logger, slot.ChannelId, $"funding transaction {slot.Channel.Parameters.FundingOutPoint.Hash} not confirmed {Channel.FundingTimeoutBlocks} blocks after funding_signed (height {height}); channel forgotten");
+        foreach (var message in output.Messages)
+        {
+            await SendAsync(slot.Peer, message, cancellationToken).ConfigureAwait(false);
+        }
+        await WriteBackupAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The funder's funding transaction is still not in the chain: broadcast it again at every block (a lost broadcast,
+    /// a restarted backend or an evicted transaction must not strand the channel; BOLT 2 asks the funder to make sure
+    /// it confirms within 2016 blocks). A refusal (already in the mempool, already confirmed) is only logged.
+    /// </summary>
+    private async Task RebroadcastFundingAsync(ChannelSlot slot, CancellationToken cancellationToken)
+    {
+        if (!slot.Channel.Parameters.LocalIsFunder || slot.FundingConfirmedHeight is not null || slot.FundingTransaction is not { } funding)
+        {
+            return;
+        }
+        try
+        {
+            await _deps.FundingWallet.BroadcastFundingAsync(funding, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is Bitcoin.Chain.BroadcastRejectedException or Bitcoin.Chain.ChainSourceException)
+        {
+            Log.BroadcastFailed(_logger, funding.GetHash(), "funding (rebroadcast)", e.Message);
+        }
+    }
+
+    /// <summary>Fundee channels forgotten while the node ran because their funding transaction never confirmed (BOLT 2, 2016 blocks).</summary>
+    public List<ChannelId> ForgottenChannels { get; } = [];
 
     private async ValueTask<uint> CurrentFeerateAsync(CancellationToken cancellationToken) =>
         (await _deps.FeeEstimator.EstimateFeeRateAsync(_options.FeeTarget, cancellationToken).ConfigureAwait(false)).SatPerKw;

@@ -59,6 +59,16 @@ public sealed record NodeOptions
     /// </summary>
     public bool PublicChannels { get; init; } = true;
 
+    /// <summary>
+    /// BOLT 2 <c>max_dust_htlc_exposure_msat</c> of the channels this node opens or accepts: the most the HTLCs trimmed
+    /// from either commitment may add up to (they go to miners on a force close). A dust HTLC above it is not sent
+    /// (a forward gets <c>temporary_channel_failure</c>) and an incoming one is failed back with
+    /// <c>temporary_channel_failure</c>. Default 50,000 sat (<see cref="Lightning.Channels.ChannelOptions.DefaultMaxDustHtlcExposure"/>):
+    /// a fixed amount, like Core Lightning and Eclair, because with anchor channels (our default) what is trimmed does
+    /// not depend on the feerate. Stored with each channel when it is created.
+    /// </summary>
+    public MilliSatoshi MaxDustHtlcExposure { get; init; } = Lightning.Channels.ChannelOptions.DefaultMaxDustHtlcExposure;
+
     /// <summary>The forwarding policy of channels that have no policy of their own.</summary>
     public ForwardingPolicy DefaultForwardingPolicy { get; init; } = ForwardingPolicy.Default;
 

@@ -37,11 +37,21 @@ public sealed class HarnessChain : IBroadcaster, IFeeEstimator, IDisposable
     /// <summary>The chain's height.</summary>
     public int Height => Devnet.Height;
 
+    /// <summary>
+    /// While true, broadcasts fail as if the chain backend were down (<see cref="ChainSourceException"/>; they are
+    /// still recorded in <see cref="Broadcasts"/>): a lost broadcast, for tests.
+    /// </summary>
+    public bool BackendDown { get; set; }
+
     /// <inheritdoc />
     public async Task BroadcastAsync(Transaction transaction, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transaction);
         Broadcasts.Add(transaction);
+        if (BackendDown)
+        {
+            throw new ChainSourceException("The chain backend is down (harness).");
+        }
         try
         {
             await Devnet.BroadcastAsync(transaction, cancellationToken).ConfigureAwait(false);

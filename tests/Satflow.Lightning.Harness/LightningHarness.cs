@@ -21,6 +21,9 @@ public sealed record HarnessOptions
     /// <summary>The node options every node gets (AutoFlush off: the harness flushes when the network is quiet, so updates batch).</summary>
     public NodeOptions Node { get; init; } = new() { AutoFlush = false, MinimumDepth = 3 };
 
+    /// <summary>Adjusts <see cref="Node"/> for one node (by index), e.g. a policy only one node has; null: all alike.</summary>
+    public Func<int, NodeOptions, NodeOptions>? NodeFor { get; init; }
+
     /// <summary>The fixed feerate of the chain's estimator.</summary>
     public FeeRatePerKw FeeRate { get; init; } = new(1000);
 
@@ -410,6 +413,10 @@ public sealed class HarnessNode
         var options = _harness.Options.BackupDirectory is { } directory
             ? _harness.Options.Node with { StaticChannelBackupPath = BackupPath(directory) }
             : _harness.Options.Node;
+        if (_harness.Options.NodeFor is { } adjust)
+        {
+            options = adjust(Index, options);
+        }
         _node = await LightningNode.StartAsync(_harness.DependenciesFor(this), options).ConfigureAwait(false);
     }
 

@@ -14,7 +14,11 @@ namespace Satflow.Lightning.Channels;
 
 public sealed partial class Channel
 {
-    private const byte SerializationVersion = 1;
+    /// <summary>
+    /// Version 2 appends, after the secrets, <see cref="ChannelOptions.MaxDustHtlcExposure"/> and the fundee's
+    /// funding wait start height; version 1 records still load (with the default limit and an unknown start height).
+    /// </summary>
+    private const byte SerializationVersion = 2;
 
     /// <summary>
     /// The complete channel state (version byte first): parameters, limits, both commitments, every pending update per
@@ -123,6 +127,13 @@ public sealed partial class Channel
             w.U64(index);
             w.Bytes32(secret.ToArray());
         }
+        // Version 2.
+        w.U64(_options.MaxDustHtlcExposure.Value);
+        w.Bool(s.FundingWaitStartHeight is not null);
+        if (s.FundingWaitStartHeight is { } start)
+        {
+            w.U32(start);
+        }
         return w.ToArray();
     }
 
@@ -148,7 +159,7 @@ public sealed partial class Channel
     {
         var r = new StateReader(bytes);
         var version = r.U8();
-        if (version != SerializationVersion)
+        if (version is not (1 or SerializationVersion))
         {
             throw new ChannelSerializationException($"Unknown channel state version {version}.");
         }
@@ -269,6 +280,11 @@ public sealed partial class Channel
             entries.Add((r.U64(), new Bytes32(r.Bytes(32))));
         }
         var secrets = PerCommitmentSecretStore.Restore(entries);
+        if (version >= 2)
+        {
+            options = options with { MaxDustHtlcExposure = new MilliSatoshi(r.U64()) };
+            data = data with { FundingWaitStartHeight = r.Bool() ? r.U32() : null };
+        }
         if (!r.AtEnd)
         {
             throw new ChannelSerializationException("Trailing bytes after the channel state.");

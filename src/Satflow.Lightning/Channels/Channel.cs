@@ -96,7 +96,10 @@ public sealed partial class Channel
     /// <summary>Whether we have updates (ours, or the peer's we acknowledged) that a <see cref="SignCommitment"/> would sign now.</summary>
     public bool HasChangesToSign => CanSignNow() && (!_s.LocalProposed.IsEmpty || !_s.RemoteAcked.IsEmpty);
 
-    /// <summary>The largest HTLC we could add now (zero when none can be added).</summary>
+    /// <summary>
+    /// The largest HTLC we could add now (zero when none can be added). The dust exposure limit is not part of it: it
+    /// only refuses HTLCs small enough to be trimmed, so a larger one may pass where a smaller one is refused.
+    /// </summary>
     public MilliSatoshi AvailableToSend
     {
         get
@@ -180,8 +183,12 @@ public sealed partial class Channel
     /// <param name="keys">Our channel keys (their basepoints must be <c>funded.Parameters.Local</c>).</param>
     /// <param name="output">The monitor updates to persist.</param>
     /// <param name="options">Local policy (defaults when null).</param>
+    /// <param name="currentHeight">
+    /// The tip height when the handshake completed: as fundee, the funding transaction must confirm within
+    /// <see cref="FundingTimeoutBlocks"/> blocks of it (see <see cref="FundingUnconfirmedAt"/>). Null when unknown.
+    /// </param>
     /// <exception cref="ArgumentException">When the keys do not match, or the peer's signature of our commitment 0 is invalid.</exception>
-    public static Channel FromFunded(FundedChannel funded, LocalChannelKeys keys, out ChannelOutput output, ChannelOptions? options = null)
+    public static Channel FromFunded(FundedChannel funded, LocalChannelKeys keys, out ChannelOutput output, ChannelOptions? options = null, uint? currentHeight = null)
     {
         ArgumentNullException.ThrowIfNull(funded);
         ArgumentNullException.ThrowIfNull(keys);
@@ -218,6 +225,7 @@ public sealed partial class Channel
             RemoteSigned = [],
             LocalNextHtlcId = 0,
             RemoteNextHtlcId = 0,
+            FundingWaitStartHeight = p.LocalIsFunder ? null : currentHeight,
         };
         output = new ChannelOutput(
             [],
@@ -255,7 +263,10 @@ public sealed partial class Channel
     /// <param name="onion">The 1366-byte onion routing packet.</param>
     /// <param name="htlcId">The id given to the HTLC.</param>
     /// <param name="pathKey">The route-blinding <c>path_key</c>, when relaying inside a blinded route.</param>
-    /// <exception cref="ChannelUpdateRefusedException">When the HTLC cannot be added (see <see cref="ChannelRefusalReason"/>).</exception>
+    /// <exception cref="ChannelUpdateRefusedException">
+    /// When the HTLC cannot be added (see <see cref="ChannelRefusalReason"/>); a trimmed HTLC that would exceed
+    /// <see cref="ChannelOptions.MaxDustHtlcExposure"/> on either commitment gives <see cref="ChannelRefusalReason.DustExposureExceeded"/>.
+    /// </exception>
     public ChannelOutput AddHtlc(MilliSatoshi amount, PaymentHash paymentHash, uint cltvExpiry, ReadOnlyMemory<byte> onion, out ulong htlcId, PubKey? pathKey = null)
     {
         if (!AddAllowedState(out var reason, out var why))
@@ -274,7 +285,7 @@ public sealed partial class Channel
         {
             PathKey = pathKey is null ? null : new Point(pathKey),
         };
-        if (CheckLocalAdd(add) is { } refusal)
+        if ((CheckLocalAdd(add) ?? CheckDustExposureOfOffered(amount)) is { } refusal)
         {
             throw refusal;
         }
@@ -374,7 +385,10 @@ public sealed partial class Channel
 
     /// <summary>Proposes a new commitment feerate (we must be the funder).</summary>
     /// <param name="feeratePerKw">The new feerate.</param>
-    /// <exception cref="ChannelUpdateRefusedException">Not the funder, out of bounds, unaffordable, or the channel is not open.</exception>
+    /// <exception cref="ChannelUpdateRefusedException">
+    /// Not the funder, out of bounds, unaffordable, the channel is not open, or (without anchors) a raise that would
+    /// trim HTLCs above <see cref="ChannelOptions.MaxDustHtlcExposure"/> (<see cref="ChannelRefusalReason.DustExposureExceeded"/>).
+    /// </exception>
     public ChannelOutput UpdateFee(uint feeratePerKw)
     {
         if (!Parameters.LocalIsFunder)
@@ -398,6 +412,10 @@ public sealed partial class Channel
         if (feeratePerKw < _options.MinFeeratePerKw || feeratePerKw > _options.MaxFeeratePerKw)
         {
             throw new ChannelUpdateRefusedException(ChannelRefusalReason.FeerateOutOfBounds, $"The feerate {feeratePerKw} is outside [{_options.MinFeeratePerKw}, {_options.MaxFeeratePerKw}].");
+        }
+        if (CheckDustExposureOfFeeUpdate(feeratePerKw) is { } dustRefusal)
+        {
+            throw dustRefusal;
         }
         var message = new UpdateFeeMessage(ChannelId, feeratePerKw);
         var reduced = Reduce(_s.RemoteNext?.Spec ?? _s.Remote.Spec, _s.RemoteAcked, _s.LocalProposed.Add(message), strict: false);
@@ -726,6 +744,15 @@ public sealed partial class Channel
             {
                 return new(ChannelRefusalReason.FunderCannotAffordFee, "The peer (funder) could not pay the commitment fee with this HTLC.");
             }
+            // BOLT 2, not responsible for the fee: "SHOULD NOT offer amount_msat if, once the remote node adds that HTLC
+            // to its commitment transaction, it cannot pay the fee for the updated local or remote transaction". Our
+            // own commitment differs (our dust limit may keep the HTLC untrimmed there, adding an output the funder pays).
+            var localReduced = Reduce(_s.Local.Spec, _s.LocalAcked.AddRange(_s.LocalSigned).AddRange(_s.LocalProposed).Add(add), _s.RemoteProposed, strict: false);
+            var localFunderFees = FunderCost(localReduced, Parameters.LocalDustLimit, localReduced.FeeratePerKw);
+            if (localReduced.Overdrawn || localReduced.ToRemote.Value < localFunderFees.Value)
+            {
+                return new(ChannelRefusalReason.FunderCannotAffordFee, "The peer (funder) could not pay the fee of our own commitment with this HTLC.");
+            }
         }
         return null;
     }
@@ -867,6 +894,11 @@ public sealed partial class Channel
         {
             throw new ChannelProtocolException($"update_fee {m.FeeratePerKw} is outside [{_options.MinFeeratePerKw}, {_options.MaxFeeratePerKw}].");
         }
+        // BOLT 2 lets the receiver of an update_fee that raises the dust balance above max_dust_htlc_exposure_msat
+        // (non-anchor channels) fail the channel ("MAY fail the channel"; "whether to close the channel preemptively or
+        // not is left as a matter of node policy"). We accept it: failing the channel would broadcast a commitment and
+        // hand the trimmed HTLCs to miners, the very loss the limit bounds. While above the limit, new dust HTLCs are
+        // refused (AddHtlc) or failed back (IsIncomingOverDustExposure).
         var reduced = Reduce(_s.Local.Spec, _s.LocalAcked, _s.RemoteProposed.Add(m), strict: false);
         var cost = FunderCost(reduced, Parameters.LocalDustLimit, reduced.FeeratePerKw);
         var peerReserve = SatToMsat(LocalLimits.ChannelReserve);

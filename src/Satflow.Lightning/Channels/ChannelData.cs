@@ -71,6 +71,12 @@ internal sealed record ChannelData
 
     public PubKey? DataLossRemotePoint { get; init; }
 
+    /// <summary>
+    /// The block height at which we (as fundee) started waiting for the funding transaction (BOLT 2: forget the
+    /// channel after 2016 blocks). Null when unknown (state written before version 2, or no tip known yet).
+    /// </summary>
+    public uint? FundingWaitStartHeight { get; init; }
+
     /// <summary>The peer's <c>closing_signed</c> messages of the current negotiation (replayed to rebuild it after loading).</summary>
     public ImmutableList<ClosingSigned> ClosingReceived { get; init; } = [];
 }

@@ -149,9 +149,35 @@ public sealed record ChannelOptions(
     bool AllowAnySegwitShutdown = true,
     uint ClosingFeeratePerKw = 1000)
 {
+    /// <summary>
+    /// The default <see cref="MaxDustHtlcExposure"/>: 50,000 sat, a fixed amount (the default of Core Lightning and
+    /// Eclair). Our default channel type has zero-fee HTLC transactions, so what is trimmed does not move with the
+    /// feerate and a fixed cap is predictable; a feerate multiplier would refuse small HTLCs whenever fees drop.
+    /// </summary>
+    public static MilliSatoshi DefaultMaxDustHtlcExposure { get; } = new(50_000_000);
+
     /// <summary>The defaults.</summary>
     public static ChannelOptions Default { get; } = new();
+
+    /// <summary>
+    /// BOLT 2 <c>max_dust_htlc_exposure_msat</c>: the most the HTLCs trimmed from either commitment (below its dust
+    /// limit plus the second-stage fee, so lost to miners on a force close) may add up to. A dust HTLC that would put
+    /// either commitment above it is not offered (<see cref="ChannelRefusalReason.DustExposureExceeded"/>), an
+    /// incoming one is reported by <see cref="Channel.IsIncomingOverDustExposure"/> so the host fails it once
+    /// committed, and a non-anchor <c>update_fee</c> raising the exposure above it is not sent.
+    /// </summary>
+    public MilliSatoshi MaxDustHtlcExposure { get; init; } = DefaultMaxDustHtlcExposure;
 }
+
+/// <summary>
+/// The value of the HTLCs trimmed from each commitment (BOLT 2 "dust balance"), at the highest feerate the channel
+/// has pending, counting every HTLC that is in, or on its way into, a commitment.
+/// </summary>
+/// <param name="OnLocalCommitment">Trimmed on our commitment (our dust limit; offered HTLCs with the HTLC-timeout fee, received ones with the HTLC-success fee).</param>
+/// <param name="OnRemoteCommitment">Trimmed on the peer's commitment (its dust limit, directions seen from its side).</param>
+/// <param name="Limit">Our <see cref="ChannelOptions.MaxDustHtlcExposure"/>.</param>
+/// <param name="FeeratePerKw">The feerate the trimming was computed at.</param>
+public sealed record DustExposure(MilliSatoshi OnLocalCommitment, MilliSatoshi OnRemoteCommitment, MilliSatoshi Limit, uint FeeratePerKw);
 
 /// <summary>Why a local operation was refused (nothing was changed).</summary>
 public enum ChannelRefusalReason
@@ -215,6 +241,13 @@ public enum ChannelRefusalReason
 
     /// <summary>We already sent <c>shutdown</c>.</summary>
     ShutdownAlreadySent,
+
+    /// <summary>
+    /// The HTLC is trimmed on a commitment and would raise that commitment's dust balance above our
+    /// <see cref="ChannelOptions.MaxDustHtlcExposure"/>, or a (non-anchor) <c>update_fee</c> would (BOLT 2
+    /// <c>max_dust_htlc_exposure_msat</c>).
+    /// </summary>
+    DustExposureExceeded,
 }
 
 /// <summary>A local operation (add, settle, update_fee, shutdown) was refused; the channel is unchanged.</summary>

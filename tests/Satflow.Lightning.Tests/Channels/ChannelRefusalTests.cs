@@ -104,6 +104,26 @@ public sealed class ChannelRefusalTests
     }
 
     [Fact]
+    public void FundeeRefusesWhenTheFunderCannotPayTheFeeOfTheFundeesOwnCommitment()
+    {
+        // BOLT 2 update_add_htlc, the node not responsible for the fee: "SHOULD NOT offer amount_msat if ... it cannot pay
+        // the fee for the updated local or remote transaction". The fundee's dust limit is 354 sat, the funder's 546: a
+        // 400-sat HTLC is trimmed on the funder's commitment (no fee change there) but has an output on the fundee's,
+        // which the funder (3,600 sat left; 3,470 sat without HTLC outputs, 3,900 with one) cannot pay.
+        var pair = ChannelFactory.NormalPair(new TestChannelSpec
+        {
+            PushMsat = 996_400_000,
+            FundeeLimits = TestChannelSpec.DefaultLimits with { DustLimit = Money.Satoshis(354) },
+            FundeeOptions = new ChannelOptions(ShutdownScript: ChannelFactory.FundeeCloseScript),
+        });
+        RefusedAdd(pair.B, ChannelRefusalReason.FunderCannotAffordFee, 400_000);
+        // Trimmed on both commitments: no fee change anywhere.
+        pair.Add(pair.SideB, 353_000, 1);
+        pair.Settle();
+        pair.AssertConsistent();
+    }
+
+    [Fact]
     public void SettlementRefusals()
     {
         var pair = ChannelFactory.NormalPair();
