@@ -877,6 +877,11 @@ public sealed partial class LightningNode
             plan.Candidates);
         var record = new OfferPaymentRecord { PaymentHash = hash, Invoice = payable.Invoice.Records.ToBytes(), PathIndexes = indexes, CreatedAt = now };
         await _store.CommitAsync([KvOperation.Write(OffersNamespace, OfferPaymentsNamespace, hash.Value.ToHex(), record.Encode())], cancellationToken).ConfigureAwait(false);
+        // Plans of finished payments are dropped (one whose session is only on disk is read again when needed).
+        foreach (var finished in _offerPlans.Keys.Where(k => !_sessions.ContainsKey(k)).ToList())
+        {
+            _offerPlans.Remove(finished);
+        }
         _offerPlans[hash] = plan;
         try
         {

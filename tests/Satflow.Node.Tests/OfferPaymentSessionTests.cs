@@ -124,6 +124,38 @@ public sealed class OfferPaymentSessionTests
     }
 
     [Fact]
+    public async Task An_incomplete_blinded_multi_part_set_is_held_then_failed_back_after_the_mpp_timeout()
+    {
+        await using var h = await LightningHarness.CreateAsync(4);
+        var (a, b1, b2, c) = await DiamondAsync(h, 200_000);
+        var amount = MilliSatoshi.FromSatoshis(300_000);
+        var offer = await a.Node.CreateOfferAsync(new OfferParameters { Description = "half", Amount = amount, Blinded = true });
+        var invoice = await FetchAsync(h, c, offer.Offer);
+
+        // Only the path through B1 still works, and it cannot carry 300,000 sat: A holds the parts that arrive.
+        await h.DisconnectAsync(b2, a);
+        var pending = await c.Node.PayOfferInvoiceAsync(invoice, null, CancellationToken.None);
+        await h.SettleAsync();
+        int HeldAtA() => a.Node.ListChannels().Sum(ch => a.Node.GetChannel(ch.ChannelId)!.PendingHtlcs);
+        Assert.True(HeldAtA() > 0);
+        Assert.Equal(OfferInvoiceState.Pending, Assert.Single(await a.Node.ListOfferInvoicesAsync()).State);
+        Assert.Equal(OutgoingPaymentState.Pending, (await c.Node.LookupPaymentAsync(pending.PaymentHash))!.State);
+
+        h.Time.Advance(LightningNode.MppTimeout);
+        await a.Node.ProcessPaymentTimersAsync();
+        await h.SettleAsync();
+        await c.Node.ProcessPaymentTimersAsync();
+        await h.SettleAsync();
+
+        Assert.Equal(0, HeldAtA());
+        Assert.Equal(OfferInvoiceState.Pending, Assert.Single(await a.Node.ListOfferInvoicesAsync()).State);
+        Assert.Equal(MilliSatoshi.Zero, a.Node.ListChannels().Aggregate(MilliSatoshi.Zero, (sum, ch) => sum + ch.LocalBalance));
+        var failed = (await c.Node.LookupPaymentAsync(pending.PaymentHash))!;
+        Assert.Equal(OutgoingPaymentState.Failed, failed.State);
+        Assert.NotNull(failed.FailureMessage);
+    }
+
+    [Fact]
     public async Task When_every_blinded_path_fails_the_payment_fails_with_a_typed_reason()
     {
         await using var h = await LightningHarness.CreateAsync(4);
