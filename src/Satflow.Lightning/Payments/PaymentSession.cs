@@ -15,7 +15,10 @@ namespace Satflow.Lightning.Payments;
 /// nodes excluded after permanent failures), retries failed shards until the deadline or the attempt limit, and splits
 /// the amount over several routes (basic multi-part payment) when the recipient supports it and no single route has
 /// enough liquidity. The sum of the parts in flight and settled never exceeds the amount, and once the recipient has
-/// settled a part no new part is ever sent. Not thread-safe: the host serialises calls (the node does so under its lock).
+/// settled a part no new part is ever sent. Paying BOLT 12 blinded paths (<see cref="PaymentParameters.BlindedPaths"/>),
+/// routes end at an introduction node; a failure reported from there is the path's failure (penalised, other paths
+/// remain) and parts may be split over several paths when the invoice allows <c>basic_mpp</c>. Not thread-safe: the
+/// host serialises calls (the node does so under its lock).
 /// </summary>
 public sealed class PaymentSession
 {
