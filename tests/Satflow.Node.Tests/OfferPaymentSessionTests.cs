@@ -1,3 +1,4 @@
+using CsCheck;
 using NBitcoin;
 using Satflow.Lightning.Harness;
 using Satflow.Lightning.Offers.Flow;
@@ -257,5 +258,23 @@ public sealed class OfferPaymentSessionTests
         Assert.Throws<Persistence.NodeStateCorruptException>(() => OfferPaymentRecord.Decode("not json"u8));
         var negative = System.Text.Encoding.UTF8.GetString(record.Encode()).Replace("[0,2]", "[-1]", StringComparison.Ordinal);
         Assert.Throws<Persistence.NodeStateCorruptException>(() => OfferPaymentRecord.Decode(System.Text.Encoding.UTF8.GetBytes(negative)));
+
+        // Random bytes and mutations of a valid record: decoded or refused as corrupt state, nothing else.
+        var valid = record.Encode();
+        Gen.Select(Gen.Byte.Array[0, 300], Gen.Int[0, valid.Length - 1], Gen.Byte).Sample((random, at, value) =>
+        {
+            var mutated = (byte[])valid.Clone();
+            mutated[at] = value;
+            foreach (var bytes in new[] { random, mutated, valid[..at] })
+            {
+                try
+                {
+                    OfferPaymentRecord.Decode(bytes);
+                }
+                catch (Persistence.NodeStateCorruptException)
+                {
+                }
+            }
+        }, iter: 2_000);
     }
 }
