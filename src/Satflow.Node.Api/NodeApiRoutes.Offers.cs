@@ -16,7 +16,7 @@ internal static partial class NodeApiRoutes
         new(new("GET", "/v1/offers", "Every offer the node created, newest first, with the invoices issued and paid for each."),
             async (c, n) => await OkAsync(c, await Offers(n).ListOffersAsync(c.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)),
         new(new("POST", "/v1/offers", "Create a BOLT 12 offer: {\"description\", \"amount_msat\"?, \"expiry_seconds\"?, \"issuer\"?, \"blinded\"?}."), CreateOfferAsync),
-        new(new("POST", "/v1/offers/pay", "Pay a BOLT 12 offer and wait for the outcome: {\"offer\", \"amount_msat\"?, \"payer_note\"?}."), PayOfferAsync),
+        new(new("POST", "/v1/offers/pay", "Pay a BOLT 12 offer and wait for the outcome: {\"offer\", \"amount_msat\"?, \"payer_note\"?, \"max_fee_msat\"?, \"timeout_seconds\"?}."), PayOfferAsync),
     ];
 
     private static INodeOfferOperations Offers(INodeOperations node) =>
@@ -60,6 +60,7 @@ internal static partial class NodeApiRoutes
         }
         var amount = request.AmountMsat is { } a ? ParseMsat(a, "amount_msat") : (MilliSatoshi?)null;
         var note = request.PayerNote is null ? null : LimitedText(request.PayerNote, "payer_note");
-        await OkAsync(context, await Offers(node).PayOfferAsync(offer, amount, note, context.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false);
+        var limits = LimitsOf(new PayInvoiceRequest(null, null) { MaxFeeMsat = request.MaxFeeMsat, TimeoutSeconds = request.TimeoutSeconds });
+        await OkAsync(context, await Offers(node).PayOfferAsync(offer, amount, note, limits, context.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false);
     }
 }

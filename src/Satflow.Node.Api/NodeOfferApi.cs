@@ -26,6 +26,19 @@ public interface INodeOfferOperations
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <exception cref="NodeOperationException">Bad or expired offer, wrong amount, no invoice, refused invoice, already paid.</exception>
     Task<PaymentInfo> PayOfferAsync(string offer, MilliSatoshi? amount, string? payerNote, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Pays an offer within <paramref name="limits"/> (fee limit, retry window) and waits for the outcome. Implementations
+    /// without limits fall back to <see cref="PayOfferAsync(string, MilliSatoshi?, string?, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="offer">The <c>lno1…</c> string.</param>
+    /// <param name="amount">The amount, for an offer without one (or more than its price).</param>
+    /// <param name="payerNote">A note for the issuer.</param>
+    /// <param name="limits">The fee limit and how long to keep retrying.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="NodeOperationException">As the overload without limits.</exception>
+    Task<PaymentInfo> PayOfferAsync(string offer, MilliSatoshi? amount, string? payerNote, PaymentLimits limits, CancellationToken cancellationToken) =>
+        PayOfferAsync(offer, amount, payerNote, cancellationToken);
 }
 
 /// <summary>What a new offer asks for.</summary>
@@ -71,4 +84,11 @@ public sealed record CreateOfferRequest(string? Description, long? AmountMsat, l
 /// <param name="Offer">The <c>lno1…</c> string.</param>
 /// <param name="AmountMsat">The amount in millisatoshis, for an offer without one.</param>
 /// <param name="PayerNote">A note for the issuer.</param>
-public sealed record PayOfferRequest(string? Offer, long? AmountMsat, string? PayerNote);
+public sealed record PayOfferRequest(string? Offer, long? AmountMsat, string? PayerNote)
+{
+    /// <summary>The largest total routing fee in millisatoshis (optional).</summary>
+    public long? MaxFeeMsat { get; init; }
+
+    /// <summary>How long to keep retrying other routes and blinded paths, in seconds (optional).</summary>
+    public long? TimeoutSeconds { get; init; }
+}

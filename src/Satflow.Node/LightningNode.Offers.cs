@@ -5,10 +5,12 @@ using Satflow.Lightning.Messages;
 using Satflow.Lightning.Offers;
 using Satflow.Lightning.Offers.Flow;
 using Satflow.Lightning.Onion;
+using Satflow.Lightning.Payments;
 using Satflow.Lightning.Routing;
 using Satflow.Lightning.Types;
 using Satflow.Lightning.Wire;
 using Satflow.Node.Offers;
+using Satflow.Node.Payments;
 using Satflow.Node.Persistence;
 using Satflow.Payments;
 using Satflow.Storage;
@@ -41,7 +43,7 @@ public sealed partial class LightningNode
     /// <summary>The rate-limit window of onion messages per peer.</summary>
     public static TimeSpan OnionMessageWindow { get; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long <see cref="PayOfferAsync"/> waits for the issuer's invoice.</summary>
+    /// <summary>How long <see cref="FetchOfferInvoiceAsync"/> waits for the issuer's invoice.</summary>
     public static TimeSpan OfferInvoiceTimeout { get; } = TimeSpan.FromSeconds(30);
 
     private const int MaxLocalOnionHops = 4;
@@ -186,11 +188,40 @@ public sealed partial class LightningNode
         return new PaymentHopHint(slot.Peer, slot.ShortChannelId!.Value, new PaymentRelay(policy.CltvExpiryDelta, policy.FeeProportionalMillionths, policy.BaseFee));
     }
 
+    /// <summary>Largest number of blinded payment paths in one of our invoices.</summary>
+    public const int MaxInvoicePaths = 3;
+
+    /// <summary>
+    /// The hops in front of us on our invoices' blinded payment paths (one path each): our usable channels with the
+    /// most inbound liquidity first, at most <see cref="MaxInvoicePaths"/>, channels that can receive nothing only when
+    /// no other is usable. Each hop's relay is the peer's policy toward us when its <c>channel_update</c> reached our
+    /// graph, else our default forwarding policy; its HTLC maximum is what the channel can receive now, so payers split
+    /// larger payments over several paths (the invoices advertise <c>basic_mpp</c>).
+    /// </summary>
+    private List<PaymentHopHint> InvoiceHops()
+    {
+        var usable = _channels.Values
+            .Where(s => s.Channel.State == ChannelState.Normal && !s.Channel.IsOffline && s.ShortChannelId is not null && _deps.Transport.IsConnected(s.Peer))
+            .OrderByDescending(s => s.Channel.AvailableToReceive.Value)
+            .ThenBy(s => s.ChannelId.Value.ToHex(), StringComparer.Ordinal)
+            .ToList();
+        var receiving = usable.Where(s => s.Channel.AvailableToReceive.Value > 0).Take(MaxInvoicePaths).ToList();
+        var fallback = _options.DefaultForwardingPolicy;
+        return [.. (receiving.Count > 0 ? receiving : usable.Take(1)).Select(slot =>
+        {
+            var hint = HintHop(slot, fallback);
+            var receivable = slot.Channel.AvailableToReceive;
+            return new PaymentHopHint(slot.Peer, slot.ShortChannelId!.Value, new PaymentRelay(hint.CltvExpiryDelta, hint.FeeProportionalMillionths, new MilliSatoshi(hint.FeeBaseMsat)),
+                receivable.Value > 0 ? receivable : null);
+        })];
+    }
+
     private async Task AnswerInvoiceRequestAsync(ReceivedInvoiceRequest received, int depth, CancellationToken cancellationToken)
     {
         var now = _deps.Time.GetUtcNow();
         IssuerResponse response;
-        if (InboundHop() is not { } hop)
+        var hops = InvoiceHops();
+        if (hops.Count == 0)
         {
             response = new IssuerResponse(null, new InvoiceError { Error = "the issuer has no usable channel to receive the payment" });
         }
@@ -199,7 +230,8 @@ public sealed partial class LightningNode
             var height = (uint)Math.Max(0, _height);
             var settings = new InvoiceSettings
             {
-                Hop = hop,
+                Hops = hops,
+                AllowMultiPart = true,
                 MinFinalCltvExpiryDelta = checked((ushort)Math.Min(_options.FinalCltvExpiryDelta, ushort.MaxValue)),
                 MaxCltvExpiry = height + 4032,
             };
@@ -287,9 +319,9 @@ public sealed partial class LightningNode
             problem = "the path_id is not one of ours";
             preimage = default;
         }
-        else if (htlc.Amount < payload.AmountToForward!.Value || payload.TotalAmount!.Value > htlc.Amount)
+        else if (htlc.Amount < payload.AmountToForward!.Value || payload.TotalAmount!.Value < payload.AmountToForward.Value)
         {
-            problem = "the HTLC pays less than its onion says (multi-part payments to offers are not accepted)";
+            problem = "the HTLC pays less than its onion says";
         }
         else if (htlc.CltvExpiry < payload.OutgoingCltvValue!.Value || (_height >= 0 && htlc.CltvExpiry < (ulong)_height + _options.FinalCltvExpiryDelta))
         {
@@ -308,15 +340,70 @@ public sealed partial class LightningNode
         var now = _deps.Time.GetUtcNow();
         problem = record is null ? "no invoice was issued for this payment hash"
             : now > record.ExpiresAt ? "the invoice expired"
-            : htlc.Amount < record.Amount ? $"the HTLC pays {htlc.Amount.Value} msat of the {record.Amount.Value} msat asked"
+            : payload.TotalAmount!.Value <= htlc.Amount && htlc.Amount < record.Amount ? $"the HTLC pays {htlc.Amount.Value} msat of the {record.Amount.Value} msat asked"
             : null;
         if (problem is not null)
         {
             OffersLog.BlindedPaymentRefused(_logger, htlc.PaymentHash, problem);
             return blindingFailure;
         }
+        var total = payload.TotalAmount!.Value;
+        if (total > htlc.Amount)
+        {
+            return await DecideOfferMppPartAsync(incoming, htlc, record!, total, preimage, blindingFailure, cancellationToken).ConfigureAwait(false);
+        }
         var settled = record! with { State = OfferInvoiceState.Settled, AmountReceived = htlc.Amount, SettledAt = now };
         await _store.CommitAsync([WriteOfferInvoice(settled)], cancellationToken).ConfigureAwait(false);
+        return new Decision(preimage, null, null);
+    }
+
+    /// <summary>
+    /// One part of a multi-part payment to one of our BOLT 12 invoices (our invoices advertise <c>basic_mpp</c>): the
+    /// final blinded hop carries <c>total_amount_msat</c> and no payment secret (the <c>path_id</c>, already checked,
+    /// plays its role), so parts are assembled by payment hash and total, in the same sets as BOLT 11 parts
+    /// (<see cref="MppTimeout"/>, restart behaviour). Once they add up to the total (at least the invoice's amount) the
+    /// invoice is settled and every part fulfilled; a failure is <c>invalid_onion_blinding</c>, as for any failure
+    /// inside a blinded path.
+    /// </summary>
+    private async Task<Decision> DecideOfferMppPartAsync(ChannelSlot slot, ReceivedHtlcRecord htlc, OfferInvoiceRecord record, MilliSatoshi total, PaymentPreimage preimage,
+        Decision blindingFailure, CancellationToken cancellationToken)
+    {
+        var key = (slot.ChannelId, htlc.HtlcId);
+        var hash = htlc.PaymentHash;
+        if (_mppFailed.Remove(key, out _))
+        {
+            return blindingFailure; // the set timed out (mpp_timeout) or was refused
+        }
+        if (total < record.Amount)
+        {
+            OffersLog.BlindedPaymentRefused(_logger, hash, $"the parts' total {total.Value} msat is below the {record.Amount.Value} msat asked");
+            return blindingFailure;
+        }
+        if (!_mppSets.TryGetValue(hash, out var set))
+        {
+            set = new MppSet(total, _deps.Time.GetUtcNow());
+            _mppSets[hash] = set;
+        }
+        if (set.Total != total)
+        {
+            OffersLog.BlindedPaymentRefused(_logger, hash, "a part names another total_amount_msat than the others");
+            return blindingFailure; // BOLT 4: every part must carry the same total
+        }
+        set.Parts[key] = (slot, htlc.Amount.Value);
+        _mppHeld.Add(key);
+        var sum = set.Parts.Values.Aggregate(0UL, (s, p) => checked(s + p.Amount));
+        if (sum < set.Total.Value)
+        {
+            return new Decision(null, null, null) { Pending = true };
+        }
+        _mppSets.Remove(hash);
+        foreach (var part in set.Parts.Keys)
+        {
+            _mppHeld.Remove(part);
+        }
+        var settled = record with { State = OfferInvoiceState.Settled, AmountReceived = new MilliSatoshi(sum), SettledAt = _deps.Time.GetUtcNow() };
+        await _store.CommitAsync([WriteOfferInvoice(settled)], cancellationToken).ConfigureAwait(false);
+        ScheduleDecide(set, slot);
         return new Decision(preimage, null, null);
     }
 
@@ -520,21 +607,48 @@ public sealed partial class LightningNode
     // ---------------------------------------------------------------- paying offers
 
     /// <summary>
-    /// Pays a BOLT 12 offer: sends an <c>invoice_request</c> over an onion message with a blinded reply path, waits
-    /// (up to <see cref="OfferInvoiceTimeout"/> on the node's clock) for the invoice, checks it and pays it along its
-    /// blinded payment path. Returns once the HTLC is offered (pending); <see cref="WaitForPaymentAsync"/> gives the
-    /// outcome.
+    /// Pays a BOLT 12 offer with the default <see cref="PaymentOptions"/>: see
+    /// <see cref="PayOfferAsync(string, MilliSatoshi?, string?, PaymentOptions?, CancellationToken)"/>.
     /// </summary>
     /// <param name="offer">The <c>lno1…</c> string.</param>
     /// <param name="amount">The amount (required when the offer has none; otherwise null or at least its price).</param>
     /// <param name="payerNote">A note for the issuer (<c>invreq_payer_note</c>).</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>The payment record: pending, or failed when no channel could carry it.</returns>
+    /// <returns>The payment record (pending until <see cref="WaitForPaymentAsync"/> gives the outcome).</returns>
+    /// <exception cref="NodeOperationRefusedException">As the overload with options.</exception>
+    public Task<OutgoingPaymentRecord> PayOfferAsync(string offer, MilliSatoshi? amount = null, string? payerNote = null, CancellationToken cancellationToken = default) =>
+        PayOfferAsync(offer, amount, payerNote, null, cancellationToken);
+
+    /// <summary>
+    /// Pays a BOLT 12 offer: sends an <c>invoice_request</c> over an onion message with a blinded reply path, waits
+    /// (up to <see cref="OfferInvoiceTimeout"/> on the node's clock) for the invoice, checks it and pays it through a
+    /// payment session over its blinded payment paths (routes to each path's introduction node, retries over other
+    /// routes and paths until <see cref="PaymentOptions.Timeout"/> or the attempt limit, multi-part over several
+    /// paths when the invoice has <c>basic_mpp</c>). Returns once the first parts are offered (pending);
+    /// <see cref="WaitForPaymentAsync"/> gives the outcome.
+    /// </summary>
+    /// <param name="offer">The <c>lno1…</c> string.</param>
+    /// <param name="amount">The amount (required when the offer has none; otherwise null or at least its price).</param>
+    /// <param name="payerNote">A note for the issuer (<c>invreq_payer_note</c>).</param>
+    /// <param name="options">Fee limit, retry window, attempt and part limits (null: <see cref="PaymentOptions.Default"/>).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The payment record: pending (or already complete).</returns>
     /// <exception cref="NodeOperationRefusedException">
     /// Bad or expired offer, wrong amount, the introduction node is not reachable, no invoice in time, the issuer's
-    /// <c>invoice_error</c>, an invoice that fails the checks, or the payment hash was already paid.
+    /// <c>invoice_error</c>, an invoice that fails the checks, no route to any of its paths
+    /// (<see cref="NodeErrorReason.NoRoute"/>), or the payment hash was already paid.
     /// </exception>
-    public async Task<OutgoingPaymentRecord> PayOfferAsync(string offer, MilliSatoshi? amount = null, string? payerNote = null, CancellationToken cancellationToken = default)
+    public async Task<OutgoingPaymentRecord> PayOfferAsync(string offer, MilliSatoshi? amount, string? payerNote, PaymentOptions? options, CancellationToken cancellationToken = default)
+    {
+        var payable = await FetchOfferInvoiceAsync(offer, amount, payerNote, cancellationToken).ConfigureAwait(false);
+        return await PayOfferInvoiceAsync(payable, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The first half of <see cref="PayOfferAsync(string, MilliSatoshi?, string?, PaymentOptions?, CancellationToken)"/>:
+    /// requests an invoice for the offer over onion messages and returns it checked, without paying.
+    /// </summary>
+    internal async Task<PayableInvoice> FetchOfferInvoiceAsync(string offer, MilliSatoshi? amount, string? payerNote, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(offer);
         Offer parsed;
@@ -614,19 +728,27 @@ public sealed partial class LightningNode
             throw new NodeOperationRefusedException(NodeErrorReason.Rejected, "The issuer refused the invoice request: " + reply.Error!.Error);
         }
 
+        try
+        {
+            return Payer.ValidateInvoice(pending.Request, invoice, reply.PathId, _deps.Time.GetUtcNow());
+        }
+        catch (Bolt12FlowException e)
+        {
+            throw Refusal(e, "The issuer's invoice was rejected");
+        }
+    }
+
+    /// <summary>
+    /// The second half of <see cref="PayOfferAsync(string, MilliSatoshi?, string?, PaymentOptions?, CancellationToken)"/>:
+    /// pays a checked invoice through a payment session over its blinded paths.
+    /// </summary>
+    internal async Task<OutgoingPaymentRecord> PayOfferInvoiceAsync(PayableInvoice payable, PaymentOptions? options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(payable);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            PayableInvoice payable;
-            try
-            {
-                payable = Payer.ValidateInvoice(pending.Request, invoice, reply.PathId, _deps.Time.GetUtcNow());
-            }
-            catch (Bolt12FlowException e)
-            {
-                throw Refusal(e, "The issuer's invoice was rejected");
-            }
-            return await SendBlindedPaymentAsync(payable, cancellationToken).ConfigureAwait(false);
+            return await StartOfferPaymentUnlockedAsync(payable, options ?? PaymentOptions.Default, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -693,174 +815,284 @@ public sealed partial class LightningNode
         }
     }
 
+    /// <summary>Secondary namespace of the BOLT 12 invoices this node paid (key: payment hash).</summary>
+    public const string OfferPaymentsNamespace = "payments";
+
+    /// <summary>The blinded paths of offer payments in progress, by payment hash (rebuilt from the store after a restart).</summary>
+    private readonly Dictionary<PaymentHash, OfferPaymentPlan> _offerPlans = [];
+
+    /// <summary>The paths a payment session routes to: <see cref="Route.BlindedPathIndex"/> is an index into <see cref="Paths"/>.</summary>
+    private sealed record OfferPaymentPlan(IReadOnlyList<PlannedPath> Paths)
+    {
+        public IReadOnlyList<BlindedPathCandidate> Candidates => [.. Paths.Select(p => p.Candidate)];
+    }
+
     /// <summary>
-    /// Pays a checked invoice along the first of its blinded paths we can use: we are its introduction node (the next
-    /// blinded hop is our peer), or its introduction node is our peer. Runs under the node lock.
+    /// One blinded path as the session sees it. When we are the path's introduction node, <see cref="Path"/> starts
+    /// at the next hop (reached over our own channel) and <see cref="PathKeyInAdd"/> is the path key we hand it in
+    /// <c>update_add_htlc</c>; otherwise the onion carries the path key to the introduction node.
     /// </summary>
-    private async Task<OutgoingPaymentRecord> SendBlindedPaymentAsync(PayableInvoice payable, CancellationToken cancellationToken)
+    private sealed record PlannedPath(BlindedPath Path, BlindedPathCandidate Candidate, NBitcoin.PubKey? PathKeyInAdd, string? Problem);
+
+    /// <summary>
+    /// Starts the payment session of a checked invoice (called with the gate held): plans its paths, stores the
+    /// invoice (so a restarted payer can rebuild them), and starts the session like a BOLT 11 payment.
+    /// </summary>
+    private async Task<OutgoingPaymentRecord> StartOfferPaymentUnlockedAsync(PayableInvoice payable, PaymentOptions options, CancellationToken cancellationToken)
     {
         if (_height < 0)
         {
             throw new NodeOperationRefusedException(NodeErrorReason.ChannelNotReady, "The node has not seen the chain yet.");
         }
         var hash = payable.PaymentHash;
-        var amount = payable.Amount;
-        var height = (uint)_height;
-        BlindedSend? send = null;
-        var reasons = new List<string>();
-        foreach (var path in payable.Paths)
+        var indexes = Enumerable.Range(0, payable.Paths.Count).ToList();
+        var plan = PlanOfferPaths(payable.Paths.Select(p => (p.Path, p.PayInfo)).ToList(), indexes);
+        if (plan.Paths.All(p => p.Problem is not null))
         {
+            throw new NodeOperationRefusedException(NodeErrorReason.NoRoute,
+                "No usable path to the offer's issuer: " + string.Join("; ", plan.Paths.Select(p => p.Problem)));
+        }
+        if (await Payments.LookupAsync(hash, cancellationToken).ConfigureAwait(false) is { State: OutgoingPaymentState.Pending or OutgoingPaymentState.Succeeded } existing)
+        {
+            throw new NodeOperationRefusedException(NodeErrorReason.AlreadyPaid, $"Payment hash {hash} is already {existing.State.ToString().ToLowerInvariant()}: refusing to pay it twice.");
+        }
+        var now = _deps.Time.GetUtcNow();
+        var deadline = now + (options.Timeout ?? PaymentOptions.DefaultTimeout);
+        if (payable.ExpiresAt < deadline)
+        {
+            deadline = payable.ExpiresAt;
+        }
+        var parameters = new PaymentParameters(
+            payable.Invoice.Invoice.NodeId!.Value,
+            hash,
+            null,
+            payable.Amount,
+            0, // each path's blinded_payinfo CLTV delta already includes the recipient's final delta
+            deadline,
+            options.FeeLimitFor(payable.Amount),
+            options.MaxAttempts,
+            payable.SupportsMultiPart && options.MaxParts > 1,
+            options.MaxParts,
+            null,
+            plan.Candidates);
+        var record = new OfferPaymentRecord { PaymentHash = hash, Invoice = payable.Invoice.Records.ToBytes(), PathIndexes = indexes, CreatedAt = now };
+        await _store.CommitAsync([KvOperation.Write(OffersNamespace, OfferPaymentsNamespace, hash.Value.ToHex(), record.Encode())], cancellationToken).ConfigureAwait(false);
+        // Plans of finished payments are dropped (one whose session is only on disk is read again when needed).
+        foreach (var finished in _offerPlans.Keys.Where(k => !_sessions.ContainsKey(k)).ToList())
+        {
+            _offerPlans.Remove(finished);
+        }
+        _offerPlans[hash] = plan;
+        try
+        {
+            return await StartSessionUnlockedAsync(parameters, null, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NodeOperationRefusedException)
+        {
+            if (!_sessions.ContainsKey(hash))
+            {
+                _offerPlans.Remove(hash);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Plans the invoice's paths (<paramref name="indexes"/> picks and orders them): each becomes a candidate for the
+    /// router with its <c>blinded_payinfo</c>. A path we are the introduction node of starts at its next hop instead
+    /// (we read our own hop: its channel, and the path key to hand on). A path we cannot use keeps its place (so part
+    /// indexes stay valid across restarts) with a candidate no route fits and the reason in <see cref="PlannedPath.Problem"/>.
+    /// </summary>
+    private OfferPaymentPlan PlanOfferPaths(IReadOnlyList<(BlindedPath Path, BlindedPayInfo PayInfo)> paths, IReadOnlyList<int> indexes)
+    {
+        var planned = new List<PlannedPath>(indexes.Count);
+        foreach (var index in indexes)
+        {
+            if (index >= paths.Count)
+            {
+                throw new NodeStateCorruptException($"An offer payment names path {index} of an invoice with {paths.Count} usable path(s).");
+            }
+            var (path, payInfo) = paths[index];
+            PlannedPath Unusable(string problem) =>
+                new(path, new BlindedPathCandidate(NodeId, 0, 0, 0, MilliSatoshi.Zero, MilliSatoshi.Zero), null, $"path {index}: {problem}");
+            if (path.FirstNodeId.NodeId is not { } intro)
+            {
+                planned.Add(Unusable("its introduction node is given as a channel (sciddir)"));
+                continue;
+            }
+            if (intro != NodeId)
+            {
+                planned.Add(new PlannedPath(path, new BlindedPathCandidate(intro, payInfo.FeeBaseMsat, payInfo.FeeProportionalMillionths, payInfo.CltvExpiryDelta,
+                    payInfo.HtlcMinimumMsat, payInfo.HtlcMaximumMsat), null, null));
+                continue;
+            }
+            // We are the introduction node (we paid through our own peer): read our hop; the path continues at the next node.
+            if (path.Hops.Count < 2)
+            {
+                planned.Add(Unusable("a blinded path that ends at ourselves"));
+                continue;
+            }
+            DecryptedRecipientData ours;
             try
             {
-                send = PlanBlindedSend(path, hash, amount, height);
-                if (send is not null)
-                {
-                    break;
-                }
-                reasons.Add($"no route with enough liquidity to the introduction node {path.Path.FirstNodeId}");
+                ours = RouteBlinding.Decrypt(_nodeSecret, path.FirstPathKey.ToECPubKey(), path.Hops[0].EncryptedRecipientData);
             }
             catch (WireFormatException e)
             {
-                reasons.Add("unusable path: " + e.Message);
+                planned.Add(Unusable("our own hop does not decrypt: " + e.Message));
+                continue;
             }
+            var next = ours.Data.NextNodeId
+                ?? (ours.Data.ShortChannelId is { } scid ? _channels.Values.FirstOrDefault(s => s.ShortChannelId == scid)?.Peer : null);
+            if (ours.Data.PaymentRelay is not { } relay || next is not { } nextNode)
+            {
+                planned.Add(Unusable("our own hop names no channel we have, or no payment_relay"));
+                continue;
+            }
+            var rest = new BlindedPath(SciddirOrPubkey.FromNodeId(nextNode), NodeId.FromECPubKey(ours.NextPathKey), [.. path.Hops.Skip(1)]);
+            // Later hops' fees are only known in aggregate (ours included: we overpay it); with only the recipient left nothing is owed.
+            var last = path.Hops.Count == 2;
+            var cltv = payInfo.CltvExpiryDelta >= relay.CltvExpiryDelta ? (ushort)(payInfo.CltvExpiryDelta - relay.CltvExpiryDelta) : (ushort)0;
+            var candidate = new BlindedPathCandidate(nextNode, last ? 0 : payInfo.FeeBaseMsat, last ? 0 : payInfo.FeeProportionalMillionths, cltv,
+                payInfo.HtlcMinimumMsat, payInfo.HtlcMaximumMsat);
+            planned.Add(new PlannedPath(rest, candidate, new NBitcoin.PubKey(ours.NextPathKey.ToBytes()), null));
         }
-        OutgoingPaymentRecord record;
+        return new OfferPaymentPlan(planned);
+    }
+
+    /// <summary>The plan of an offer payment: in memory, or rebuilt from its stored invoice after a restart (null when none).</summary>
+    private async Task<OfferPaymentPlan?> OfferPlanAsync(PaymentHash hash, CancellationToken cancellationToken)
+    {
+        if (_offerPlans.TryGetValue(hash, out var known))
+        {
+            return known;
+        }
+        if (await _deps.Store.ReadAsync(OffersNamespace, OfferPaymentsNamespace, hash.Value.ToHex(), cancellationToken).ConfigureAwait(false) is not { } bytes)
+        {
+            return null;
+        }
+        var record = OfferPaymentRecord.Decode(bytes.Span);
+        Bolt12Invoice invoice;
         try
         {
-            record = await Payments.BeginAsync(hash, amount, payable.Invoice.Invoice.NodeId!.Value, null, cancellationToken).ConfigureAwait(false);
+            invoice = Bolt12Invoice.FromBytes(record.Invoice.Span);
         }
-        catch (DuplicatePaymentException e)
+        catch (WireFormatException e)
         {
-            throw new NodeOperationRefusedException(NodeErrorReason.AlreadyPaid, $"Payment hash {hash} is already {e.ExistingState.ToString().ToLowerInvariant()}: refusing to pay it twice.", e);
+            throw new NodeStateCorruptException($"The stored invoice of offer payment {hash} does not decode: {e.Message}", e);
         }
-        if (send is null)
+        var plan = PlanOfferPaths(invoice.UsablePaths, record.PathIndexes);
+        _offerPlans[hash] = plan;
+        return plan;
+    }
+
+    /// <summary>
+    /// Hook of the session restore (<c>SessionOfAsync</c>): the stored session parameters of an offer payment do not
+    /// hold its blinded paths; they are planned again from the stored invoice.
+    /// </summary>
+    private async Task<PaymentParameters> WithOfferPathsAsync(PaymentParameters parameters, CancellationToken cancellationToken) =>
+        parameters.BlindedPaths is null && await OfferPlanAsync(parameters.PaymentHash, cancellationToken).ConfigureAwait(false) is { } plan
+            ? parameters with { BlindedPaths = plan.Candidates }
+            : parameters;
+
+    /// <summary>
+    /// Sends one part of an offer payment (called from <see cref="SendPartUnlockedAsync"/> for routes that end at a
+    /// blinded path's introduction node): clear payloads up to the introduction node, then the blinded hops
+    /// (<see cref="BlindedPaymentRoute.BuildHops"/>: <c>current_path_key</c> for the introduction node, the part's
+    /// amount and the payment's <c>total_amount_msat</c> for the recipient). When we are the path's introduction node
+    /// and the route is our channel to its next hop, that hop gets the path key in <c>update_add_htlc</c>.
+    /// </summary>
+    private async Task<ulong> SendBlindedPartUnlockedAsync(PartRequest request, CancellationToken cancellationToken)
+    {
+        var route = request.Route;
+        var hash = request.PaymentHash;
+        var plan = await OfferPlanAsync(hash, cancellationToken).ConfigureAwait(false)
+            ?? throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, $"No blinded paths are known for payment {hash}.");
+        if (route.BlindedPathIndex is not { } index || index < 0 || index >= plan.Paths.Count || plan.Paths[index].Problem is not null)
         {
-            return await Payments.FailAsync(hash, PaymentFailureReason.NoRoute, "No usable path to the offer's issuer: " + string.Join("; ", reasons), cancellationToken).ConfigureAwait(false);
+            throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, $"The route names blinded path {route.BlindedPathIndex}, which this payment cannot use.");
+        }
+        if (_height < 0)
+        {
+            throw new NodeOperationRefusedException(NodeErrorReason.ChannelNotReady, "The node has not seen the chain yet.");
+        }
+        var planned = plan.Paths[index];
+        var height = (uint)_height;
+        var finalCltv = height + FinalCltvPadding;
+        var first = route.Hops[0];
+        var slot = SelectOutgoingChannel(first.ShortChannelId, first.Node, first.Amount)
+            ?? throw new NodeOperationRefusedException(NodeErrorReason.NoRoute, $"No usable channel with {first.Node} (not ready, offline or closing).");
+        IReadOnlyList<OnionHop> hops;
+        NBitcoin.PubKey? pathKey = null;
+        try
+        {
+            if (planned.PathKeyInAdd is { } key && route.Hops.Count == 1)
+            {
+                // We are the introduction node: the next blinded hop reads its data with the path key we hand it.
+                var blinded = new List<OnionHop>(planned.Path.Hops.Count);
+                for (var i = 0; i < planned.Path.Hops.Count; i++)
+                {
+                    var isLast = i == planned.Path.Hops.Count - 1;
+                    var payload = new PaymentOnionPayload
+                    {
+                        EncryptedRecipientData = planned.Path.Hops[i].EncryptedRecipientData.ToArray(),
+                        AmountToForward = isLast ? route.RecipientAmount : null,
+                        OutgoingCltvValue = isLast ? finalCltv : null,
+                        TotalAmount = isLast ? request.TotalAmount : null,
+                    };
+                    blinded.Add(new OnionHop(planned.Path.Hops[i].BlindedNodeId.ToECPubKey(), payload.Encode()));
+                }
+                hops = blinded;
+                pathKey = key;
+            }
+            else
+            {
+                var clear = new List<(ECPubKey NodeId, PaymentOnionPayload Payload)>(route.Hops.Count - 1);
+                for (var i = 0; i + 1 < route.Hops.Count; i++)
+                {
+                    var next = route.Hops[i + 1];
+                    clear.Add((route.Hops[i].Node.ToECPubKey(), new PaymentOnionPayload
+                    {
+                        AmountToForward = next.Amount,
+                        OutgoingCltvValue = checked(finalCltv + (uint)next.CltvExpiryDelta),
+                        ShortChannelId = next.ShortChannelId,
+                    }));
+                }
+                hops = BlindedPaymentRoute.BuildHops(clear, planned.Path, route.RecipientAmount, request.TotalAmount, finalCltv);
+            }
+        }
+        catch (ArgumentException e)
+        {
+            throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, "The blinded path cannot be paid: " + e.Message, e);
+        }
+        byte[] onion;
+        IReadOnlyList<Bytes32> secrets;
+        try
+        {
+            (onion, secrets) = BuildPaymentOnion(hops, hash);
+        }
+        catch (ArgumentException e)
+        {
+            throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, "The route's payloads do not fit a payment onion: " + e.Message, e);
         }
         ChannelOutput output;
         ulong htlcId;
         try
         {
-            output = send.Slot.Channel.AddHtlc(send.HtlcAmount, hash, send.HtlcCltv, send.Onion, out htlcId, send.PathKey);
+            output = slot.Channel.AddHtlc(first.Amount, hash, checked(finalCltv + (uint)first.CltvExpiryDelta), onion, out htlcId, pathKey);
         }
         catch (ChannelUpdateRefusedException e)
         {
             var reason = e.Reason is ChannelRefusalReason.InsufficientBalance or ChannelRefusalReason.MaxHtlcValueInFlightExceeded or ChannelRefusalReason.MaxAcceptedHtlcsExceeded or ChannelRefusalReason.FunderCannotAffordFee
-                ? PaymentFailureReason.InsufficientBalance
-                : PaymentFailureReason.NoRoute;
-            return await Payments.FailAsync(hash, reason, "The channel refused the payment: " + e.Message, cancellationToken).ConfigureAwait(false);
+                ? NodeErrorReason.InsufficientFunds
+                : NodeErrorReason.ChannelNotReady;
+            throw new NodeOperationRefusedException(reason, "The channel refused the payment: " + e.Message, e);
         }
-        var route = send.Route ?? new Route(NodeId, [new RouteHop(send.Slot.ShortChannelId ?? default, send.Slot.Peer, send.HtlcAmount, send.HtlcAmount - amount, (int)(send.HtlcCltv - height))], amount, BlindedPathIndex: 0);
-        var offered = new OfferedHtlcRecord(htlcId, hash, send.HtlcAmount, send.SharedSecret) { Route = route, HopSharedSecrets = send.HopSharedSecrets };
-        _offered[(send.Slot.ChannelId, htlcId)] = offered;
-        await ApplyAsync(send.Slot, output, [NodeStore.WriteOfferedHtlc(send.Slot.ChannelId, offered)], cancellationToken, deferrable: true).ConfigureAwait(false);
-        return record;
+        var offered = new OfferedHtlcRecord(htlcId, hash, first.Amount, secrets[^1]) { PartId = request.PartId, Route = route, HopSharedSecrets = [.. secrets] };
+        _offered[(slot.ChannelId, htlcId)] = offered;
+        await ApplyAsync(slot, output, [NodeStore.WriteOfferedHtlc(slot.ChannelId, offered)], cancellationToken, deferrable: true).ConfigureAwait(false);
+        return htlcId;
     }
-
-    private sealed record BlindedSend(ChannelSlot Slot, MilliSatoshi HtlcAmount, uint HtlcCltv, byte[] Onion, Bytes32 SharedSecret, NBitcoin.PubKey? PathKey)
-    {
-        /// <summary>The shared secret of every onion hop (to read a failure from any of them).</summary>
-        public IReadOnlyList<Bytes32> HopSharedSecrets { get; init; } = [SharedSecret];
-
-        /// <summary>The clear route to the introduction node, when the path was reached through the graph.</summary>
-        public Route? Route { get; init; }
-    }
-
-    private ChannelSlot? UsableChannelTo(NodeId peer, MilliSatoshi amount) => _channels.Values
-        .Where(s => s.Peer == peer && s.Channel.State == ChannelState.Normal && !s.Channel.IsOffline && s.Channel.AvailableToSend >= amount)
-        .OrderByDescending(s => s.Channel.AvailableToSend.Value)
-        .FirstOrDefault();
-
-    private ChannelSlot? UsableChannelBy(ShortChannelId scid, MilliSatoshi amount) => _channels.Values
-        .FirstOrDefault(s => s.ShortChannelId == scid && s.Channel.State == ChannelState.Normal && !s.Channel.IsOffline && s.Channel.AvailableToSend >= amount);
-
-    /// <summary>Plans the HTLC for one blinded path, or null when we can reach neither its introduction node nor its next hop.</summary>
-    /// <exception cref="WireFormatException">When our own hop of the path does not decrypt or is unusable.</exception>
-    private BlindedSend? PlanBlindedSend(PayablePath payablePath, PaymentHash hash, MilliSatoshi amount, uint height)
-    {
-        var path = payablePath.Path;
-        var payInfo = payablePath.PayInfo;
-        if (path.FirstNodeId.NodeId is not { } intro)
-        {
-            return null;
-        }
-        var finalCltv = height + FinalCltvPadding;
-        if (intro == NodeId)
-        {
-            // We are the introduction node: we read our own hop, and the HTLC goes to the next blinded hop with the
-            // path key in update_add_htlc (BOLT 4: the sender acts as the introduction node).
-            if (path.Hops.Count < 2)
-            {
-                throw new OnionException(FailureCode.InvalidOnionBlinding, "a blinded path that ends at ourselves");
-            }
-            var firstPathKey = path.FirstPathKey.ToECPubKey();
-            var ours = RouteBlinding.Decrypt(_nodeSecret, firstPathKey, path.Hops[0].EncryptedRecipientData);
-            var relay = ours.Data.PaymentRelay ?? throw new OnionException(FailureCode.InvalidOnionBlinding, "our hop has no payment_relay");
-            var remainingCltv = payInfo.CltvExpiryDelta >= relay.CltvExpiryDelta ? (uint)(payInfo.CltvExpiryDelta - relay.CltvExpiryDelta) : 0;
-            // Later hops' fees are only known in aggregate: with one hop left (the recipient) nothing is owed.
-            var htlcAmount = path.Hops.Count == 2 ? amount : amount + BlindedFee(payInfo, amount);
-            var slot = (ours.Data.ShortChannelId is { } scid ? UsableChannelBy(scid, htlcAmount) : null)
-                ?? (ours.Data.NextNodeId is { } next ? UsableChannelTo(next, htlcAmount) : null);
-            if (slot is null)
-            {
-                return null;
-            }
-            var hops = new List<OnionHop>();
-            for (var i = 1; i < path.Hops.Count; i++)
-            {
-                var isLast = i == path.Hops.Count - 1;
-                var payload = new PaymentOnionPayload
-                {
-                    EncryptedRecipientData = path.Hops[i].EncryptedRecipientData.ToArray(),
-                    AmountToForward = isLast ? amount : null,
-                    OutgoingCltvValue = isLast ? finalCltv : null,
-                    TotalAmount = isLast ? amount : null,
-                };
-                hops.Add(new OnionHop(path.Hops[i].BlindedNodeId.ToECPubKey(), payload.Encode()));
-            }
-            var (onion, secrets) = BuildPaymentOnion(hops, hash);
-            return new BlindedSend(slot, htlcAmount, checked(finalCltv + remainingCltv), onion, secrets[0], new NBitcoin.PubKey(ours.NextPathKey.ToBytes())) { HopSharedSecrets = secrets };
-        }
-        // The introduction node is our peer: the onion starts at it (current_path_key in its payload).
-        var fee = BlindedFee(payInfo, amount);
-        var toIntro = amount + fee;
-        if (UsableChannelTo(intro, toIntro) is { } direct)
-        {
-            var blindedHops = BlindedPaymentRoute.BuildHops([], path, amount, amount, finalCltv);
-            var (packet, secrets) = BuildPaymentOnion(blindedHops, hash);
-            return new BlindedSend(direct, toIntro, checked(finalCltv + payInfo.CltvExpiryDelta), packet, secrets[0], null) { HopSharedSecrets = secrets };
-        }
-        // Otherwise a route through the graph to the introduction node (our channels as exact first hops), then the
-        // blinded hops: clear payloads to the introduction node, which then reads current_path_key.
-        var introCltvDelta = (int)(FinalCltvPadding + payInfo.CltvExpiryDelta);
-        var found = Router.FindRoute(Graph, Scorer, NodeId, intro, toIntro, introCltvDelta, _deps.Time.GetUtcNow(), null, new RouteConstraints(FirstHops: FirstHops()));
-        if (found.Route is not { Hops.Count: > 0 } route || route.Hops[0].ShortChannelId is var first && UsableChannelBy(first, route.Hops[0].Amount) is not { } firstSlot)
-        {
-            return null;
-        }
-        var clear = new List<(ECPubKey NodeId, PaymentOnionPayload Payload)>();
-        for (var i = 0; i + 1 < route.Hops.Count; i++)
-        {
-            var next = route.Hops[i + 1];
-            var payload = new PaymentOnionPayload
-            {
-                AmountToForward = next.Amount,
-                OutgoingCltvValue = checked(height + (uint)next.CltvExpiryDelta),
-                ShortChannelId = next.ShortChannelId,
-            };
-            clear.Add((route.Hops[i].Node.ToECPubKey(), payload));
-        }
-        var allHops = BlindedPaymentRoute.BuildHops(clear, path, amount, amount, finalCltv);
-        var (routedOnion, hopSecrets) = BuildPaymentOnion(allHops, hash);
-        return new BlindedSend(firstSlot, route.Hops[0].Amount, checked(height + (uint)route.Hops[0].CltvExpiryDelta), routedOnion, hopSecrets[0], null)
-        {
-            HopSharedSecrets = hopSecrets,
-            Route = route with { RecipientAmount = amount, BlindedPathIndex = 0 },
-        };
-    }
-
-    private static MilliSatoshi BlindedFee(BlindedPayInfo payInfo, MilliSatoshi amount) =>
-        new(checked(payInfo.FeeBaseMsat + (ulong)(((UInt128)amount.Value * payInfo.FeeProportionalMillionths + 999_999) / 1_000_000)));
 
     private (byte[] Onion, IReadOnlyList<Bytes32> SharedSecrets) BuildPaymentOnion(IReadOnlyList<OnionHop> hops, PaymentHash hash)
     {

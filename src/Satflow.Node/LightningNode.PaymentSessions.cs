@@ -292,7 +292,7 @@ public sealed partial class LightningNode
     {
         PaymentFailureKind.RecipientRejected => PaymentFailureReason.RecipientRejected,
         PaymentFailureKind.DeadlinePassed => PaymentFailureReason.Timeout,
-        PaymentFailureKind.AttemptsExhausted => PaymentFailureReason.RouteFailed,
+        PaymentFailureKind.AttemptsExhausted or PaymentFailureKind.BlindedPathsFailed => PaymentFailureReason.RouteFailed,
         PaymentFailureKind.NoUsableChannel => PaymentFailureReason.InsufficientBalance,
         _ => PaymentFailureReason.NoRoute,
     };
@@ -328,7 +328,7 @@ public sealed partial class LightningNode
         PaymentSession session;
         try
         {
-            session = new PaymentSession(record.Parameters, Graph, Scorer, NodeId, inFlight, record.Attempts);
+            session = new PaymentSession(await WithOfferPathsAsync(record.Parameters, cancellationToken).ConfigureAwait(false), Graph, Scorer, NodeId, inFlight, record.Attempts);
         }
         catch (ArgumentException e)
         {

@@ -34,13 +34,13 @@ public sealed partial class LightningNode
         {
             throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, $"A route needs 1 to {AttributionData.MaxHops} hops; this one has {route.Hops.Count}.");
         }
-        if (route.BlindedPathIndex is not null)
-        {
-            throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, "Routes into blinded paths are not sent as plain parts.");
-        }
         if (route.Hops.Any(h => h.Amount.Value == 0 || h.CltvExpiryDelta < 0))
         {
             throw new NodeOperationRefusedException(NodeErrorReason.InvalidArgument, "Every hop needs a positive amount and a non-negative CLTV delta.");
+        }
+        if (route.BlindedPathIndex is not null)
+        {
+            return await SendBlindedPartUnlockedAsync(request, cancellationToken).ConfigureAwait(false); // BOLT 12 (LightningNode.Offers.cs)
         }
         if (_height < 0)
         {
@@ -212,7 +212,8 @@ public sealed partial class LightningNode
     private static PartFailure DecodePartFailure(OfferedHtlcRecord offered, Route route, HtlcFailed failed)
     {
         var last = route.Hops.Count - 1;
-        string Who(int index) => index == last ? "The recipient" : $"Hop {index} ({route.Hops[index].Node})";
+        string Who(int index) => index != last ? $"Hop {index} ({route.Hops[index].Node})"
+            : route.BlindedPathIndex is { } path ? $"Blinded path {path} (introduction node {route.Hops[index].Node})" : "The recipient";
         if (failed.MalformedFailureCode is { } malformedCode)
         {
             // Our peer could not read the onion we built: it (hop 0) reports it in update_fail_malformed_htlc.
@@ -232,6 +233,11 @@ public sealed partial class LightningNode
         catch (Lightning.Wire.WireFormatException e)
         {
             return new PartFailure(null, null, false, "A hop returned a failure whose message is malformed: " + e.Message);
+        }
+        if (decrypted is { FailingHopIndex: { } blindedIndex, Message: { } } && blindedIndex > last && route.BlindedPathIndex is not null)
+        {
+            // A hop inside the blinded path after the introduction node: it is the path's failure.
+            decrypted = decrypted with { FailingHopIndex = last };
         }
         if (decrypted is { FailingHopIndex: { } index, Message: { } failure } && index <= last)
         {

@@ -51,6 +51,15 @@ public sealed partial class NodeOperations
         return ToApi(await WaitAsync(record, cancellationToken).ConfigureAwait(false));
     }
 
+    /// <inheritdoc />
+    public async Task<PaymentInfo> PayOfferAsync(string offer, MilliSatoshi? amount, string? payerNote, PaymentLimits limits, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        var options = new PaymentOptions(limits.MaxFee, limits.Timeout);
+        var record = await Call(() => _node.PayOfferAsync(offer, amount, payerNote, options, cancellationToken)).ConfigureAwait(false);
+        return ToApi(await WaitAsync(record, cancellationToken).ConfigureAwait(false));
+    }
+
     private static OfferInfo ToApi(OfferRecord o, IEnumerable<OfferInvoiceRecord> invoices)
     {
         var list = invoices.ToList();

@@ -63,5 +63,25 @@ public sealed class OfferCommandTests : InMemoryApiTests
         (code, _, error) = await Run("offer", "create", "--description", new string('x', 2000));
         Assert.Equal(1, code);
         Assert.Contains("at most 1024", error, StringComparison.Ordinal);
+        (code, _, error) = await Run("pay-offer", "lno1qqqq", "--timeout", "soon");
+        Assert.Equal(1, code);
+        Assert.Contains("seconds", error, StringComparison.Ordinal);
+        (code, _, error) = await Run("pay-offer", "lno1qqqq", "--max-fee-msat", "-1");
+        Assert.Equal(1, code);
+        Assert.Contains("millisatoshis", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Pay_offer_takes_the_fee_limit_and_retry_window_of_pay()
+    {
+        var (code, output, error) = await Run("offer", "create", "--description", "tea", "--amount-msat", "5000");
+        Assert.True(code == 0, error);
+        Assert.Equal(0, (await Run("peer", "connect", $"{Peer}@127.0.0.1:9735")).Code);
+        Assert.Equal(0, (await Run("channel", "open", Peer, "250000")).Code);
+        Node.ConfirmChannels();
+
+        (code, output, error) = await Run("pay-offer", output.Trim(), "--timeout", "30", "--max-fee-msat", "1000", "--json");
+        Assert.True(code == 0, error);
+        Assert.Equal("succeeded", JsonDocument.Parse(output).RootElement.GetProperty("state").GetString());
     }
 }

@@ -159,6 +159,10 @@ public sealed class NodeApiServerTests
         Assert.Equal("succeeded", offerPayment.GetProperty("state").GetString());
         Assert.Equal(21_000, offerPayment.GetProperty("amount_msat").GetInt64());
         Assert.Equal(1, (await Ok("GET", "/v1/offers", "/v1/offers"))[0].GetProperty("invoices_paid").GetInt32());
+        var (badOfferLimit, _, _) = await api.SendAsync(HttpMethod.Post, "/v1/offers/pay", $$"""{"offer":"{{lno}}","timeout_seconds":0}""");
+        Assert.Equal(HttpStatusCode.BadRequest, badOfferLimit);
+        var (badOfferFee, _, _) = await api.SendAsync(HttpMethod.Post, "/v1/offers/pay", $$"""{"offer":"{{lno}}","max_fee_msat":-1}""");
+        Assert.Equal(HttpStatusCode.BadRequest, badOfferFee);
 
         // Close by short channel id (resolved through the channel list), then force-close by channel id.
         var graph = await Ok("GET", "/v1/graph", "/v1/graph");

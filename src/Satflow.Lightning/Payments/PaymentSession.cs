@@ -15,7 +15,10 @@ namespace Satflow.Lightning.Payments;
 /// nodes excluded after permanent failures), retries failed shards until the deadline or the attempt limit, and splits
 /// the amount over several routes (basic multi-part payment) when the recipient supports it and no single route has
 /// enough liquidity. The sum of the parts in flight and settled never exceeds the amount, and once the recipient has
-/// settled a part no new part is ever sent. Not thread-safe: the host serialises calls (the node does so under its lock).
+/// settled a part no new part is ever sent. Paying BOLT 12 blinded paths (<see cref="PaymentParameters.BlindedPaths"/>),
+/// routes end at an introduction node; a failure reported from there is the path's failure (penalised, other paths
+/// remain) and parts may be split over several paths when the invoice allows <c>basic_mpp</c>. Not thread-safe: the
+/// host serialises calls (the node does so under its lock).
 /// </summary>
 public sealed class PaymentSession
 {
@@ -25,6 +28,9 @@ public sealed class PaymentSession
     private readonly HashSet<ShortChannelId> _excludedChannels = [];
     private readonly HashSet<NodeId> _excludedNodes = [];
     private readonly Dictionary<ShortChannelId, ulong> _failedAmounts = [];
+    private readonly Dictionary<int, ulong> _failedPathAmounts = [];
+    private readonly Dictionary<int, int> _pathFailures = [];
+    private readonly HashSet<int> _excludedPaths = [];
     private string? _lastFailure;
     private int _nextPartId;
     private readonly int _attemptOffset;
@@ -121,6 +127,16 @@ public sealed class PaymentSession
     public IReadOnlySet<NodeId> ExcludedNodes => _excludedNodes;
 
     /// <summary>
+    /// Indexes (in <see cref="PaymentParameters.BlindedPaths"/>) of the blinded paths the session no longer uses: a path
+    /// that failed twice, or once without multi-part support (its failure comes back as <c>invalid_onion_blinding</c>
+    /// from the introduction node, so the payer cannot tell which blinded hop failed: the whole path is penalised).
+    /// </summary>
+    public IReadOnlySet<int> ExcludedBlindedPaths => _excludedPaths;
+
+    /// <summary>Largest number of times a blinded path may fail before it is left out (with multi-part support).</summary>
+    public const int MaxBlindedPathFailures = 2;
+
+    /// <summary>
     /// Chooses the parts to send now for the amount neither in flight nor settled: one route first, several (MPP) when
     /// the recipient supports it and no single route can carry the amount. Returns nothing when there is nothing to
     /// send; the session fails (see <see cref="Failure"/>) when the amount cannot be placed and nothing is in flight,
@@ -152,6 +168,12 @@ public sealed class PaymentSession
         {
             return WaitOrFail(inFlight, PaymentFailureKind.AttemptsExhausted, string.Create(CultureInfo.InvariantCulture,
                 $"Gave up after {Attempts} attempt(s)"));
+        }
+
+        if (Parameters.BlindedPaths is { Count: > 0 } paths && UsableBlindedPaths(paths, remaining).Count == 0)
+        {
+            return WaitOrFail(inFlight, PaymentFailureKind.BlindedPathsFailed, string.Create(CultureInfo.InvariantCulture,
+                $"Every blinded path of the invoice failed ({paths.Count} path(s), {Attempts} attempt(s))"));
         }
 
         var feeInFlight = Sum(PaymentPartStatus.InFlight, r => r.TotalFees) + FeePaid;
@@ -191,8 +213,7 @@ public sealed class PaymentSession
         var constraints = new RouteConstraints(feeBudget, Parameters.MaxCltvExpiryDelta, 20, excluded, _excludedNodes, firstHops);
         if (Parameters.BlindedPaths is { Count: > 0 } blinded)
         {
-            var result = inFlight ? null : Router.FindRouteToBlindedPaths(_graph, _scorer, Source, blinded, remaining, Parameters.FinalCltvExpiryDelta, now, constraints);
-            return (result?.Route is { } r ? [r] : [], result?.Failure);
+            return FindBlindedRoutes(blinded, remaining, inFlight, constraints, firstHops, now);
         }
 
         if (Parameters.PayeeSupportsMpp && Parameters.PaymentSecret is not null)
@@ -206,6 +227,105 @@ public sealed class PaymentSession
         // Without multi-part support the whole amount goes in one HTLC: never a second one while one is in flight.
         var single = inFlight ? null : Router.FindRoute(_graph, _scorer, Source, Parameters.Payee, remaining, Parameters.FinalCltvExpiryDelta, now, Parameters.RouteHints, constraints);
         return (single?.Route is { } route ? [route] : [], single?.Failure);
+    }
+
+    /// <summary>
+    /// The blinded paths still worth trying, with their original index and an HTLC maximum lowered below the smallest
+    /// amount each already failed to carry. Without multi-part support a path must take the whole remaining amount.
+    /// </summary>
+    private List<(int Index, BlindedPathCandidate Path)> UsableBlindedPaths(IReadOnlyList<BlindedPathCandidate> paths, MilliSatoshi remaining)
+    {
+        var usable = new List<(int, BlindedPathCandidate)>(paths.Count);
+        for (var i = 0; i < paths.Count; i++)
+        {
+            if (_excludedPaths.Contains(i))
+            {
+                continue;
+            }
+
+            var path = paths[i];
+            if (_failedPathAmounts.TryGetValue(i, out var failed))
+            {
+                path = path with { HtlcMaximum = new MilliSatoshi(Math.Min(path.HtlcMaximum.Value, failed - 1)) };
+            }
+
+            var smallest = Parameters.PayeeSupportsMpp ? path.HtlcMinimum.Value : remaining.Value;
+            if (path.HtlcMaximum.Value >= Math.Max(1, smallest))
+            {
+                usable.Add((i, path));
+            }
+        }
+
+        return usable;
+    }
+
+    /// <summary>
+    /// Routes to the invoice's blinded paths: one route for the whole amount when one can carry it, otherwise (when the
+    /// recipient supports <c>basic_mpp</c>) shards found one by one, halving the shard until a route fits and
+    /// reserving each shard's amount on our first hop so the next shard goes elsewhere. All or nothing.
+    /// </summary>
+    private (IReadOnlyList<Route> Routes, RouteFailure? Failure) FindBlindedRoutes(IReadOnlyList<BlindedPathCandidate> paths, MilliSatoshi remaining, bool inFlight,
+        RouteConstraints constraints, IReadOnlyList<FirstHop>? firstHops, DateTimeOffset now)
+    {
+        var mpp = Parameters.PayeeSupportsMpp;
+        if (inFlight && !mpp)
+        {
+            return ([], null); // the whole amount is one HTLC: never a second one while it is in flight
+        }
+
+        var usable = UsableBlindedPaths(paths, remaining);
+        var candidates = usable.Select(u => u.Path).ToList();
+        RouteResult Find(MilliSatoshi amount, IReadOnlyList<FirstHop>? hops) =>
+            Router.FindRouteToBlindedPaths(_graph, _scorer, Source, candidates, amount, Parameters.FinalCltvExpiryDelta, now, constraints with { FirstHops = hops });
+
+        Route Original(Route route) => route with { BlindedPathIndex = usable[route.BlindedPathIndex!.Value].Index };
+
+        var single = Find(remaining, firstHops);
+        if (single.Route is { } whole)
+        {
+            return ([Original(whole)], null);
+        }
+
+        var inFlightParts = _parts.Values.Count(p => p.Status == PaymentPartStatus.InFlight);
+        var maxParts = Math.Min(Parameters.MaxParts - inFlightParts, Parameters.MaxAttempts - Attempts);
+        if (!mpp || maxParts < 2)
+        {
+            return ([], single.Failure);
+        }
+
+        var available = firstHops?.ToDictionary(h => h.ShortChannelId, h => h.AvailableToSend.Value);
+        var routes = new List<Route>();
+        var left = remaining.Value;
+        var shard = remaining.Value / 2;
+        var smallest = Math.Max(1, remaining.Value / 1024);
+        var feeLeft = constraints.MaxFee?.Value;
+        while (left > 0 && routes.Count < maxParts && shard >= smallest)
+        {
+            var amount = Math.Min(shard, left);
+            var hops = firstHops?.Select(h => h with { AvailableToSend = new MilliSatoshi(available![h.ShortChannelId]) }).ToList();
+            var shardConstraints = feeLeft is { } f ? constraints with { MaxFee = new MilliSatoshi(f) } : constraints;
+            var found = Router.FindRouteToBlindedPaths(_graph, _scorer, Source, candidates, new MilliSatoshi(amount), Parameters.FinalCltvExpiryDelta, now, shardConstraints with { FirstHops = hops });
+            if (found.Route is not { Hops.Count: > 0 } route)
+            {
+                shard /= 2;
+                continue;
+            }
+
+            routes.Add(Original(route));
+            left -= amount;
+            feeLeft -= route.TotalFees.Value;
+            if (available is not null && available.TryGetValue(route.Hops[0].ShortChannelId, out var before))
+            {
+                available[route.Hops[0].ShortChannelId] = before - Math.Min(before, route.Hops[0].Amount.Value);
+            }
+        }
+
+        return left == 0
+            ? (routes, null)
+            : ([], single.Failure is { Reason: RouteFailureReason.NoRouteWithEnoughLiquidity or RouteFailureReason.ExceedsMaxFee or RouteFailureReason.ExceedsMaxCltv } or null
+                ? new RouteFailure(RouteFailureReason.NoRouteWithEnoughLiquidity, string.Create(CultureInfo.InvariantCulture,
+                    $"No route with enough liquidity for {remaining.Value} msat over the invoice's blinded paths, even split in up to {maxParts} parts."))
+                : single.Failure);
     }
 
     private List<PaymentPart> NoRoutes(RouteFailure? failure, bool inFlight)
@@ -304,6 +424,12 @@ public sealed class PaymentSession
                 return;
             }
 
+            if (route.BlindedPathIndex is { } path && hops.Count > 0 && (failure.ErringNodeIndex == hops.Count - 1 || (failure.ErringNodeIndex is null && hops.Count == 1)))
+            {
+                BlindedPathFailed(path, route, failure.Description);
+                return;
+            }
+
             if (failure.ErringNodeIndex is { } blamed && blamed >= 0 && blamed < hops.Count - 1)
             {
                 _excludedNodes.Add(hops[blamed].Node); // an unreadable failure that attribution data pins on this node
@@ -353,8 +479,13 @@ public sealed class PaymentSession
 
         if (isFinal)
         {
-            // The introduction node of a blinded path (or a node inside it) failed: the session has no other route to it.
-            Fail(PaymentFailureKind.RecipientRejected, $"The blinded path failed ({code.Name}).");
+            // The introduction node of a blinded path (or a node inside it, which the introduction node reports as
+            // invalid_onion_blinding) failed: that path is penalised, the others remain.
+            if (code != FailureCode.MppTimeout)
+            {
+                BlindedPathFailed(route.BlindedPathIndex!.Value, route, failure.Description);
+            }
+
             return;
         }
 
@@ -388,6 +519,24 @@ public sealed class PaymentSession
         }
 
         _excludedChannels.Add(channel);
+    }
+
+    /// <summary>
+    /// A blinded path failed to carry a part: it is not asked again for as much (with multi-part support a smaller
+    /// shard may still pass), and it is left out after <see cref="MaxBlindedPathFailures"/> failures or at once when
+    /// the whole amount must go in one HTLC.
+    /// </summary>
+    private void BlindedPathFailed(int path, Route route, string description)
+    {
+        var amount = route.RecipientAmount.Value;
+        _failedPathAmounts[path] = _failedPathAmounts.TryGetValue(path, out var known) ? Math.Min(known, amount) : amount;
+        var failures = _pathFailures[path] = _pathFailures.GetValueOrDefault(path) + 1;
+        if (!Parameters.PayeeSupportsMpp || failures >= MaxBlindedPathFailures)
+        {
+            _excludedPaths.Add(path);
+        }
+
+        _lastFailure = string.Create(CultureInfo.InvariantCulture, $"blinded path {path} failed: {description}");
     }
 
     private bool ApplyChannelUpdate(ReadOnlySpan<byte> bytes, NodeId origin, ShortChannelId expected)

@@ -13,10 +13,19 @@ namespace Satflow.Lightning.Payments;
 /// <param name="Deadline">No new part is sent after this time; the payment fails once nothing is in flight any more.</param>
 /// <param name="MaxFee">Largest total fee over all parts (null: no limit).</param>
 /// <param name="MaxAttempts">Largest number of parts sent over the whole payment (first tries and retries).</param>
-/// <param name="PayeeSupportsMpp">True when the recipient signals <c>basic_mpp</c> (BOLT 11 feature bit 16/17) and a payment secret is known.</param>
+/// <param name="PayeeSupportsMpp">
+/// True when the recipient signals <c>basic_mpp</c> (BOLT 11 feature bit 16/17) and a payment secret is known, or, when
+/// paying <paramref name="BlindedPaths"/>, when the BOLT 12 invoice's <c>invoice_features</c> has bit 16/17 (the blinded
+/// path's <c>path_id</c> takes the place of the payment secret): parts may then go over several paths and routes.
+/// </param>
 /// <param name="MaxParts">Largest number of parts in flight at once.</param>
 /// <param name="RouteHints">BOLT 11 <c>r</c> route hints toward the recipient.</param>
-/// <param name="BlindedPaths">Blinded paths (BOLT 12); when set the route ends at an introduction node.</param>
+/// <param name="BlindedPaths">
+/// Blinded paths (BOLT 12); when set every route ends at an introduction node (<see cref="Route.BlindedPathIndex"/>
+/// names the path, an index in this list), a failure reported by that node is the path's failure (the path is
+/// penalised, the others remain), and the payment fails with <see cref="PaymentFailureKind.BlindedPathsFailed"/>
+/// once none is left.
+/// </param>
 /// <param name="MaxCltvExpiryDelta">Largest total CLTV delta of a route.</param>
 public sealed record PaymentParameters(
     NodeId Payee,
@@ -99,6 +108,9 @@ public enum PaymentFailureKind
 
     /// <summary>The attempt limit was reached.</summary>
     AttemptsExhausted,
+
+    /// <summary>Every blinded path of the (BOLT 12) invoice failed or was left out.</summary>
+    BlindedPathsFailed,
 }
 
 /// <summary>A typed payment failure with a message for the user.</summary>

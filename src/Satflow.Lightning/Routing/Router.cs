@@ -410,7 +410,8 @@ public static class Router
             for (var i = 0; i < paths.Count; i++)
             {
                 var p = paths[i];
-                if (p.IntroductionNode == _sourceId || !_graph.TryGetNodeIndex(p.IntroductionNode, out var intro))
+                // (an introduction node missing from the graph is still reachable when it is the peer of a first hop)
+                if (p.IntroductionNode == _sourceId || (!_graph.TryGetNodeIndex(p.IntroductionNode, out var intro) && !_virtualIndex.TryGetValue(p.IntroductionNode, out intro)))
                 {
                     continue;
                 }

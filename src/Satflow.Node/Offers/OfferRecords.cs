@@ -150,10 +150,73 @@ public sealed record OfferInvoiceRecord
     }
 }
 
+/// <summary>
+/// A BOLT 12 invoice this node paid (or is paying), persisted in the <c>offers/payments</c> namespace (keyed by payment
+/// hash) before the first HTLC leaves: a payer restarted mid-payment rebuilds the payment session's blinded paths from
+/// it, and it stays as the payer's proof of what was paid (the invoice plus the payment's preimage).
+/// </summary>
+public sealed record OfferPaymentRecord
+{
+    /// <summary>The record format version written by <see cref="Encode"/>.</summary>
+    public const int CurrentVersion = 1;
+
+    /// <summary>The payment hash.</summary>
+    public required PaymentHash PaymentHash { get; init; }
+
+    /// <summary>The invoice (TLV bytes, as received and checked).</summary>
+    public required ReadOnlyMemory<byte> Invoice { get; init; }
+
+    /// <summary>
+    /// The invoice's usable paths (indexes into its usable paths, in order) the payment session was given as
+    /// candidates; a part's <c>BlindedPathIndex</c> is an index into this list.
+    /// </summary>
+    public required IReadOnlyList<int> PathIndexes { get; init; }
+
+    /// <summary>When the payment started.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Encodes the record (versioned JSON).</summary>
+    public byte[] Encode() => JsonSerializer.SerializeToUtf8Bytes(new OfferPaymentDto(
+        CurrentVersion, PaymentHash.Value.ToHex(), Convert.ToHexStringLower(Invoice.Span), [.. PathIndexes], CreatedAt), OfferJson.Default.OfferPaymentDto);
+
+    /// <summary>Decodes a record.</summary>
+    /// <param name="bytes">The stored bytes.</param>
+    /// <exception cref="NodeStateCorruptException">Unreadable, of an unknown version, or with negative path indexes.</exception>
+    public static OfferPaymentRecord Decode(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            var dto = JsonSerializer.Deserialize(bytes, OfferJson.Default.OfferPaymentDto);
+            if (dto is null || dto.Version != CurrentVersion)
+            {
+                throw new NodeStateCorruptException($"An offer payment record needs version {CurrentVersion}.");
+            }
+            if (dto.PathIndexes is null || dto.PathIndexes.Any(i => i < 0))
+            {
+                throw new NodeStateCorruptException("An offer payment record holds invalid path indexes.");
+            }
+            return new OfferPaymentRecord
+            {
+                PaymentHash = new PaymentHash(new Bytes32(Convert.FromHexString(dto.PaymentHash))),
+                Invoice = Convert.FromHexString(dto.Invoice),
+                PathIndexes = dto.PathIndexes,
+                CreatedAt = dto.CreatedAt,
+            };
+        }
+        catch (Exception e) when (e is JsonException or FormatException or ArgumentException)
+        {
+            throw new NodeStateCorruptException("An offer payment record is unreadable.", e);
+        }
+    }
+}
+
+internal sealed record OfferPaymentDto(int Version, string PaymentHash, string Invoice, int[] PathIndexes, DateTimeOffset CreatedAt);
+
 internal sealed record OfferDto(int Version, string OfferId, string Offer, string Description, ulong? AmountMsat, DateTimeOffset? AbsoluteExpiry, string? IntroductionNode, DateTimeOffset CreatedAt);
 
 internal sealed record OfferInvoiceDto(int Version, string PaymentHash, string OfferId, ulong AmountMsat, string? PayerNote, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, bool Settled, ulong? AmountReceivedMsat, DateTimeOffset? SettledAt);
 
 [JsonSerializable(typeof(OfferDto))]
 [JsonSerializable(typeof(OfferInvoiceDto))]
+[JsonSerializable(typeof(OfferPaymentDto))]
 internal sealed partial class OfferJson : JsonSerializerContext;

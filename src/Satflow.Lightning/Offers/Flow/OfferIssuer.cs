@@ -44,7 +44,11 @@ public sealed record RequestArrival(ECPubKey PathKey, ReadOnlyMemory<byte>? Path
 /// <param name="Peer">The peer that forwards to us (the introduction node).</param>
 /// <param name="Channel">The channel from the peer to us.</param>
 /// <param name="Relay">The peer's fee and CLTV policy for that channel.</param>
-public sealed record PaymentHopHint(NodeId Peer, ShortChannelId Channel, PaymentRelay Relay);
+/// <param name="HtlcMaximum">
+/// The largest HTLC the path can carry (what the channel can take toward us); the path's <c>blinded_payinfo</c>
+/// advertises it as <c>htlc_maximum_msat</c> (null: no limit), so payers split larger payments.
+/// </param>
+public sealed record PaymentHopHint(NodeId Peer, ShortChannelId Channel, PaymentRelay Relay, MilliSatoshi? HtlcMaximum = null);
 
 /// <summary>Invoice settings of the issuer.</summary>
 public sealed record InvoiceSettings
@@ -63,6 +67,18 @@ public sealed record InvoiceSettings
 
     /// <summary>A peer in front of us, or null for a path whose introduction node is ourselves.</summary>
     public PaymentHopHint? Hop { get; init; }
+
+    /// <summary>
+    /// Several peers in front of us: one blinded payment path per hop, in this order (so a payer can retry over
+    /// another path or split a payment over several). When set (non-empty) it replaces <see cref="Hop"/>.
+    /// </summary>
+    public IReadOnlyList<PaymentHopHint>? Hops { get; init; }
+
+    /// <summary>
+    /// Advertise <c>basic_mpp</c> (bit 17 of <c>invoice_features</c>): the payer may pay in several parts, over one
+    /// or several of the paths; the recipient assembles them by payment hash and <c>total_amount_msat</c>.
+    /// </summary>
+    public bool AllowMultiPart { get; init; }
 }
 
 /// <summary>The issuer's answer to an invoice request: an invoice, or an <c>invoice_error</c>.</summary>
@@ -201,11 +217,13 @@ public sealed class OfferIssuer
 
         var pathIdRoot = request.MerkleRoot.ToArray();
         var paymentPathId = pathIdRoot.Concat(_secrets.Mac("payment-path", pathIdRoot).Take(TagLength)).ToArray();
-        var (path, payInfo) = PaymentPath(paymentPathId, settings, random);
+        IReadOnlyList<PaymentHopHint?> hops = settings.Hops is { Count: > 0 } several ? [.. several] : [settings.Hop];
+        var paths = hops.Select(hop => PaymentPath(paymentPathId, hop, settings, random)).ToList();
         var invoice = new InvoiceContent
         {
-            Paths = [path],
-            BlindedPay = [payInfo],
+            Paths = [.. paths.Select(p => p.Path)],
+            BlindedPay = [.. paths.Select(p => p.PayInfo)],
+            Features = settings.AllowMultiPart ? FeatureBits.Of(FeatureRegistry.BasicMpp.OddBit) : null,
             CreatedAt = (ulong)Math.Max(0, now.ToUnixTimeSeconds()),
             RelativeExpiry = settings.RelativeExpirySeconds,
             PaymentHash = PreimageOf(pathIdRoot).Hash,
@@ -310,13 +328,13 @@ public sealed class OfferIssuer
         return amount;
     }
 
-    private (BlindedPath Path, BlindedPayInfo PayInfo) PaymentPath(byte[] pathId, InvoiceSettings settings, RandomFill random)
+    private (BlindedPath Path, BlindedPayInfo PayInfo) PaymentPath(byte[] pathId, PaymentHopHint? front, InvoiceSettings settings, RandomFill random)
     {
         var constraints = new PaymentConstraints(settings.MaxCltvExpiry, settings.HtlcMinimum);
         var nodes = new List<ECPubKey>();
         var payloads = new List<ReadOnlyMemory<byte>>();
         var relays = new List<PaymentRelay>();
-        if (settings.Hop is { } hop)
+        if (front is { } hop)
         {
             nodes.Add(hop.Peer.ToECPubKey());
             payloads.Add(new EncryptedDataTlv { ShortChannelId = hop.Channel, PaymentRelay = hop.Relay, PaymentConstraints = constraints }.Encode());
@@ -331,7 +349,7 @@ public sealed class OfferIssuer
             aggregate.FeeProportionalMillionths,
             checked((ushort)aggregate.CltvExpiryDelta),
             settings.HtlcMinimum,
-            MilliSatoshi.MaxMoney,
+            front?.HtlcMaximum is { } max && max >= settings.HtlcMinimum ? max : MilliSatoshi.MaxMoney,
             FeatureBits.Empty);
         return (route, payInfo);
     }

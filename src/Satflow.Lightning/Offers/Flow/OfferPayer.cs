@@ -1,4 +1,5 @@
 using NBitcoin.Secp256k1;
+using Satflow.Lightning.Features;
 using Satflow.Lightning.Onion;
 using Satflow.Lightning.Types;
 
@@ -52,7 +53,11 @@ public sealed record PayablePath(BlindedPath Path, BlindedPayInfo PayInfo);
 /// <param name="Amount">The amount to deliver to the recipient.</param>
 /// <param name="Paths">The usable paths, most preferred first.</param>
 /// <param name="ExpiresAt">When the invoice expires.</param>
-public sealed record PayableInvoice(Bolt12Invoice Invoice, PaymentHash PaymentHash, MilliSatoshi Amount, IReadOnlyList<PayablePath> Paths, DateTimeOffset ExpiresAt);
+public sealed record PayableInvoice(Bolt12Invoice Invoice, PaymentHash PaymentHash, MilliSatoshi Amount, IReadOnlyList<PayablePath> Paths, DateTimeOffset ExpiresAt)
+{
+    /// <summary>True when <c>invoice_features</c> has <c>basic_mpp</c> (bit 16 or 17): the payment may be split over several HTLCs.</summary>
+    public bool SupportsMultiPart => Invoice.Invoice.Features is { } features && features.Supports(FeatureRegistry.BasicMpp.EvenBit);
+}
 
 /// <summary>
 /// Payer side of BOLT 12: builds and signs invoice requests (a fresh payer key per request, derived from our secret

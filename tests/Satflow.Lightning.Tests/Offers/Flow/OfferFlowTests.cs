@@ -77,6 +77,48 @@ public sealed class OfferFlowTests
     }
 
     [Fact]
+    public void SeveralHopsGiveOnePaymentPathEachWithItsMaximumAndBasicMpp()
+    {
+        var offer = BlindedOffer();
+        var settings = Settings with
+        {
+            Hops =
+            [
+                new PaymentHopHint(Relay, new ShortChannelId(42), new PaymentRelay(40, 100, new MilliSatoshi(1_000)), new MilliSatoshi(2_500)),
+                new PaymentHopHint(Relay, new ShortChannelId(43), new PaymentRelay(80, 0, new MilliSatoshi(3_000))),
+            ],
+            AllowMultiPart = true,
+        };
+        var (pending, _, atPayer) = Exchange(offer, new PayRequestOptions { Amount = new MilliSatoshi(4_000), ReplyIntroductionNode = Relay }, settings);
+
+        var payable = NewPayer().ValidateInvoice(pending, atPayer.Invoice, atPayer.PathId, Now);
+        Assert.True(payable.SupportsMultiPart);
+        Assert.True(atPayer.Invoice.Invoice.Features!.IsSet(17));
+        Assert.Equal(2, payable.Paths.Count);
+        Assert.Equal((1_000u, 184, new MilliSatoshi(2_500)), (payable.Paths[0].PayInfo.FeeBaseMsat, (int)payable.Paths[0].PayInfo.CltvExpiryDelta, payable.Paths[0].PayInfo.HtlcMaximumMsat));
+        Assert.Equal((3_000u, 224, MilliSatoshi.MaxMoney), (payable.Paths[1].PayInfo.FeeBaseMsat, (int)payable.Paths[1].PayInfo.CltvExpiryDelta, payable.Paths[1].PayInfo.HtlcMaximumMsat));
+        for (var i = 0; i < 2; i++)
+        {
+            // Each path leads through its own channel to the same path_id (the same preimage).
+            var path = payable.Paths[i].Path;
+            var relayData = RouteBlinding.Decrypt(RelayKey, path.FirstPathKey.ToECPubKey(), path.Hops[0].EncryptedRecipientData);
+            Assert.Equal(new ShortChannelId(42UL + (ulong)i), relayData.Data.ShortChannelId);
+            var data = RouteBlinding.Decrypt(IssuerKey, relayData.NextPathKey, path.Hops[1].EncryptedRecipientData).Data;
+            Assert.Equal(payable.PaymentHash, NewIssuer().PreimageForPathId(data.PathId!.Value.Span)!.Value.Hash);
+        }
+    }
+
+    [Fact]
+    public void WithoutMultiPartTheInvoiceHasNoFeatures()
+    {
+        var offer = BlindedOffer();
+        var settings = Settings with { Hop = new PaymentHopHint(Relay, new ShortChannelId(42), new PaymentRelay(40, 100, new MilliSatoshi(1_000))) };
+        var (pending, _, atPayer) = Exchange(offer, new PayRequestOptions { Amount = new MilliSatoshi(4_000), ReplyIntroductionNode = Relay }, settings);
+        Assert.Null(atPayer.Invoice.Invoice.Features);
+        Assert.False(NewPayer().ValidateInvoice(pending, atPayer.Invoice, atPayer.PathId, Now).SupportsMultiPart);
+    }
+
+    [Fact]
     public void AnyAmountOfferUsesThePayersAmount()
     {
         var offer = NewIssuer().CreateOffer(new OfferParameters { Description = "tips" }, Random(9));
