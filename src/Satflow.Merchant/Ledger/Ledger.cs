@@ -311,8 +311,8 @@ public sealed record ReconciliationItem(string Kind, string Reference, Reconcili
 /// </summary>
 /// <param name="At">Report time.</param>
 /// <param name="Stores">Each store's asset balances (the operator's book excluded).</param>
-/// <param name="LedgerOnChain">All on-chain asset accounts (stores and operator).</param>
-/// <param name="LedgerLightning">All Lightning asset accounts (stores and operator).</param>
+/// <param name="LedgerOnChain">The stores' on-chain asset accounts (the operator's is <see cref="OperatorOnChain"/>).</param>
+/// <param name="LedgerLightning">The stores' Lightning asset accounts (the operator's is <see cref="OperatorLightning"/>).</param>
 /// <param name="WalletBalance">The wallet's balance (msat, whole sats).</param>
 /// <param name="ChannelBalance">The sum of our channel balances (msat).</param>
 /// <param name="LedgerImbalance">Debits minus credits over the whole ledger (always 0).</param>
@@ -325,11 +325,11 @@ public sealed record ReconciliationReport(
     long ChannelBalance,
     long LedgerImbalance)
 {
-    /// <summary>Wallet balance minus the ledger's on-chain total.</summary>
-    public long OnChainDifference => checked(WalletBalance - LedgerOnChain);
+    /// <summary>Wallet balance minus the ledger's on-chain total (stores' and operator's).</summary>
+    public long OnChainDifference => checked(WalletBalance - LedgerOnChain - OperatorOnChain);
 
-    /// <summary>Channel balance minus the ledger's Lightning total.</summary>
-    public long LightningDifference => checked(ChannelBalance - LedgerLightning);
+    /// <summary>Channel balance minus the ledger's Lightning total (stores' and operator's).</summary>
+    public long LightningDifference => checked(ChannelBalance - LedgerLightning - OperatorLightning);
 
     /// <summary>True when both differences are zero and the ledger itself balances.</summary>
     public bool IsReconciled => OnChainDifference == 0 && LightningDifference == 0 && LedgerImbalance == 0;
@@ -405,8 +405,8 @@ public sealed record ReconciliationReport(
             return new ReconciliationReport(
                 at,
                 lines,
-                checked(lines.Sum(l => l.OnChain) + operatorOnChain),
-                checked(lines.Sum(l => l.Lightning) + operatorLightning),
+                lines.Sum(l => l.OnChain),
+                lines.Sum(l => l.Lightning),
                 (long)walletBalance.Value,
                 (long)channelBalance.Value,
                 btc.Sum(b => b.Balance))
@@ -440,8 +440,8 @@ public sealed record ReconciliationReport(
 
         sb.AppendLine(ic, $"  operator: on-chain {OperatorOnChain}, lightning {OperatorLightning}; capital {OperatorCapital}, income {OperatorIncome}, expenses {OperatorExpenses}");
         sb.AppendLine(ic, $"  stores {StoreTotal} + capital {OperatorCapital} + income {OperatorIncome} - expenses {OperatorExpenses} = {LedgerTotal}; wallet + channels = {ActualTotal}; difference {TotalDifference}");
-        sb.AppendLine(ic, $"  on-chain: ledger {LedgerOnChain}, wallet {WalletBalance}, difference {OnChainDifference}");
-        sb.AppendLine(ic, $"  lightning: ledger {LedgerLightning}, channels {ChannelBalance}, difference {LightningDifference}");
+        sb.AppendLine(ic, $"  on-chain: stores {LedgerOnChain} + operator {OperatorOnChain}, wallet {WalletBalance}, difference {OnChainDifference}");
+        sb.AppendLine(ic, $"  lightning: stores {LedgerLightning} + operator {OperatorLightning}, channels {ChannelBalance}, difference {LightningDifference}");
         sb.AppendLine(ic, $"  ledger imbalance (debits - credits): {LedgerImbalance}");
         foreach (var i in Items)
         {
