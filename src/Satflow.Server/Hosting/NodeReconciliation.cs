@@ -190,8 +190,12 @@ public sealed class NodeReconciliation : IDisposable
         {
             var txid = tx.TxId;
             var outputs = tx.Transaction.Outputs;
+            // A transaction that spends the wallet's coins is the node paying out (the wallet's own sends, and the
+            // funding transactions the node builds from wallet coins): its outputs to others and its fee leave the wallet.
+            var (spent, allInputsOurs) = SpentFromWallet(wallet, tx.Transaction);
+            var paysOut = tx.IsOwn || spent.Value > 0;
             var closed = closing.TryGetValue(txid, out var c1) ? c1
-                : tx.IsOwn ? null
+                : paysOut ? null
                 : tx.Transaction.Inputs.Select(i => closing.GetValueOrDefault(i.PrevOut.Hash) ?? funding.GetValueOrDefault(i.PrevOut)).FirstOrDefault(c => c is not null);
             if (closed is not null)
             {
@@ -201,7 +205,7 @@ public sealed class NodeReconciliation : IDisposable
                 continue;
             }
 
-            if (tx.IsOwn)
+            if (paysOut)
             {
                 var batch = batchPayouts.GetValueOrDefault(txid.ToString());
                 for (var i = 0; i < outputs.Count; i++)
@@ -228,10 +232,17 @@ public sealed class NodeReconciliation : IDisposable
                     }
                 }
 
-                if (tx.Fee is { } fee)
+                var outputTotal = outputs.Aggregate(MilliSatoshi.Zero, (sum, o) => sum + Msat(o.Value));
+                MilliSatoshi? fee = tx.Fee is { } known ? Msat(known) : allInputsOurs && spent >= outputTotal ? spent - outputTotal : null;
+                if (fee is { } paid)
                 {
                     var payer = batch is { Count: > 0 } ? new StoreId(batch[0].StoreId) : LedgerBooks.Node;
-                    await Post(NodeLedgerEntries.OnChainFee(payer, txid.ToString(), Msat(fee), now)).ConfigureAwait(false);
+                    await Post(NodeLedgerEntries.OnChainFee(payer, txid.ToString(), paid, now)).ConfigureAwait(false);
+                }
+                else
+                {
+                    items.Add(new ReconciliationItem("fee-unknown", txid.ToString(), ReconciliationAsset.OnChain, 0,
+                        "Spends wallet coins together with inputs the wallet does not know, so its fee cannot be attributed."));
                 }
 
                 continue;
@@ -346,6 +357,27 @@ public sealed class NodeReconciliation : IDisposable
         }
 
         return new Scan(Msat(balance.Total), channelTotal, items, posted);
+    }
+
+    /// <summary>What a transaction spends from the wallet's outputs (found through the wallet's transactions), and whether every input is the wallet's.</summary>
+    private static (MilliSatoshi Spent, bool AllOurs) SpentFromWallet(Satflow.Bitcoin.Wallet.OnChainWallet wallet, Transaction tx)
+    {
+        var spent = MilliSatoshi.Zero;
+        var all = true;
+        foreach (var input in tx.Inputs)
+        {
+            var parent = tx.IsCoinBase ? null : wallet.GetTransaction(input.PrevOut.Hash);
+            if (parent is not null && input.PrevOut.N < parent.Transaction.Outputs.Count && wallet.IsMine(parent.Transaction.Outputs[(int)input.PrevOut.N].ScriptPubKey))
+            {
+                spent += Msat(parent.Transaction.Outputs[(int)input.PrevOut.N].Value);
+            }
+            else
+            {
+                all = false;
+            }
+        }
+
+        return (spent, all);
     }
 
     private static bool PaysTo(Payout payout, TxOut output, Network network)

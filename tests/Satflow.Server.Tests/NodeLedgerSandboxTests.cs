@@ -1,0 +1,150 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using NBitcoin;
+using Satflow.Lightning.Channels;
+using Satflow.Lightning.Types;
+using Satflow.Merchant.Ledger;
+using Satflow.Merchant.Persistence;
+using Satflow.Payments;
+using Satflow.Server.Hosting;
+
+namespace Satflow.Server.Tests;
+
+/// <summary>
+/// The node reconciler over the sandbox network in process (no web server): the operator's own Lightning payments
+/// (received on a node invoice no store owns, sent with a fee), a channel the merchant funds with a push, and its
+/// cooperative close — each booked once under its key, the report exact after every step, and a fresh reconciler over
+/// the same database (a restart) books nothing.
+/// </summary>
+[Collection(SandboxCollection.Name)]
+public sealed class NodeLedgerSandboxTests : IAsyncLifetime
+{
+    private static readonly Script Burn = new Script(OpcodeType.OP_TRUE).WitHash.ScriptPubKey;
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "satflowd-nodeledger-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
+    {
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static async Task<ReconciliationReport> WaitExactAsync(ServerNode node, NodeReconciliation reconciliation, Func<ReconciliationReport, bool>? done = null)
+    {
+        ReconciliationReport report = null!;
+        for (var i = 0; i < 300; i++)
+        {
+            await node.Host!.SyncNowAsync();
+            report = await reconciliation.ReportAsync();
+            if (report.Exact && (done?.Invoke(report) ?? true))
+            {
+                return report;
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException("not exact in time:\n" + report.ToText());
+    }
+
+    private static async Task<HashSet<string>> EntryIdsAsync(IMerchantRepository repository)
+        => (await repository.ListJournalEntriesAsync(null, 0, 1000)).Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
+
+    [Fact]
+    public async Task Operator_payments_a_funded_channel_and_its_close_are_booked_once_and_reconcile_exactly()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var ct = timeout.Token;
+        var options = new ServerOptions { DataDirectory = _dir, Mode = ServerMode.Sandbox, LightningListen = new IPEndPoint(IPAddress.Loopback, 0), SandboxBlockInterval = TimeSpan.FromSeconds(2) };
+        await using var node = new ServerNode();
+        await node.StartAsync(options, NullLogger.Instance, ct);
+        var host = node.Host!;
+        var sandbox = node.Sandbox!;
+        var devnet = node.Chain!.Devnet!.Chain;
+        await using var repository = await SqliteMerchantRepository.OpenInDataDirectoryAsync(_dir, ct);
+        using var reconciliation = new NodeReconciliation(node, repository, TimeProvider.System);
+
+        var start = await WaitExactAsync(node, reconciliation);
+        Assert.Equal(2 * 1_000_000_000L, start.OperatorLightning); // the two pushes
+        Assert.Equal(start.ActualTotal, start.OperatorCapital);
+
+        // The operator's own Lightning: a node invoice no store owns is paid to it (capital), and it pays a customer.
+        var tip = await host.Node.CreateInvoiceAsync(new MilliSatoshi(12_345_678), "tip for the operator", cancellationToken: ct);
+        Assert.True((await sandbox.PayLightningAsync(tip.Bolt11, ct)).Succeeded);
+        var bill = await sandbox.Customers[1].Node.CreateInvoiceAsync(new MilliSatoshi(7_000_123), "the operator's bill", cancellationToken: ct);
+        var sent = await host.Node.PayInvoiceAsync(bill.Bolt11, null, ct);
+        if (sent.State == OutgoingPaymentState.Pending)
+        {
+            sent = await host.Node.WaitForPaymentAsync(sent.PaymentHash, ct);
+        }
+
+        Assert.Equal(OutgoingPaymentState.Succeeded, sent.State);
+        var fee = (long)(sent.Fee ?? MilliSatoshi.Zero).Value;
+        var afterPayments = await WaitExactAsync(node, reconciliation, r => r.OperatorCapital == start.OperatorCapital + 12_345_678 - 7_000_123);
+        Assert.Equal(start.OperatorExpenses + fee, afterPayments.OperatorExpenses);
+        var ids = await EntryIdsAsync(repository);
+        Assert.Contains("node:ln-received:" + tip.PaymentHash, ids);
+        Assert.Contains("node:ln-sent:" + sent.PaymentHash, ids);
+
+        // The merchant funds a channel to the second customer and pushes 20,000.5 sat to it.
+        var temporary = await host.Node.OpenChannelAsync(sandbox.Customers[1].NodeId, Money.Satoshis(300_000), new MilliSatoshi(20_000_500), ct);
+        var channelId = await host.Node.WaitForChannelAsync(temporary, ct);
+        var opened = await WaitExactAsync(node, reconciliation, r => r.OperatorCapital == afterPayments.OperatorCapital - 20_000_500 && r.OperatorExpenses > afterPayments.OperatorExpenses);
+        var funding = host.Node.GetChannel(channelId)!.FundingOutPoint;
+        var fundingFee = host.Wallet.GetTransaction(funding.Hash)!.Fee!.Satoshi * 1000;
+        Assert.Equal(afterPayments.OperatorExpenses + fundingFee, opened.OperatorExpenses);
+        ids = await EntryIdsAsync(repository);
+        Assert.Contains("node:funding:" + funding, ids);
+        Assert.Contains("fee:" + funding.Hash, ids);
+        Assert.Contains("node:channel-open:" + channelId.Value.ToHex(), ids);
+
+        for (var i = 0; i < 300 && host.Node.GetChannel(channelId)!.State != ChannelState.Normal; i++)
+        {
+            await devnet.MineBlocksAsync(1, Burn, ct);
+            await host.SyncNowAsync(ct);
+            await sandbox.Customers[1].SyncNowAsync(ct);
+            await Task.Delay(200, ct);
+        }
+
+        Assert.Equal(ChannelState.Normal, host.Node.GetChannel(channelId)!.State);
+        var local = (long)host.Node.GetChannel(channelId)!.LocalBalance.Value;
+        Assert.Equal(300_000_000 - 20_000_500, local);
+
+        // A cooperative close: the channel's 279,999,500 msat leave the Lightning side; the closing output carries whole
+        // sats, so our share of the closing fee and the 500 msat remainder are the operator's expenses.
+        await host.Node.CloseChannelAsync(channelId, force: false, ct);
+        ReconciliationReport closed = null!;
+        for (var i = 0; i < 100 && closed is null; i++)
+        {
+            await devnet.MineBlocksAsync(1, Burn, ct);
+            var report = await WaitExactAsync(node, reconciliation);
+            if ((await EntryIdsAsync(repository)).Contains("node:channel-close:" + channelId.Value.ToHex()))
+            {
+                closed = report;
+            }
+        }
+
+        Assert.NotNull(closed);
+        var closingTx = host.Wallet.GetTransaction(host.Node.GetClosingTransactionId(channelId)!)!;
+        var received = closingTx.Transaction.Outputs.Where(o => host.Wallet.IsMine(o.ScriptPubKey)).Sum(o => o.Value.Satoshi) * 1000;
+        Assert.Equal(opened.OperatorExpenses + (local - received), closed.OperatorExpenses);
+        Assert.Equal(500, (local - received) % 1000);
+        Assert.Equal(opened.OperatorCapital, closed.OperatorCapital);
+
+        // A restart: a new reconciler over the same database re-scans everything and books nothing.
+        using var again = new NodeReconciliation(node, repository, TimeProvider.System);
+        var count = (await repository.ListJournalEntriesAsync(null, 0, 1000)).Count;
+        Assert.Equal(0, await again.SyncAsync(ct));
+        Assert.Equal(count, (await repository.ListJournalEntriesAsync(null, 0, 1000)).Count);
+        Assert.True((await again.ReportAsync(ct)).Exact);
+    }
+}
