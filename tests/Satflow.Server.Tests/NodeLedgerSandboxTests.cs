@@ -17,8 +17,11 @@ namespace Satflow.Server.Tests;
 /// the same database (a restart) books nothing.
 /// </summary>
 [Collection(SandboxCollection.Name)]
-public sealed class NodeLedgerSandboxTests : IAsyncLifetime
+public abstract class NodeLedgerSandboxTests : IAsyncLifetime
 {
+    /// <summary>Opens the merchant database the reconciler books into.</summary>
+    protected abstract Task<IMerchantRepository> OpenRepositoryAsync(string dataDirectory, CancellationToken cancellationToken);
+
     private static readonly Script Burn = new Script(OpcodeType.OP_TRUE).WitHash.ScriptPubKey;
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "satflowd-nodeledger-" + Guid.NewGuid().ToString("N")[..12]);
 
@@ -70,7 +73,7 @@ public sealed class NodeLedgerSandboxTests : IAsyncLifetime
         var host = node.Host!;
         var sandbox = node.Sandbox!;
         var devnet = node.Chain!.Devnet!.Chain;
-        await using var repository = await SqliteMerchantRepository.OpenInDataDirectoryAsync(_dir, ct);
+        await using var repository = await OpenRepositoryAsync(_dir, ct);
         using var reconciliation = new NodeReconciliation(node, repository, TimeProvider.System);
 
         var start = await WaitExactAsync(node, reconciliation);
@@ -147,4 +150,18 @@ public sealed class NodeLedgerSandboxTests : IAsyncLifetime
         Assert.Equal(count, (await repository.ListJournalEntriesAsync(null, 0, 1000)).Count);
         Assert.True((await again.ReportAsync(ct)).Exact);
     }
+}
+
+/// <summary>The node reconciler booking into SQLite.</summary>
+public sealed class SqliteNodeLedgerSandboxTests : NodeLedgerSandboxTests
+{
+    protected override async Task<IMerchantRepository> OpenRepositoryAsync(string dataDirectory, CancellationToken cancellationToken)
+        => await SqliteMerchantRepository.OpenInDataDirectoryAsync(dataDirectory, cancellationToken);
+}
+
+/// <summary>The node reconciler booking into a PostgreSQL schema.</summary>
+public sealed class PostgresNodeLedgerSandboxTests(PostgresFixture postgres) : NodeLedgerSandboxTests, IClassFixture<PostgresFixture>
+{
+    protected override async Task<IMerchantRepository> OpenRepositoryAsync(string dataDirectory, CancellationToken cancellationToken)
+        => await PostgresMerchantRepository.OpenAsync(postgres.ConnectionString, "nodeledger_" + Guid.NewGuid().ToString("N")[..12], cancellationToken);
 }

@@ -12,8 +12,11 @@ namespace Satflow.Server.Tests;
 /// the dashboard's wallet page shows the on-chain history and the verdict.
 /// </summary>
 [Collection(SandboxCollection.Name)]
-public sealed class ReconciliationTests : IAsyncLifetime
+public abstract class ReconciliationTests : IAsyncLifetime
 {
+    /// <summary>The storage arguments of satflowd (none: SQLite in the data directory).</summary>
+    protected abstract string[] StorageArgs { get; }
+
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "satflowd-recon-" + Guid.NewGuid().ToString("N")[..12]);
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -146,7 +149,7 @@ public sealed class ReconciliationTests : IAsyncLifetime
     public async Task The_sandbox_reconciles_exactly_through_payments_and_a_payout_and_a_restart_books_nothing_twice()
     {
         Reconciliation final;
-        await using (var sandbox = await SandboxProcess.StartAsync(_dir, "--payout-seconds", "1"))
+        await using (var sandbox = await SandboxProcess.StartAsync(_dir, ["--payout-seconds", "1", .. StorageArgs]))
         {
             using var api = sandbox.Client();
             using var browser = sandbox.Client(withKey: false);
@@ -201,7 +204,7 @@ public sealed class ReconciliationTests : IAsyncLifetime
         }
 
         // A restart re-scans the wallet, the channels and the payments: nothing is booked twice, the report stays exact.
-        await using (var again = await SandboxProcess.StartAsync(_dir))
+        await using (var again = await SandboxProcess.StartAsync(_dir, StorageArgs))
         {
             using var browser = again.Client(withKey: false);
             var restarted = await WaitExactAsync(browser);
@@ -218,4 +221,18 @@ public sealed class ReconciliationTests : IAsyncLifetime
     }
 
     private static readonly TimeSpan NodeLedgerInterval = Satflow.Server.Hosting.NodeLedgerService.Interval;
+}
+
+/// <summary>The sandbox reconciliation on SQLite.</summary>
+public sealed class SqliteReconciliationTests : ReconciliationTests
+{
+    protected override string[] StorageArgs => [];
+}
+
+/// <summary>The sandbox reconciliation on a PostgreSQL schema (the same schema across the restart).</summary>
+public sealed class PostgresReconciliationTests(PostgresFixture postgres) : ReconciliationTests, IClassFixture<PostgresFixture>
+{
+    private readonly string _schema = "recon_" + Guid.NewGuid().ToString("N")[..12];
+
+    protected override string[] StorageArgs => ["--postgres", postgres.ConnectionString, "--postgres-schema", _schema];
 }
