@@ -59,6 +59,30 @@ public abstract class NodeLedgerSandboxTests : IAsyncLifetime
         throw new TimeoutException("not exact in time:\n" + report.ToText());
     }
 
+    private static async Task<string> DumpAsync(Satflow.Node.Hosting.NodeHost host, IMerchantRepository repository)
+    {
+        var sb = new System.Text.StringBuilder("wallet transactions:\n");
+        foreach (var tx in host.Wallet.ListTransactions())
+        {
+            sb.Append(tx.TxId).Append(" own=").Append(tx.IsOwn).Append(" height=").Append(tx.Height?.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(" fee=").Append(tx.Fee?.Satoshi.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(" in=[")
+              .Append(string.Join(",", tx.Transaction.Inputs.Select(i => i.PrevOut.ToString()))).Append("] out=[")
+              .Append(string.Join(",", tx.Transaction.Outputs.Select(o => o.Value.Satoshi + (host.Wallet.IsMine(o.ScriptPubKey) ? "(mine)" : "")))).Append("]\n");
+        }
+
+        sb.Append("entries:\n");
+        foreach (var e in await repository.ListJournalEntriesAsync(null, 0, 1000))
+        {
+            sb.Append(e.Id).Append(": ").Append(string.Join(" ", e.Postings.Select(p => p.Account.Kind + (p.Side == Satflow.Merchant.Ledger.PostingSide.Debit ? "+" : "-") + p.Amount))).Append('\n');
+        }
+
+        foreach (var c in host.Node.ListChannels())
+        {
+            sb.Append("channel ").Append(c.ChannelId.Value.ToHex()).Append(' ').Append(c.State).Append(" local=").Append(c.LocalBalance.Value).Append(" closing=").Append(host.Node.GetClosingTransactionId(c.ChannelId)).Append('\n');
+        }
+
+        return sb.ToString();
+    }
+
     private static async Task<HashSet<string>> EntryIdsAsync(IMerchantRepository repository)
         => (await repository.ListJournalEntriesAsync(null, 0, 1000)).Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
 
@@ -142,6 +166,49 @@ public abstract class NodeLedgerSandboxTests : IAsyncLifetime
         Assert.Equal(opened.OperatorExpenses + (local - received), closed.OperatorExpenses);
         Assert.Equal(500, (local - received) % 1000);
         Assert.Equal(opened.OperatorCapital, closed.OperatorCapital);
+
+        // A force close of a second funded channel: the balance stays on the Lightning side until the node sweeps our
+        // output (after to_self_delay); the sweep reaching the wallet closes the channel in the ledger, the commitment
+        // and sweep fees are the operator's expenses.
+        var temporary2 = await host.Node.OpenChannelAsync(sandbox.Customers[0].NodeId, Money.Satoshis(200_000), MilliSatoshi.Zero, ct);
+        var forced = await host.Node.WaitForChannelAsync(temporary2, ct);
+        for (var i = 0; i < 300 && host.Node.GetChannel(forced)!.State != ChannelState.Normal; i++)
+        {
+            await devnet.MineBlocksAsync(1, Burn, ct);
+            await host.SyncNowAsync(ct);
+            await sandbox.Customers[0].SyncNowAsync(ct);
+            await Task.Delay(200, ct);
+        }
+
+        var beforeForce = await WaitExactAsync(node, reconciliation, r => r.LightningDifference == 0);
+        var forcedLocal = (long)host.Node.GetChannel(forced)!.LocalBalance.Value;
+        Assert.Equal(200_000_000, forcedLocal);
+        await host.Node.CloseChannelAsync(forced, force: true, ct);
+        var forcedClose = "node:channel-close:" + forced.Value.ToHex();
+        ReconciliationReport swept = null!;
+        for (var i = 0; i < 200 && swept is null; i++)
+        {
+            await devnet.MineBlocksAsync(5, Burn, ct);
+            ReconciliationReport report;
+            try
+            {
+                report = await WaitExactAsync(node, reconciliation);
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException(e.Message + "\n" + await DumpAsync(host, repository), e);
+            }
+
+            if ((await EntryIdsAsync(repository)).Contains(forcedClose))
+            {
+                swept = await WaitExactAsync(node, reconciliation);
+            }
+        }
+
+        Assert.NotNull(swept);
+        Assert.Equal(beforeForce.OperatorCapital, swept.OperatorCapital);
+        Assert.True(swept.OperatorExpenses > beforeForce.OperatorExpenses && swept.OperatorExpenses - beforeForce.OperatorExpenses < forcedLocal / 10, swept.ToText());
+        Assert.Equal(beforeForce.ActualTotal - (swept.OperatorExpenses - beforeForce.OperatorExpenses), swept.ActualTotal);
 
         // A restart: a new reconciler over the same database re-scans everything and books nothing.
         using var again = new NodeReconciliation(node, repository, TimeProvider.System);

@@ -89,8 +89,9 @@ public static class NodeLedgerEntries
     /// <param name="localBalance">Our balance in the channel when it closed.</param>
     /// <param name="received">What the closing transaction paid the wallet.</param>
     /// <param name="at">When seen.</param>
+    /// <param name="txid">The transaction that brought the close to the wallet (named at the end of the description, see <see cref="CloseTransactionOf"/>).</param>
     /// <returns>The entry, or null when both amounts are zero.</returns>
-    public static JournalEntry? ChannelClose(string channelId, MilliSatoshi localBalance, MilliSatoshi received, DateTimeOffset at)
+    public static JournalEntry? ChannelClose(string channelId, MilliSatoshi localBalance, MilliSatoshi received, DateTimeOffset at, string? txid = null)
     {
         var postings = new List<Posting>();
         if (localBalance.Value > 0)
@@ -112,8 +113,32 @@ public static class NodeLedgerEntries
             postings.Add(Posting.Credit(Node(LedgerAccountKind.NodeCapital), received - localBalance));
         }
 
-        return postings.Count == 0 ? null : JournalEntry.Create($"node:channel-close:{channelId}", at, $"Close of channel {channelId}", postings);
+        return postings.Count == 0 ? null : JournalEntry.Create($"node:channel-close:{channelId}", at, $"Close of channel {channelId}" + (txid is null ? "" : CloseTransactionMarker + txid), postings);
     }
+
+    private const string CloseTransactionMarker = " in transaction ";
+
+    /// <summary>The transaction a <see cref="ChannelClose"/> entry names, or null.</summary>
+    /// <param name="entry">A posted entry.</param>
+    /// <returns>The txid text, or null for another entry or none named.</returns>
+    public static string? CloseTransactionOf(JournalEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var at = entry.Description.LastIndexOf(CloseTransactionMarker, StringComparison.Ordinal);
+        return entry.Id.StartsWith("node:channel-close:", StringComparison.Ordinal) && at >= 0 ? entry.Description[(at + CloseTransactionMarker.Length)..] : null;
+    }
+
+    /// <summary>
+    /// A later sweep of a channel already closed (an HTLC output of a force close): what reaches the wallet moves from
+    /// the Lightning side (where the HTLC's amount stayed, as it was never part of the channel balance we credited at the
+    /// close) to the on-chain side. Id <c>node:sweep:&lt;txid&gt;</c>.
+    /// </summary>
+    /// <param name="txid">The sweeping transaction.</param>
+    /// <param name="received">What it paid the wallet, less any wallet coins it spent.</param>
+    /// <param name="at">When seen.</param>
+    /// <returns>The entry, or null for zero.</returns>
+    public static JournalEntry? Sweep(string txid, MilliSatoshi received, DateTimeOffset at)
+        => Pair($"node:sweep:{txid}", at, $"Sweep {txid} of a closed channel's output", Node(LedgerAccountKind.OnChainWallet), Node(LedgerAccountKind.Lightning), received);
 
     /// <summary>
     /// A Lightning payment to a node invoice no store owns: debit the operator's Lightning asset, credit capital.

@@ -42,6 +42,8 @@ public sealed class NodeReconciliation : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly HashSet<string> _booked = new(StringComparer.Ordinal);
     private readonly HashSet<string> _storeOwned = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _closeTransactions = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _handledTransactions = new(StringComparer.Ordinal);
     private bool _loaded;
 
     /// <summary>Creates the service.</summary>
@@ -133,7 +135,7 @@ public sealed class NodeReconciliation : IDisposable
                 // Posted by another process or an earlier run: nothing to do.
             }
 
-            _booked.Add(entry.Id);
+            Remember(entry);
         }
 
         // Read the node first and the wallet last: a movement between the reads is then seen on both sides or neither.
@@ -190,18 +192,52 @@ public sealed class NodeReconciliation : IDisposable
         {
             var txid = tx.TxId;
             var outputs = tx.Transaction.Outputs;
+            // Once a transaction is booked its classification is final: a channel the node has since forgotten must not
+            // turn its funding into a withdrawal or its close into a deposit.
+            if (_handledTransactions.Contains(txid.ToString()))
+            {
+                continue;
+            }
+
             // A transaction that spends the wallet's coins is the node paying out (the wallet's own sends, and the
             // funding transactions the node builds from wallet coins): its outputs to others and its fee leave the wallet.
             var (spent, allInputsOurs) = SpentFromWallet(wallet, tx.Transaction);
             var paysOut = tx.IsOwn || spent.Value > 0;
-            var closed = closing.TryGetValue(txid, out var c1) ? c1
-                : paysOut ? null
-                : tx.Transaction.Inputs.Select(i => closing.GetValueOrDefault(i.PrevOut.Hash) ?? funding.GetValueOrDefault(i.PrevOut)).FirstOrDefault(c => c is not null);
+
+            // A channel's closing transaction, or a transaction spending a channel's funding output or one of its
+            // closing transaction's outputs that is not a wallet coin (a sweep after a force close), closes the channel:
+            // what it pays the wallet, less any wallet coins it spent for fees, leaves the Lightning side.
+
+            var closed = closing.GetValueOrDefault(txid);
+            foreach (var input in tx.Transaction.Inputs)
+            {
+                closed ??= funding.GetValueOrDefault(input.PrevOut)
+                    ?? (closing.TryGetValue(input.PrevOut.Hash, out var swept) && !IsWalletOutput(wallet, input.PrevOut) ? swept : null);
+            }
+
             if (closed is not null)
             {
+                var mine = outputs.Where(o => wallet.IsMine(o.ScriptPubKey)).Aggregate(MilliSatoshi.Zero, (sum, o) => sum + Msat(o.Value));
+                if (spent >= mine && !closing.ContainsKey(txid))
+                {
+                    // Wallet coins spent on a closing channel's output (a fee bump of its anchor): the wallet's net cost is a fee.
+                    await Post(NodeLedgerEntries.OnChainFee(LedgerBooks.Node, txid.ToString(), spent - mine, now)).ConfigureAwait(false);
+                    continue;
+                }
+
                 closedInWallet.Add(closed.ChannelId);
-                var received = outputs.Where(o => wallet.IsMine(o.ScriptPubKey)).Aggregate(MilliSatoshi.Zero, (sum, o) => sum + Msat(o.Value));
-                await Post(NodeLedgerEntries.ChannelClose(Hex(closed.ChannelId), closed.LocalBalance, received, now)).ConfigureAwait(false);
+                var received = mine > spent ? mine - spent : MilliSatoshi.Zero;
+                var closeId = "node:channel-close:" + Hex(closed.ChannelId);
+                if (!_booked.Contains(closeId) || _closeTransactions.GetValueOrDefault(closeId) == txid.ToString())
+                {
+                    _closeTransactions[closeId] = txid.ToString();
+                    await Post(NodeLedgerEntries.ChannelClose(Hex(closed.ChannelId), closed.LocalBalance, received, now, txid.ToString())).ConfigureAwait(false);
+                }
+                else
+                {
+                    await Post(NodeLedgerEntries.Sweep(txid.ToString(), received, now)).ConfigureAwait(false);
+                }
+
                 continue;
             }
 
@@ -232,8 +268,10 @@ public sealed class NodeReconciliation : IDisposable
                     }
                 }
 
+                // The fee the wallet bears: the transaction's fee when every input is the wallet's; otherwise (a fee bump
+                // of a channel's anchor, say) what the wallet spent beyond its outputs to itself and to others.
                 var outputTotal = outputs.Aggregate(MilliSatoshi.Zero, (sum, o) => sum + Msat(o.Value));
-                MilliSatoshi? fee = tx.Fee is { } known ? Msat(known) : allInputsOurs && spent >= outputTotal ? spent - outputTotal : null;
+                MilliSatoshi? fee = tx.Fee is { } known && allInputsOurs ? Msat(known) : spent >= outputTotal ? spent - outputTotal : null;
                 if (fee is { } paid)
                 {
                     var payer = batch is { Count: > 0 } ? new StoreId(batch[0].StoreId) : LedgerBooks.Node;
@@ -336,8 +374,9 @@ public sealed class NodeReconciliation : IDisposable
         var channelTotal = MilliSatoshi.Zero;
         foreach (var c in channels)
         {
-            if (closedInWallet.Contains(c.ChannelId))
+            if (closedInWallet.Contains(c.ChannelId) || _booked.Contains("node:channel-close:" + Hex(c.ChannelId)))
             {
+                // Its close is in the wallet (and booked): the money is counted there.
                 continue;
             }
 
@@ -379,6 +418,35 @@ public sealed class NodeReconciliation : IDisposable
 
         return (spent, all);
     }
+
+    /// <summary>Notes a posted entry: its id, and the wallet transaction it classified (so the transaction is never classified again).</summary>
+    private void Remember(JournalEntry entry)
+    {
+        _booked.Add(entry.Id);
+        if (NodeLedgerEntries.CloseTransactionOf(entry) is { } closingTxId)
+        {
+            _closeTransactions[entry.Id] = closingTxId;
+            _handledTransactions.Add(closingTxId);
+            return;
+        }
+
+        var parts = entry.Id.Split(':');
+        var txid = parts switch
+        {
+            ["node", "deposit" or "withdrawal" or "funding", var outpoint] => outpoint.Split('-')[0],
+            ["node", "sweep", var id] => id,
+            ["fee", var id] => id,
+            ["payout", _, var reference] when reference.Length == 64 && entry.Postings.Any(p => p.Account.Kind == LedgerAccountKind.OnChainWallet) => reference,
+            _ => null,
+        };
+        if (txid is not null)
+        {
+            _handledTransactions.Add(txid);
+        }
+    }
+
+    private static bool IsWalletOutput(Satflow.Bitcoin.Wallet.OnChainWallet wallet, OutPoint outpoint)
+        => wallet.GetTransaction(outpoint.Hash) is { } parent && outpoint.N < parent.Transaction.Outputs.Count && wallet.IsMine(parent.Transaction.Outputs[(int)outpoint.N].ScriptPubKey);
 
     private static bool PaysTo(Payout payout, TxOut output, Network network)
     {
@@ -440,7 +508,7 @@ public sealed class NodeReconciliation : IDisposable
             var entries = await _repository.ListJournalEntriesAsync(null, skip, page, ct).ConfigureAwait(false);
             foreach (var e in entries)
             {
-                _booked.Add(e.Id);
+                Remember(e);
             }
 
             if (entries.Count < page)
