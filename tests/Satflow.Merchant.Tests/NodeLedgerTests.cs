@@ -133,6 +133,12 @@ public sealed class NodeLedgerTests
         Assert.Equal("node:ln-sent:h", NodeLedgerEntries.LightningSent("h", M(1), M(0), T0)!.Id);
         Assert.Equal("node:forward:k", NodeLedgerEntries.RoutingFee("k", M(1), T0)!.Id);
         Assert.Equal("payout:p:h", NodeLedgerEntries.StorePayout(Shop, "p", "h", true, M(1), M(0), T0)!.Id);
+        Assert.Equal("node:sweep:tx", NodeLedgerEntries.Sweep("tx", M(1), T0)!.Id);
+
+        // A close names the transaction that brought it to the wallet, so a restart knows which transaction it was.
+        Assert.Equal("abc", NodeLedgerEntries.CloseTransactionOf(NodeLedgerEntries.ChannelClose("ch", M(1_500), M(1_000), T0, "abc")!));
+        Assert.Null(NodeLedgerEntries.CloseTransactionOf(NodeLedgerEntries.ChannelClose("ch", M(1_500), M(1_000), T0)!));
+        Assert.Null(NodeLedgerEntries.CloseTransactionOf(NodeLedgerEntries.Deposit("tx:1", M(1_000), T0)!));
 
         Assert.Null(NodeLedgerEntries.Deposit("tx:1", M(0), T0));
         Assert.Null(NodeLedgerEntries.OnChainFee(LedgerBooks.Node, "tx", M(0), T0));
