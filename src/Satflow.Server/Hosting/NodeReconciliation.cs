@@ -138,7 +138,8 @@ public sealed class NodeReconciliation : IDisposable
             Remember(entry);
         }
 
-        // Read the node first and the wallet last: a movement between the reads is then seen on both sides or neither.
+        // The node's lists are read one after the other, not atomically: a movement completing between two reads can make
+        // one report momentarily not exact (listed as a difference); the next scan sees both sides.
         var channels = node.ListChannels();
         var closing = new Dictionary<uint256, NodeChannel>();
         foreach (var c in channels)
