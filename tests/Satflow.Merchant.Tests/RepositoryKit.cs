@@ -331,6 +331,41 @@ public abstract class MerchantRepositoryKit : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Node_book_entries_persist_with_their_account_kinds_and_reconcile_exactly()
+    {
+        await SeedAsync();
+        var shop = new StoreId("shop");
+        JournalEntry[] entries =
+        [
+            NodeLedgerEntries.Deposit("aa:0", MilliSatoshi.FromSatoshis(1_000_000), T0)!,
+            NodeLedgerEntries.PushReceived("c1", new MilliSatoshi(500_000_123), T0)!,
+            NodeLedgerEntries.RoutingFee("c1:0", new MilliSatoshi(17), T0)!,
+            NodeLedgerEntries.LightningSent("h1", new MilliSatoshi(1_000), new MilliSatoshi(3), T0)!,
+            JournalEntry.Create("payment:i:Lightning:h2", T0, "ln", [Posting.Debit(new(shop, LedgerAccountKind.Lightning), new MilliSatoshi(90_000)), Posting.Credit(new(shop, LedgerAccountKind.Revenue), new MilliSatoshi(90_000))]),
+            NodeLedgerEntries.StorePayout(shop, "po", "h3", true, new MilliSatoshi(40_000), new MilliSatoshi(1), T0)!,
+        ];
+        foreach (var e in entries)
+        {
+            await Repo.PostJournalEntriesAsync([e]);
+        }
+
+        // A restart re-deriving the same movement: the repository refuses the duplicate and nothing changes.
+        Assert.Equal(MerchantErrorReason.AlreadyExists, (await Assert.ThrowsAsync<MerchantException>(() =>
+            Repo.PostJournalEntriesAsync([NodeLedgerEntries.Deposit("aa:0", MilliSatoshi.FromSatoshis(1_000_000), T0.AddDays(1))!]))).Reason);
+
+        var balances = await Repo.GetBalancesAsync();
+        Assert.Contains(balances, b => b.Account == new LedgerAccount(LedgerBooks.Node, LedgerAccountKind.NodeCapital) && b.NormalBalance == 1_000_000_000 + 500_000_123 - 1_000);
+        Assert.Contains(balances, b => b.Account == new LedgerAccount(LedgerBooks.Node, LedgerAccountKind.RoutingIncome) && b.NormalBalance == 17);
+        var wallet = new MilliSatoshi(1_000_000_000);
+        var channels = new MilliSatoshi(500_000_123 + 17 - 1_003 + 90_000 - 40_001);
+        var report = ReconciliationReport.Create(balances, wallet, channels, T0);
+        Assert.True(report.Exact, report.ToText());
+        Assert.Equal(90_000 - 40_001, Assert.Single(report.Stores).Total);
+        Assert.Equal(3, report.OperatorExpenses);
+        Assert.Equal(entries.Select(e => e.Id), (await Repo.ListJournalEntriesAsync(null, 0, 100)).Select(e => e.Id));
+    }
+
+    [Fact]
     public async Task A_corrupt_invoice_document_is_a_typed_storage_error()
     {
         await SeedAsync();

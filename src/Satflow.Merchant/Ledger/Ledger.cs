@@ -20,6 +20,31 @@ public enum LedgerAccountKind
     PayoutsPending,
     /// <summary>Equity: withdrawals, corrections and opening balances (credit-normal).</summary>
     Equity,
+    /// <summary>
+    /// Equity of the node operator's book (<see cref="LedgerBooks.Node"/>): the operator's own money in the node — coinbase
+    /// and deposits to the node wallet no invoice owns, pushes received when a peer opens a channel, Lightning payments to
+    /// node invoices no store owns — less what the operator took out (credit-normal).
+    /// </summary>
+    NodeCapital,
+    /// <summary>Income of the node operator's book: routing fees earned by forwarding payments (credit-normal).</summary>
+    RoutingIncome,
+}
+
+/// <summary>Reserved ledger books that are not stores.</summary>
+public static class LedgerBooks
+{
+    /// <summary>
+    /// The node operator's book: its <see cref="LedgerAccountKind.OnChainWallet"/> and <see cref="LedgerAccountKind.Lightning"/>
+    /// assets, <see cref="LedgerAccountKind.NodeCapital"/>, <see cref="LedgerAccountKind.RoutingIncome"/> and
+    /// <see cref="LedgerAccountKind.Fees"/> (on-chain and Lightning fees the operator paid, channel-close fees and msat
+    /// remainders). Store ids are random, so this id (with its leading underscore) never names a store.
+    /// </summary>
+    public static StoreId Node { get; } = new("_node");
+
+    /// <summary>Whether an account belongs to the node operator's book rather than a store.</summary>
+    /// <param name="account">The account.</param>
+    /// <returns>True for the operator's book.</returns>
+    public static bool IsNode(LedgerAccount account) => account.Store == Node;
 }
 
 /// <summary>One account of a store's ledger.</summary>
@@ -256,10 +281,41 @@ public sealed record StoreAssetLine(StoreId Store, long OnChain, long Lightning)
     public long Total => checked(OnChain + Lightning);
 }
 
+/// <summary>Which real balance a reconciliation item concerns.</summary>
+public enum ReconciliationAsset
+{
+    /// <summary>The node wallet.</summary>
+    OnChain,
+    /// <summary>The node's channel balances.</summary>
+    Lightning,
+}
+
 /// <summary>
-/// Compares what the ledger says the stores own (their on-chain and Lightning asset accounts, in msat) with what the node
-/// actually holds (wallet and channel balances). Differences are exact integers: actual minus ledger.
+/// One known reason why the real balances differ from the ledger right now (for example an on-chain payment to an
+/// invoice that has not reached its confirmations, or an HTLC in flight). Items explain a difference; they never make
+/// a report exact.
 /// </summary>
+/// <param name="Kind">A short machine-readable kind (<c>invoice-output-unsettled</c>, <c>htlc-in-flight</c>, …).</param>
+/// <param name="Reference">What it is about (outpoint, payment hash, channel id).</param>
+/// <param name="Asset">Which real balance it affects.</param>
+/// <param name="Amount">Its contribution to real minus ledger, in msat (negative when the real balance is lower).</param>
+/// <param name="Description">A sentence.</param>
+public sealed record ReconciliationItem(string Kind, string Reference, ReconciliationAsset Asset, long Amount, string Description);
+
+/// <summary>
+/// Compares what the ledger says the node holds — the stores' and the node operator's on-chain and Lightning asset
+/// accounts, in msat — with what the node actually holds (wallet and channel balances). Differences are exact integers:
+/// actual minus ledger. Because every entry balances, the operator's assets equal its capital plus income minus
+/// expenses, so an exact report also states
+/// <c>sum(store balances) + operator capital + income − expenses == wallet + channels</c>.
+/// </summary>
+/// <param name="At">Report time.</param>
+/// <param name="Stores">Each store's asset balances (the operator's book excluded).</param>
+/// <param name="LedgerOnChain">The stores' on-chain asset accounts (the operator's is <see cref="OperatorOnChain"/>).</param>
+/// <param name="LedgerLightning">The stores' Lightning asset accounts (the operator's is <see cref="OperatorLightning"/>).</param>
+/// <param name="WalletBalance">The wallet's balance (msat, whole sats).</param>
+/// <param name="ChannelBalance">The sum of our channel balances (msat).</param>
+/// <param name="LedgerImbalance">Debits minus credits over the whole ledger (always 0).</param>
 public sealed record ReconciliationReport(
     DateTimeOffset At,
     IReadOnlyList<StoreAssetLine> Stores,
@@ -269,22 +325,62 @@ public sealed record ReconciliationReport(
     long ChannelBalance,
     long LedgerImbalance)
 {
-    /// <summary>Wallet balance minus the stores' on-chain total.</summary>
-    public long OnChainDifference => checked(WalletBalance - LedgerOnChain);
+    /// <summary>Wallet balance minus the ledger's on-chain total (stores' and operator's).</summary>
+    public long OnChainDifference => checked(WalletBalance - LedgerOnChain - OperatorOnChain);
 
-    /// <summary>Channel balance minus the stores' Lightning total.</summary>
-    public long LightningDifference => checked(ChannelBalance - LedgerLightning);
+    /// <summary>Channel balance minus the ledger's Lightning total (stores' and operator's).</summary>
+    public long LightningDifference => checked(ChannelBalance - LedgerLightning - OperatorLightning);
 
     /// <summary>True when both differences are zero and the ledger itself balances.</summary>
     public bool IsReconciled => OnChainDifference == 0 && LightningDifference == 0 && LedgerImbalance == 0;
 
+    /// <summary>Same as <see cref="IsReconciled"/>: the ledger explains every msat of the wallet and the channels.</summary>
+    public bool Exact => IsReconciled;
+
+    /// <summary>The sum of all stores' asset balances.</summary>
+    public long StoreTotal { get; init; }
+
+    /// <summary>The operator's on-chain asset account.</summary>
+    public long OperatorOnChain { get; init; }
+
+    /// <summary>The operator's Lightning asset account.</summary>
+    public long OperatorLightning { get; init; }
+
+    /// <summary>The operator's capital (<see cref="LedgerAccountKind.NodeCapital"/>, with any equity or liability of its book; credit side positive).</summary>
+    public long OperatorCapital { get; init; }
+
+    /// <summary>The operator's income (<see cref="LedgerAccountKind.RoutingIncome"/> and any revenue of its book).</summary>
+    public long OperatorIncome { get; init; }
+
+    /// <summary>The operator's expenses (on-chain and Lightning fees, close fees, msat remainders).</summary>
+    public long OperatorExpenses { get; init; }
+
+    /// <summary>Store balances plus operator capital and income minus its expenses: what the ledger says the node holds.</summary>
+    public long LedgerTotal => checked(StoreTotal + OperatorCapital + OperatorIncome - OperatorExpenses);
+
+    /// <summary>Wallet plus channels.</summary>
+    public long ActualTotal => checked(WalletBalance + ChannelBalance);
+
+    /// <summary>Actual minus ledger total.</summary>
+    public long TotalDifference => checked(ActualTotal - LedgerTotal);
+
+    /// <summary>Known reasons for a difference (unsettled invoice outputs, HTLCs in flight, …); empty when exact.</summary>
+    public IReadOnlyList<ReconciliationItem> Items { get; init; } = [];
+
+    /// <summary>The on-chain difference no item explains.</summary>
+    public long UnexplainedOnChain => checked(OnChainDifference - Items.Where(i => i.Asset == ReconciliationAsset.OnChain).Sum(i => i.Amount));
+
+    /// <summary>The Lightning difference no item explains.</summary>
+    public long UnexplainedLightning => checked(LightningDifference - Items.Where(i => i.Asset == ReconciliationAsset.Lightning).Sum(i => i.Amount));
+
     /// <summary>Builds the report.</summary>
-    /// <param name="balances">Bitcoin account balances of all stores (other currencies are ignored).</param>
+    /// <param name="balances">Bitcoin account balances of all books (other currencies are ignored).</param>
     /// <param name="walletBalance">The on-chain wallet's balance.</param>
     /// <param name="channelBalance">The sum of local channel balances.</param>
     /// <param name="at">Report time.</param>
+    /// <param name="items">Known reasons for a difference, if any.</param>
     /// <returns>The report.</returns>
-    public static ReconciliationReport Create(IEnumerable<AccountBalance> balances, MilliSatoshi walletBalance, MilliSatoshi channelBalance, DateTimeOffset at)
+    public static ReconciliationReport Create(IEnumerable<AccountBalance> balances, MilliSatoshi walletBalance, MilliSatoshi channelBalance, DateTimeOffset at, IReadOnlyList<ReconciliationItem>? items = null)
     {
         ArgumentNullException.ThrowIfNull(balances);
         if (walletBalance.Value > long.MaxValue || channelBalance.Value > long.MaxValue)
@@ -295,13 +391,17 @@ public sealed record ReconciliationReport(
         try
         {
             var btc = balances.Where(b => b.Currency == LedgerCurrencies.Bitcoin).ToArray();
-            var lines = btc.GroupBy(b => b.Account.Store)
+            var node = btc.Where(b => LedgerBooks.IsNode(b.Account)).ToArray();
+            var lines = btc.Where(b => !LedgerBooks.IsNode(b.Account)).GroupBy(b => b.Account.Store)
                 .Select(g => new StoreAssetLine(
                     g.Key,
                     g.Where(b => b.Account.Kind == LedgerAccountKind.OnChainWallet).Sum(b => b.Balance),
                     g.Where(b => b.Account.Kind == LedgerAccountKind.Lightning).Sum(b => b.Balance)))
                 .OrderBy(l => l.Store.Value, StringComparer.Ordinal)
                 .ToArray();
+            long Sum(LedgerAccountKind kind) => node.Where(b => b.Account.Kind == kind).Sum(b => b.NormalBalance);
+            var operatorOnChain = Sum(LedgerAccountKind.OnChainWallet);
+            var operatorLightning = Sum(LedgerAccountKind.Lightning);
             return new ReconciliationReport(
                 at,
                 lines,
@@ -309,7 +409,16 @@ public sealed record ReconciliationReport(
                 lines.Sum(l => l.Lightning),
                 (long)walletBalance.Value,
                 (long)channelBalance.Value,
-                btc.Sum(b => b.Balance));
+                btc.Sum(b => b.Balance))
+            {
+                StoreTotal = lines.Sum(l => l.Total),
+                OperatorOnChain = operatorOnChain,
+                OperatorLightning = operatorLightning,
+                OperatorCapital = checked(Sum(LedgerAccountKind.NodeCapital) + Sum(LedgerAccountKind.Equity) + Sum(LedgerAccountKind.PayoutsPending)),
+                OperatorIncome = checked(Sum(LedgerAccountKind.RoutingIncome) + Sum(LedgerAccountKind.Revenue)),
+                OperatorExpenses = Sum(LedgerAccountKind.Fees),
+                Items = items ?? [],
+            };
         }
         catch (OverflowException e)
         {
@@ -329,9 +438,21 @@ public sealed record ReconciliationReport(
             sb.AppendLine(ic, $"  store {l.Store}: on-chain {l.OnChain}, lightning {l.Lightning}, total {l.Total}");
         }
 
-        sb.AppendLine(ic, $"  on-chain: ledger {LedgerOnChain}, wallet {WalletBalance}, difference {OnChainDifference}");
-        sb.AppendLine(ic, $"  lightning: ledger {LedgerLightning}, channels {ChannelBalance}, difference {LightningDifference}");
+        sb.AppendLine(ic, $"  operator: on-chain {OperatorOnChain}, lightning {OperatorLightning}; capital {OperatorCapital}, income {OperatorIncome}, expenses {OperatorExpenses}");
+        sb.AppendLine(ic, $"  stores {StoreTotal} + capital {OperatorCapital} + income {OperatorIncome} - expenses {OperatorExpenses} = {LedgerTotal}; wallet + channels = {ActualTotal}; difference {TotalDifference}");
+        sb.AppendLine(ic, $"  on-chain: stores {LedgerOnChain} + operator {OperatorOnChain}, wallet {WalletBalance}, difference {OnChainDifference}");
+        sb.AppendLine(ic, $"  lightning: stores {LedgerLightning} + operator {OperatorLightning}, channels {ChannelBalance}, difference {LightningDifference}");
         sb.AppendLine(ic, $"  ledger imbalance (debits - credits): {LedgerImbalance}");
+        foreach (var i in Items)
+        {
+            sb.AppendLine(ic, $"  {i.Asset} {i.Kind} {i.Reference}: {i.Amount} ({i.Description})");
+        }
+
+        if (!IsReconciled)
+        {
+            sb.AppendLine(ic, $"  unexplained: on-chain {UnexplainedOnChain}, lightning {UnexplainedLightning}");
+        }
+
         sb.AppendLine(IsReconciled ? "  RECONCILED" : "  NOT RECONCILED");
         return sb.ToString();
     }

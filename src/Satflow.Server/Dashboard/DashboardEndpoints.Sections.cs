@@ -467,6 +467,7 @@ public static partial class DashboardEndpoints
             sb.Append("</tbody></table></div>");
         }
 
+        await AppendOnChainAndReconciliationAsync(http, sb).ConfigureAwait(false);
         return Html(http, Layout(Page(http), "Wallet", sb.ToString()));
     }
 

@@ -8,7 +8,7 @@ public static class NodeServices
 {
     /// <summary>
     /// Registers <see cref="ServerNode"/>, the <see cref="NodeHostingService"/> that starts it, <see cref="INodeOperations"/>
-    /// (resolving it waits for the node, at most 2 minutes; it resolves to null in standalone mode), the automatic payout processors and, in sandbox mode, the sandbox start-up service.
+    /// (resolving it waits for the node, at most 2 minutes; it resolves to null in standalone mode), the automatic payout processors, the <see cref="NodeLedgerService"/> that books the node's balance movements in the ledger and, in sandbox mode, the sandbox start-up service.
     /// </summary>
     /// <param name="services">The services.</param>
     public static void AddSatflowNode(this IServiceCollection services)
@@ -22,6 +22,9 @@ public static class NodeServices
             : (IHostedService)ActivatorUtilities.CreateInstance<NodeHostingService>(sp));
         services.AddSingleton<PayoutProcessingService>();
         services.AddSingleton<NodeReconciliation>();
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ServerOptions>().Mode == ServerMode.Standalone
+            ? new IdleService()
+            : ActivatorUtilities.CreateInstance<NodeLedgerService>(sp));
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ServerOptions>().Mode == ServerMode.Standalone
             ? new IdleService()
             : sp.GetRequiredService<PayoutProcessingService>());

@@ -48,6 +48,15 @@ public static class SandboxEndpoints
 
     private static string E(string? s) => WebUtility.HtmlEncode(s ?? "");
 
+    /// <summary>Msat as sats with the msat remainder shown (never rounded): 1234567 → "1,234.567 sat".</summary>
+    internal static string Sats(long msat)
+    {
+        var magnitude = msat == long.MinValue ? (ulong)long.MaxValue + 1 : (ulong)Math.Abs(msat);
+        var sats = (magnitude / 1000).ToString("N0", CultureInfo.InvariantCulture);
+        var rest = magnitude % 1000;
+        return (msat < 0 ? "-" : "") + sats + (rest == 0 ? "" : "." + rest.ToString("000", CultureInfo.InvariantCulture)) + " sat";
+    }
+
     private static async Task<IResult> StartPageAsync(HttpContext http, SandboxState state, IAntiforgery antiforgery, NodeReconciliation reconciliation)
     {
         var info = await WaitReadyAsync(state, http.RequestAborted).ConfigureAwait(false);
@@ -66,14 +75,24 @@ public static class SandboxEndpoints
             .Append("<li><a href=\"").Append(WalletPath).Append("\">Sandbox wallet</a></li>")
             .Append("<li><a href=\"/docs\">API reference</a> (store <code>").Append(E(info.StoreId)).Append("</code>; the API key is in sandbox.json)</li></ul>");
         var report = await reconciliation.ReportAsync(http.RequestAborted).ConfigureAwait(false);
-        body.Append("<h2>Reconciliation</h2><p class=\"note\" id=\"reconciliation\" data-ledger-onchain-msat=\"").Append(report.LedgerOnChain.ToString(CultureInfo.InvariantCulture))
-            .Append("\" data-ledger-lightning-msat=\"").Append(report.LedgerLightning.ToString(CultureInfo.InvariantCulture))
-            .Append("\" data-wallet-msat=\"").Append(report.WalletBalance.ToString(CultureInfo.InvariantCulture))
-            .Append("\" data-channels-msat=\"").Append(report.ChannelBalance.ToString(CultureInfo.InvariantCulture)).Append("\">")
-            .Append("Stores: ").Append((report.LedgerOnChain / 1000).ToString("N0", CultureInfo.InvariantCulture)).Append(" sats on-chain, ")
-            .Append((report.LedgerLightning / 1000).ToString("N0", CultureInfo.InvariantCulture)).Append(" sats Lightning. Node: wallet ")
-            .Append((report.WalletBalance / 1000).ToString("N0", CultureInfo.InvariantCulture)).Append(" sats, channels ")
-            .Append((report.ChannelBalance / 1000).ToString("N0", CultureInfo.InvariantCulture)).Append(" sats (the differences are the sandbox's own funding and liquidity).</p>");
+        string N(long msat) => msat.ToString(CultureInfo.InvariantCulture);
+        body.Append("<h2>Reconciliation</h2><p class=\"note\" id=\"reconciliation\" data-ledger-onchain-msat=\"").Append(N(report.LedgerOnChain))
+            .Append("\" data-ledger-lightning-msat=\"").Append(N(report.LedgerLightning))
+            .Append("\" data-wallet-msat=\"").Append(N(report.WalletBalance))
+            .Append("\" data-channels-msat=\"").Append(N(report.ChannelBalance))
+            .Append("\" data-operator-onchain-msat=\"").Append(N(report.OperatorOnChain))
+            .Append("\" data-operator-lightning-msat=\"").Append(N(report.OperatorLightning))
+            .Append("\" data-operator-capital-msat=\"").Append(N(report.OperatorCapital))
+            .Append("\" data-operator-income-msat=\"").Append(N(report.OperatorIncome))
+            .Append("\" data-operator-expenses-msat=\"").Append(N(report.OperatorExpenses))
+            .Append("\" data-exact=\"").Append(report.Exact ? "true" : "false")
+            .Append("\" data-difference=\"").Append(N(report.TotalDifference)).Append("\">")
+            .Append("Stores: ").Append(E(Sats(report.LedgerOnChain))).Append(" on-chain, ").Append(E(Sats(report.LedgerLightning))).Append(" Lightning. ")
+            .Append("Operator (the sandbox's own coinbase funds and the liquidity the customers pushed): capital ").Append(E(Sats(report.OperatorCapital)))
+            .Append(", routing income ").Append(E(Sats(report.OperatorIncome))).Append(", fees paid ").Append(E(Sats(report.OperatorExpenses))).Append(". ")
+            .Append("Node: wallet ").Append(E(Sats(report.WalletBalance))).Append(", channels ").Append(E(Sats(report.ChannelBalance))).Append(". ")
+            .Append(report.Exact ? "The ledger reconciles exactly (to the msat)." : "Not exact right now: a difference of " + N(report.TotalDifference) + " msat (see the dashboard's wallet page for the lines).")
+            .Append("</p>");
         return Page("Satflow sandbox", body.ToString());
     }
 
