@@ -1,4 +1,5 @@
 using NBitcoin;
+using NBitcoin.Secp256k1;
 using Satflow.Bitcoin.Wallet;
 using Satflow.Merchant;
 using Satflow.Merchant.Invoices;
@@ -39,61 +40,148 @@ public sealed class WalletAddressSource : IOnChainAddressSource
 }
 
 /// <summary>
-/// Watch-only addresses derived from an account descriptor (<c>wpkh([fp/84h/1h/0h]tpub.../0/*)#checksum</c>). The next
-/// index is kept in a file in the data directory and advanced (flushed to disk) before an address is returned, so a
-/// restart never hands out an address twice.
+/// Watch-only addresses derived from an account descriptor (<c>wpkh([fp/84h/1h/0h]tpub.../0/*)#checksum</c>). A file
+/// in the data directory holds the first index not yet reserved. Indexes are reserved in blocks of
+/// <see cref="ReserveAhead"/>: the new high-water mark is written (and flushed to disk) <em>before</em> any index of the
+/// block is handed out, and handing out is then a counter increment; so a restart (or crash) never hands out an address
+/// twice — it skips at most the rest of the block, which is why the block is kept at most the usual gap limit of 20.
+/// Derivation (one BIP 32 step from the cached chain key) runs outside the lock.
 /// </summary>
 public sealed class DescriptorAddressSource : IOnChainAddressSource
 {
+    /// <summary>The reservation block the server uses: the BIP 44 gap limit, so a crash leaves a gap a restoring wallet still scans past.</summary>
+    public const int DefaultReserveAhead = 20;
+
     private readonly HdAccount _account;
     private readonly KeyChain _chain;
+    private readonly ECPubKey _chainKey;
+    private readonly byte[] _chainKeyBytes;
+    private readonly byte[] _chainCode;
     private readonly Network _network;
     private readonly string _indexFile;
     private readonly SemaphoreSlim _lock = new(1, 1);
+    private int _next = -1;
+    private int _reservedUpTo = -1;
 
     /// <summary>Creates the source.</summary>
     /// <param name="descriptor">The descriptor text with its checksum.</param>
     /// <param name="network">The network the addresses are for.</param>
-    /// <param name="indexFile">File holding the next unused index.</param>
+    /// <param name="indexFile">File holding the first index not yet reserved.</param>
+    /// <param name="reserveAhead">How many indexes one write of the file reserves (1: a write per address).</param>
     /// <exception cref="WalletFormatException">The descriptor is malformed.</exception>
-    public DescriptorAddressSource(string descriptor, Network network, string indexFile)
+    public DescriptorAddressSource(string descriptor, Network network, string indexFile, int reserveAhead = 1)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrEmpty(indexFile);
+        ArgumentOutOfRangeException.ThrowIfLessThan(reserveAhead, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(reserveAhead, 1000);
         var parsed = WalletDescriptor.Parse(descriptor, network);
         _account = HdAccount.FromDescriptor(parsed);
         _chain = parsed.Chain;
         _network = network;
         _indexFile = indexFile;
+        ReserveAhead = reserveAhead;
+        var chainPub = _account.AccountPubKey.Derive((uint)_chain);
+        _chainKeyBytes = chainPub.PubKey.ToBytes();
+        _chainCode = chainPub.ChainCode;
+        _chainKey = ECPubKey.Create(_chainKeyBytes, Context.Instance);
     }
 
     /// <inheritdoc />
     public string Description => $"watch-only descriptor ({_account.Type}, {_network.ChainName})";
 
-    /// <summary>The index the next address will use.</summary>
-    public int NextIndex => ReadIndex();
+    /// <summary>How many indexes one write of the index file reserves.</summary>
+    public int ReserveAhead { get; }
+
+    /// <summary>The index the next address will use (after a restart: the first index the previous run had not reserved).</summary>
+    public int NextIndex
+    {
+        get
+        {
+            _lock.Wait();
+            try
+            {
+                return _next >= 0 && _next < _reservedUpTo ? _next : ReadIndex();
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+    }
 
     /// <inheritdoc />
     public async Task<string> NextAddressAsync(CancellationToken cancellationToken = default)
     {
+        int index;
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var index = ReadIndex();
-            if (index >= int.MaxValue - 1)
+            if (_next < 0 || _next >= _reservedUpTo)
             {
-                throw new MerchantException(MerchantErrorReason.PaymentMethodUnavailable, "The descriptor's address indexes are exhausted.");
+                // A new block: start at the persisted high-water mark (never below what this instance handed out),
+                // persist the end of the block, and only then hand out its first index.
+                var start = Math.Max(ReadIndex(), _next);
+                if (start >= int.MaxValue - 1)
+                {
+                    throw new MerchantException(MerchantErrorReason.PaymentMethodUnavailable, "The descriptor's address indexes are exhausted.");
+                }
+
+                var end = (int)Math.Min((long)start + ReserveAhead, int.MaxValue - 1);
+                WriteIndex(end);
+                _next = start;
+                _reservedUpTo = end;
             }
 
-            var temp = _indexFile + ".tmp";
-            await File.WriteAllTextAsync(temp, (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
-            File.Move(temp, _indexFile, overwrite: true);
-            return _account.ScriptPubKey(_chain, index).GetDestinationAddress(_network)!.ToString();
+            index = _next++;
         }
         finally
         {
             _lock.Release();
         }
+
+        return AddressAt(index);
+    }
+
+    /// <summary>
+    /// The address at <c>chain/index</c>: BIP 32 public derivation (CKDpub) from the cached chain key, computing
+    /// IL·G with the generator's precomputed table and adding the chain key (cheaper than NBitcoin's general
+    /// multiplication), then the P2WPKH address straight from the key hash. Equal to
+    /// <see cref="HdAccount.ScriptPubKey"/> (tested); Taproot and the ~2⁻¹²⁷ invalid-child case use NBitcoin's path.
+    /// </summary>
+    /// <param name="index">The non-hardened index.</param>
+    /// <returns>The address.</returns>
+    internal string AddressAt(int index)
+    {
+        Span<byte> data = stackalloc byte[37];
+        _chainKeyBytes.CopyTo(data);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(data[33..], (uint)index);
+        Span<byte> i = stackalloc byte[64];
+        System.Security.Cryptography.HMACSHA512.HashData(_chainCode, data, i);
+        if (_account.Type == AddressType.P2wpkh
+            && ECPrivKey.TryCreate(i[..32], Context.Instance, out var tweak)
+            && ECPubKey.TryCombine(Context.Instance, [_chainKey, tweak.CreatePubKey()], out var child)
+            && child is not null)
+        {
+            tweak.Dispose();
+            Span<byte> compressed = stackalloc byte[33];
+            child.WriteToSpan(compressed: true, compressed, out _);
+            return new WitKeyId(NBitcoin.Crypto.Hashes.Hash160(compressed.ToArray())).GetAddress(_network).ToString();
+        }
+
+        return _account.ScriptPubKey(_chain, index).GetDestinationAddress(_network)!.ToString();
+    }
+
+    private void WriteIndex(int value)
+    {
+        var temp = _indexFile + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, _indexFile, overwrite: true);
     }
 
     private int ReadIndex()
