@@ -82,7 +82,7 @@ public static class Program
             Console.WriteLine($"satflowd ({o.Mode}) on {baseUrl}, storage {(o.Postgres is null ? "sqlite " + dataDir : "postgres")}, {Environment.ProcessorCount} cores, load average {LoadAverage()}");
             if (o.Stages > 0)
             {
-                await StagesAsync(app.Services, client, key.Token, store, o.Stages, o.Concurrency);
+                await StagesAsync(app.Services, client, key.Token, store, o.Stages, o.Concurrency, account);
                 return 0;
             }
 
@@ -150,7 +150,7 @@ public static class Program
     /// times from <paramref name="concurrency"/> workers (so group commit batches as under load), after a warm-up of the
     /// same stage; prints process CPU ms per call. The first stages are whole HTTP requests for comparison.
     /// </summary>
-    private static async Task StagesAsync(IServiceProvider services, HttpClient client, string token, Store store, int n, int concurrency)
+    private static async Task StagesAsync(IServiceProvider services, HttpClient client, string token, Store store, int n, int concurrency, HdAccount account)
     {
         var merchant = services.GetRequiredService<MerchantService>();
         var repo = services.GetRequiredService<IMerchantRepository>();
@@ -216,11 +216,31 @@ public static class Program
         await Stage("idempotency reserve", i => repo.TryReserveIdempotencyKeyAsync(new IdempotencyRecord("stage", $"{run}-{i}", "h", null, DateTimeOffset.UtcNow)));
         var body = new IdempotentResponse(201, "application/json", new byte[900]);
         await Stage("idempotency complete", i => repo.CompleteIdempotencyKeyAsync("stage", $"{run}-{i}", body));
-        await Stage("address derivation (next address)", _ => addresses.NextAddressAsync());
+        for (var round = 0; round < 2; round++)
+        {
+            await Stage("address derivation (next address)", _ => addresses.NextAddressAsync());
+            await Stage("  derive only: NBitcoin ExtPubKey.Derive", i => Task.FromResult(account.ScriptPubKey(KeyChain.Receive, 1_000_000 + i).GetDestinationAddress(Network.RegTest)!.ToString()));
+            await Stage("  derive only: IL*G + combine", i => Task.FromResult(GeneratorDerive(account, 1_000_000 + i)));
+        }
+
         await Stage("build invoice (rates + address)", async i => built[i] = await invoices.CreateAsync(store, request).ConfigureAwait(false));
         await Stage("insert invoice", i => repo.CreateInvoiceAsync(built[i]));
         await Stage("publish created event (webhooks)", i => notifications.PublishAsync(new InvoiceEvents(built[i].Id, built[i].StoreId, built[i].Events)));
         await Stage("http POST invoice (again, last)", i => Post((2 * n) + i));
+    }
+
+    private static string GeneratorDerive(HdAccount account, int index)
+    {
+        var chain = account.AccountPubKey.Derive(0);
+        var key = chain.PubKey.ToBytes();
+        var data = new byte[37];
+        key.CopyTo(data, 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(33), (uint)index);
+        var il = System.Security.Cryptography.HMACSHA512.HashData(chain.ChainCode, data);
+        var parent = NBitcoin.Secp256k1.ECPubKey.Create(key, NBitcoin.Secp256k1.Context.Instance);
+        NBitcoin.Secp256k1.ECPrivKey.TryCreate(il.AsSpan(0, 32), NBitcoin.Secp256k1.Context.Instance, out var tweak);
+        NBitcoin.Secp256k1.ECPubKey.TryCombine(NBitcoin.Secp256k1.Context.Instance, [parent, tweak!.CreatePubKey()], out var child);
+        return new WitKeyId(NBitcoin.Crypto.Hashes.Hash160(child!.ToBytes(true))).GetAddress(Network.RegTest).ToString();
     }
 
     private sealed record RunResult(TimeSpan Elapsed, List<double> Create, List<double> Checkout, int Errors);

@@ -1,5 +1,4 @@
 using NBitcoin;
-using NBitcoin.Secp256k1;
 using Satflow.Bitcoin.Wallet;
 using Satflow.Merchant;
 using Satflow.Merchant.Invoices;
@@ -45,7 +44,7 @@ public sealed class WalletAddressSource : IOnChainAddressSource
 /// <see cref="ReserveAhead"/>: the new high-water mark is written (and flushed to disk) <em>before</em> any index of the
 /// block is handed out, and handing out is then a counter increment; so a restart (or crash) never hands out an address
 /// twice — it skips at most the rest of the block, which is why the block is kept at most the usual gap limit of 20.
-/// Derivation (one BIP 32 step from the cached chain key) runs outside the lock.
+/// Handing out takes a short lock; derivation (one BIP 32 step from the chain key <see cref="HdAccount"/> caches) runs outside it.
 /// </summary>
 public sealed class DescriptorAddressSource : IOnChainAddressSource
 {
@@ -54,12 +53,10 @@ public sealed class DescriptorAddressSource : IOnChainAddressSource
 
     private readonly HdAccount _account;
     private readonly KeyChain _chain;
-    private readonly ECPubKey _chainKey;
-    private readonly byte[] _chainKeyBytes;
-    private readonly byte[] _chainCode;
     private readonly Network _network;
     private readonly string _indexFile;
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _reserve = new(1, 1);
     private int _next = -1;
     private int _reservedUpTo = -1;
 
@@ -81,10 +78,7 @@ public sealed class DescriptorAddressSource : IOnChainAddressSource
         _network = network;
         _indexFile = indexFile;
         ReserveAhead = reserveAhead;
-        var chainPub = _account.AccountPubKey.Derive((uint)_chain);
-        _chainKeyBytes = chainPub.PubKey.ToBytes();
-        _chainCode = chainPub.ChainCode;
-        _chainKey = ECPubKey.Create(_chainKeyBytes, Context.Instance);
+
     }
 
     /// <inheritdoc />
@@ -98,15 +92,15 @@ public sealed class DescriptorAddressSource : IOnChainAddressSource
     {
         get
         {
-            _lock.Wait();
-            try
+            lock (_gate)
             {
-                return _next >= 0 && _next < _reservedUpTo ? _next : ReadIndex();
+                if (_next >= 0 && _next < _reservedUpTo)
+                {
+                    return _next;
+                }
             }
-            finally
-            {
-                _lock.Release();
-            }
+
+            return ReadIndex();
         }
     }
 
@@ -114,14 +108,26 @@ public sealed class DescriptorAddressSource : IOnChainAddressSource
     public async Task<string> NextAddressAsync(CancellationToken cancellationToken = default)
     {
         int index;
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        while (!TryTake(out index))
         {
-            if (_next < 0 || _next >= _reservedUpTo)
+            // The block is used up: one caller reserves the next block (a file write) while the others wait for it.
+            await _reserve.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
             {
-                // A new block: start at the persisted high-water mark (never below what this instance handed out),
-                // persist the end of the block, and only then hand out its first index.
-                var start = Math.Max(ReadIndex(), _next);
+                int handedOut;
+                lock (_gate)
+                {
+                    if (_next >= 0 && _next < _reservedUpTo)
+                    {
+                        continue;
+                    }
+
+                    handedOut = _next;
+                }
+
+                // Start at the persisted high-water mark (never below what this instance handed out), persist the end
+                // of the block, and only then make its indexes available.
+                var start = Math.Max(ReadIndex(), handedOut);
                 if (start >= int.MaxValue - 1)
                 {
                     throw new MerchantException(MerchantErrorReason.PaymentMethodUnavailable, "The descriptor's address indexes are exhausted.");
@@ -129,47 +135,34 @@ public sealed class DescriptorAddressSource : IOnChainAddressSource
 
                 var end = (int)Math.Min((long)start + ReserveAhead, int.MaxValue - 1);
                 WriteIndex(end);
-                _next = start;
-                _reservedUpTo = end;
+                lock (_gate)
+                {
+                    _next = start;
+                    _reservedUpTo = end;
+                }
             }
-
-            index = _next++;
-        }
-        finally
-        {
-            _lock.Release();
-        }
-
-        return AddressAt(index);
-    }
-
-    /// <summary>
-    /// The address at <c>chain/index</c>: BIP 32 public derivation (CKDpub) from the cached chain key, computing
-    /// IL·G with the generator's precomputed table and adding the chain key (cheaper than NBitcoin's general
-    /// multiplication), then the P2WPKH address straight from the key hash. Equal to
-    /// <see cref="HdAccount.ScriptPubKey"/> (tested); Taproot and the ~2⁻¹²⁷ invalid-child case use NBitcoin's path.
-    /// </summary>
-    /// <param name="index">The non-hardened index.</param>
-    /// <returns>The address.</returns>
-    internal string AddressAt(int index)
-    {
-        Span<byte> data = stackalloc byte[37];
-        _chainKeyBytes.CopyTo(data);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(data[33..], (uint)index);
-        Span<byte> i = stackalloc byte[64];
-        System.Security.Cryptography.HMACSHA512.HashData(_chainCode, data, i);
-        if (_account.Type == AddressType.P2wpkh
-            && ECPrivKey.TryCreate(i[..32], Context.Instance, out var tweak)
-            && ECPubKey.TryCombine(Context.Instance, [_chainKey, tweak.CreatePubKey()], out var child)
-            && child is not null)
-        {
-            tweak.Dispose();
-            Span<byte> compressed = stackalloc byte[33];
-            child.WriteToSpan(compressed: true, compressed, out _);
-            return new WitKeyId(NBitcoin.Crypto.Hashes.Hash160(compressed.ToArray())).GetAddress(_network).ToString();
+            finally
+            {
+                _reserve.Release();
+            }
         }
 
         return _account.ScriptPubKey(_chain, index).GetDestinationAddress(_network)!.ToString();
+    }
+
+    private bool TryTake(out int index)
+    {
+        lock (_gate)
+        {
+            if (_next >= 0 && _next < _reservedUpTo)
+            {
+                index = _next++;
+                return true;
+            }
+        }
+
+        index = -1;
+        return false;
     }
 
     private void WriteIndex(int value)
