@@ -11,7 +11,11 @@ using Satflow.Bitcoin.Wallet;
 using Satflow.Merchant;
 using Satflow.Merchant.Accounts;
 using Satflow.Merchant.ApiKeys;
+using Satflow.Merchant.Idempotency;
+using Satflow.Merchant.Invoices;
+using Satflow.Merchant.Persistence;
 using Satflow.Server.Hosting;
+using Satflow.Server.Payments;
 
 namespace Satflow.InvoiceLoad;
 
@@ -22,7 +26,7 @@ namespace Satflow.InvoiceLoad;
 /// </summary>
 public static class Program
 {
-    private sealed record Options(int Invoices, int Concurrency, int CheckoutConcurrency, int Warmup, string? Postgres, bool Json);
+    private sealed record Options(int Invoices, int Concurrency, int CheckoutConcurrency, int Warmup, string? Postgres, bool Json, int Stages, string Mode);
 
     public static async Task<int> Main(string[] args)
     {
@@ -34,7 +38,7 @@ public static class Program
         catch (FormatException e)
         {
             await Console.Error.WriteLineAsync("error: " + e.Message);
-            await Console.Error.WriteLineAsync("usage: Satflow.InvoiceLoad [--invoices 20000] [--concurrency 64] [--checkout-concurrency 2] [--warmup 1000] [--postgres CONNSTR] [--json]");
+            await Console.Error.WriteLineAsync("usage: Satflow.InvoiceLoad [--invoices 20000] [--concurrency 64] [--checkout-concurrency 2] [--warmup 1000] [--postgres CONNSTR] [--json] [--stages N] [--mode standalone|sandbox]");
             return 2;
         }
 
@@ -43,7 +47,7 @@ public static class Program
         var serverArgs = new List<string>
         {
             "--urls", "http://127.0.0.1:0", "--datadir", dataDir, "--rates", "BTC_USD = 50000; BTC_EUR = 45000/46000",
-            "--onchain-descriptor", account.Descriptor(KeyChain.Receive).ToString(), "--tick-seconds", "5",
+            "--onchain-descriptor", account.Descriptor(KeyChain.Receive).ToString(), "--tick-seconds", "5", "--mode", o.Mode,
         };
         if (o.Postgres is not null)
         {
@@ -75,7 +79,13 @@ public static class Program
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("token", key.Token);
             var url = $"/api/v1/stores/{store.Id}/invoices";
 
-            Console.WriteLine($"satflowd on {baseUrl}, storage {(o.Postgres is null ? "sqlite " + dataDir : "postgres")}, {Environment.ProcessorCount} cores, load average {LoadAverage()}");
+            Console.WriteLine($"satflowd ({o.Mode}) on {baseUrl}, storage {(o.Postgres is null ? "sqlite " + dataDir : "postgres")}, {Environment.ProcessorCount} cores, load average {LoadAverage()}");
+            if (o.Stages > 0)
+            {
+                await StagesAsync(app.Services, client, key.Token, store, o.Stages, o.Concurrency, account);
+                return 0;
+            }
+
             Console.WriteLine($"warm-up: {o.Warmup} invoices ...");
             await RunAsync(client, url, o.Warmup, o.Concurrency, 0, "w");
 
@@ -133,6 +143,104 @@ public static class Program
                 // Best effort: the temporary directory is left behind.
             }
         }
+    }
+
+    /// <summary>
+    /// The per-stage breakdown: each stage of invoice creation called directly (in process, no HTTP), <paramref name="n"/>
+    /// times from <paramref name="concurrency"/> workers (so group commit batches as under load), after a warm-up of the
+    /// same stage; prints process CPU ms per call. The first stages are whole HTTP requests for comparison.
+    /// </summary>
+    private static async Task StagesAsync(IServiceProvider services, HttpClient client, string token, Store store, int n, int concurrency, HdAccount account)
+    {
+        var merchant = services.GetRequiredService<MerchantService>();
+        var repo = services.GetRequiredService<IMerchantRepository>();
+        var addresses = services.GetRequiredService<IOnChainAddressSource>();
+        var invoices = services.GetRequiredService<InvoiceService>();
+        var notifications = services.GetRequiredService<InvoiceNotifications>();
+        var principal = await merchant.AuthenticateAsync("token " + token);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var request = new CreateInvoiceRequest(10m, "USD") { OrderId = "stage" };
+        var built = new Invoice[2 * n];
+        var storeUrl = $"/api/v1/stores/{store.Id}";
+        var invoiceUrl = storeUrl + "/invoices";
+        Console.WriteLine($"stage breakdown: {n} calls per stage at concurrency {concurrency} (process CPU per call; load average {LoadAverage()})");
+
+        async Task Stage(string name, Func<int, Task> op)
+        {
+            for (var pass = 0; pass < 2; pass++)
+            {
+                var offset = pass * n;
+                var next = -1;
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                var alloc = GC.GetTotalAllocatedBytes();
+                var start = Stopwatch.GetTimestamp();
+                await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+                {
+                    int i;
+                    while ((i = Interlocked.Increment(ref next)) < n)
+                    {
+                        await op(offset + i).ConfigureAwait(false);
+                    }
+                }))).ConfigureAwait(false);
+                var elapsed = Stopwatch.GetElapsedTime(start);
+                var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+                var allocated = GC.GetTotalAllocatedBytes() - alloc;
+                if (pass == 1)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  {name,-34} {used.TotalMilliseconds * 1000 / n,8:0} µs CPU/call  {n / elapsed.TotalSeconds,9:0}/s  {allocated / 1024.0 / n,7:0.0} KB/call"));
+                }
+            }
+        }
+
+        async Task Post(int i)
+        {
+            using var r = new HttpRequestMessage(HttpMethod.Post, invoiceUrl)
+            {
+                Content = new StringContent($"{{\"amount\":\"10\",\"currency\":\"USD\",\"orderId\":\"s-{i}\"}}", Encoding.UTF8, "application/json"),
+            };
+            r.Headers.Add("Idempotency-Key", $"{run}-http-{i}");
+            using var response = await client.SendAsync(r).ConfigureAwait(false);
+            _ = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+        }
+
+        await Stage("http POST invoice (whole request)", Post);
+        await Stage("http GET store (auth + tiny JSON)", async ignored =>
+        {
+            using var response = await client.GetAsync(storeUrl).ConfigureAwait(false);
+            _ = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+        });
+        await Stage("authenticate (API key)", _ => merchant.AuthenticateAsync("token " + token));
+        await Stage("authorize (store role)", _ => merchant.AuthorizeAsync(principal, store.Id, Permission.InvoicesCreate));
+        await Stage("get store", _ => repo.GetStoreAsync(store.Id));
+        await Stage("idempotency reserve", i => repo.TryReserveIdempotencyKeyAsync(new IdempotencyRecord("stage", $"{run}-{i}", "h", null, DateTimeOffset.UtcNow)));
+        var body = new IdempotentResponse(201, "application/json", new byte[900]);
+        await Stage("idempotency complete", i => repo.CompleteIdempotencyKeyAsync("stage", $"{run}-{i}", body));
+        for (var round = 0; round < 2; round++)
+        {
+            await Stage("address derivation (next address)", _ => addresses.NextAddressAsync());
+            await Stage("  derive only: NBitcoin ExtPubKey.Derive", i => Task.FromResult(account.ScriptPubKey(KeyChain.Receive, 1_000_000 + i).GetDestinationAddress(Network.RegTest)!.ToString()));
+            await Stage("  derive only: IL*G + combine", i => Task.FromResult(GeneratorDerive(account, 1_000_000 + i)));
+        }
+
+        await Stage("build invoice (rates + address)", async i => built[i] = await invoices.CreateAsync(store, request).ConfigureAwait(false));
+        await Stage("insert invoice", i => repo.CreateInvoiceAsync(built[i]));
+        await Stage("publish created event (webhooks)", i => notifications.PublishAsync(new InvoiceEvents(built[i].Id, built[i].StoreId, built[i].Events)));
+        await Stage("http POST invoice (again, last)", i => Post((2 * n) + i));
+    }
+
+    private static string GeneratorDerive(HdAccount account, int index)
+    {
+        var chain = account.AccountPubKey.Derive(0);
+        var key = chain.PubKey.ToBytes();
+        var data = new byte[37];
+        key.CopyTo(data, 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(33), (uint)index);
+        var il = System.Security.Cryptography.HMACSHA512.HashData(chain.ChainCode, data);
+        var parent = NBitcoin.Secp256k1.ECPubKey.Create(key, NBitcoin.Secp256k1.Context.Instance);
+        NBitcoin.Secp256k1.ECPrivKey.TryCreate(il.AsSpan(0, 32), NBitcoin.Secp256k1.Context.Instance, out var tweak);
+        NBitcoin.Secp256k1.ECPubKey.TryCombine(NBitcoin.Secp256k1.Context.Instance, [parent, tweak!.CreatePubKey()], out var child);
+        return new WitKeyId(NBitcoin.Crypto.Hashes.Hash160(child!.ToBytes(true))).GetAddress(Network.RegTest).ToString();
     }
 
     private sealed record RunResult(TimeSpan Elapsed, List<double> Create, List<double> Checkout, int Errors);
@@ -263,6 +371,8 @@ public static class Program
         int invoices = 20000, concurrency = 64, checkout = 2, warmup = 1000;
         string? postgres = null;
         var json = false;
+        var stages = 0;
+        var mode = "standalone";
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
@@ -280,10 +390,19 @@ public static class Program
                 case "--warmup": warmup = Positive("--warmup"); break;
                 case "--postgres": postgres = Next(); break;
                 case "--json": json = true; break;
+                case "--stages": stages = Positive("--stages"); break;
+                case "--mode":
+                    mode = Next();
+                    if (mode is not ("standalone" or "sandbox"))
+                    {
+                        throw new FormatException($"--mode must be standalone or sandbox, not '{mode}'");
+                    }
+
+                    break;
                 default: throw new FormatException($"unknown option '{args[i]}'");
             }
         }
 
-        return invoices < 1 ? throw new FormatException("--invoices must be at least 1") : new Options(invoices, concurrency, checkout, warmup, postgres, json);
+        return invoices < 1 ? throw new FormatException("--invoices must be at least 1") : new Options(invoices, concurrency, checkout, warmup, postgres, json, stages, mode);
     }
 }

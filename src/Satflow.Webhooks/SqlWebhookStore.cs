@@ -64,7 +64,21 @@ public sealed class SqlWebhookStore : IWebhookStore
 
     private readonly SqlDatabase _db;
 
+    /// <summary>
+    /// Subscriptions per owner: every published event reads them, and they change rarely. An entry lives
+    /// <see cref="SubscriptionCacheLifetime"/>; every save or delete through this store clears the cache and bumps a
+    /// generation, and a read only fills the cache when no such write ran meanwhile — so a change made through this
+    /// store is seen by the next event at once, one made by another process on the same database within the lifetime.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (IReadOnlyList<WebhookSubscription> List, long ExpiresAt)> _subscriptions = new(StringComparer.Ordinal);
+    private long _subscriptionGeneration;
+
     private SqlWebhookStore(SqlDatabase db) => _db = db;
+
+    /// <summary>How long a cached subscription list is trusted without a write through this store.</summary>
+    public static TimeSpan SubscriptionCacheLifetime { get; } = TimeSpan.FromSeconds(5);
+
+    private const int MaxCachedOwners = 10_000;
 
     /// <summary>The schema version this code writes.</summary>
     public static int CurrentSchemaVersion => Migrations.Length;
@@ -112,7 +126,7 @@ public sealed class SqlWebhookStore : IWebhookStore
     {
         ArgumentNullException.ThrowIfNull(subscription);
         subscription.Validate();
-        return _db.RunAsync((c, t) => SqlDatabase.ExecuteAsync(c, t,
+        return ClearingSubscriptions(_db.RunAsync((c, t) => SqlDatabase.ExecuteAsync(c, t,
             """
             INSERT INTO webhook_subscriptions (id, owner_id, url, secret, event_types, enabled, created_at)
             VALUES (@id, @owner, @url, @secret, @types, @enabled, @created)
@@ -121,7 +135,7 @@ public sealed class SqlWebhookStore : IWebhookStore
             """,
             ("@id", subscription.Id), ("@owner", subscription.OwnerId), ("@url", subscription.Url.AbsoluteUri),
             ("@secret", subscription.Secret), ("@types", JsonSerializer.Serialize(subscription.EventTypes)),
-            ("@enabled", subscription.Enabled ? 1 : 0), ("@created", subscription.CreatedAt.ToUnixTimeMilliseconds())), cancellationToken);
+            ("@enabled", subscription.Enabled ? 1 : 0), ("@created", subscription.CreatedAt.ToUnixTimeMilliseconds())), cancellationToken));
     }
 
     /// <inheritdoc />
@@ -129,8 +143,46 @@ public sealed class SqlWebhookStore : IWebhookStore
         (await QuerySubscriptionsAsync("WHERE id = @p", id, cancellationToken).ConfigureAwait(false)).FirstOrDefault();
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<WebhookSubscription>> ListSubscriptionsAsync(string ownerId, CancellationToken cancellationToken = default) =>
-        QuerySubscriptionsAsync("WHERE owner_id = @p ORDER BY created_at, id", ownerId, cancellationToken);
+    public async Task<IReadOnlyList<WebhookSubscription>> ListSubscriptionsAsync(string ownerId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ownerId);
+        var now = Environment.TickCount64;
+        if (_subscriptions.TryGetValue(ownerId, out var hit) && hit.ExpiresAt > now)
+        {
+            return hit.List;
+        }
+
+        var generation = Interlocked.Read(ref _subscriptionGeneration);
+        var list = await QuerySubscriptionsAsync("WHERE owner_id = @p ORDER BY created_at, id", ownerId, cancellationToken).ConfigureAwait(false);
+        if (_subscriptions.Count >= MaxCachedOwners)
+        {
+            _subscriptions.Clear();
+        }
+
+        if (Interlocked.Read(ref _subscriptionGeneration) == generation)
+        {
+            _subscriptions[ownerId] = (list, now + (long)SubscriptionCacheLifetime.TotalMilliseconds);
+            if (Interlocked.Read(ref _subscriptionGeneration) != generation)
+            {
+                _subscriptions.TryRemove(ownerId, out _);
+            }
+        }
+
+        return list;
+    }
+
+    private async Task<T> ClearingSubscriptions<T>(Task<T> write)
+    {
+        try
+        {
+            return await write.ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Increment(ref _subscriptionGeneration);
+            _subscriptions.Clear();
+        }
+    }
 
     private Task<IReadOnlyList<WebhookSubscription>> QuerySubscriptionsAsync(string where, string value, CancellationToken cancellationToken) =>
         _db.RunAsync<IReadOnlyList<WebhookSubscription>>(async (c, t) =>
@@ -158,7 +210,7 @@ public sealed class SqlWebhookStore : IWebhookStore
 
     /// <inheritdoc />
     public Task<bool> DeleteSubscriptionAsync(string id, CancellationToken cancellationToken = default) =>
-        _db.RunAsync(async (c, t) => await SqlDatabase.ExecuteAsync(c, t, "DELETE FROM webhook_subscriptions WHERE id = @id", ("@id", id)).ConfigureAwait(false) > 0, cancellationToken);
+        ClearingSubscriptions(_db.RunAsync(async (c, t) => await SqlDatabase.ExecuteAsync(c, t, "DELETE FROM webhook_subscriptions WHERE id = @id", ("@id", id)).ConfigureAwait(false) > 0, cancellationToken));
 
     /// <inheritdoc />
     public Task EnqueueAsync(IReadOnlyList<WebhookDelivery> deliveries, CancellationToken cancellationToken = default)

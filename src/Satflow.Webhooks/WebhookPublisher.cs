@@ -28,11 +28,18 @@ public sealed class WebhookPublisher
     public async Task<IReadOnlyList<WebhookDelivery>> PublishAsync(WebhookEvent webhookEvent, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(webhookEvent);
+        webhookEvent.Validate();
+        var subscriptions = await _store.ListSubscriptionsAsync(webhookEvent.OwnerId, cancellationToken).ConfigureAwait(false);
+        var matching = subscriptions.Where(s => s.Accepts(webhookEvent.Type)).ToArray();
+        if (matching.Length == 0)
+        {
+            // Nothing subscribes (the common case for most events): no body is serialized and nothing is written.
+            return [];
+        }
+
         var body = Encoding.UTF8.GetString(webhookEvent.ToJsonBytes());
         var now = _time.GetUtcNow();
-        var subscriptions = await _store.ListSubscriptionsAsync(webhookEvent.OwnerId, cancellationToken).ConfigureAwait(false);
-        var deliveries = subscriptions
-            .Where(s => s.Accepts(webhookEvent.Type))
+        var deliveries = matching
             .Select(s => new WebhookDelivery
             {
                 Id = WebhookSubscription.NewId(),

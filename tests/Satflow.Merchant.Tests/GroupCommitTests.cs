@@ -86,4 +86,40 @@ public sealed class GroupCommitTests : IAsyncLifetime
         await _repo.RevokeApiKeyAsync(key.Record.Id, T0);
         Assert.True((await _repo.FindApiKeyByHashAsync(key.Record.SecretHash))!.IsRevoked);
     }
+
+    [Fact]
+    public async Task A_prepared_statement_that_hit_a_constraint_is_reused_cleanly_and_binds_nulls_and_values_alike()
+    {
+        var hash = new PasswordHasher(PasswordHasher.MinimumIterations).Hash("pw-prepared");
+        var first = new User(UserId.New(), "dup@example.com", hash, T0, false);
+        await _repo.CreateUserAsync(first);
+
+        // The same INSERT fails inside a batch (unique e-mail, a SQLite constraint error on the cached command) next to
+        // writes that succeed; then the cached command runs again for new rows.
+        var duplicate = _repo.CreateUserAsync(new User(UserId.New(), "dup@example.com", hash, T0, false));
+        var others = Enumerable.Range(0, 20).Select(i => _repo.CreateUserAsync(new User(UserId.New(), $"u{i}@example.com", hash, T0, i % 2 == 0))).ToArray();
+        var e = await Assert.ThrowsAsync<MerchantException>(() => duplicate);
+        Assert.Equal(MerchantErrorReason.AlreadyExists, e.Reason);
+        await Task.WhenAll(others);
+        var late = new User(UserId.New(), "late@example.com", hash, T0, true);
+        await _repo.CreateUserAsync(late);
+        Assert.True((await _repo.GetUserAsync(late.Id))!.IsServerAdmin);
+        Assert.False((await _repo.FindUserByEmailAsync("u1@example.com"))!.IsServerAdmin);
+
+        // One statement bound with a null, then a value, then a null again (the API key's store and revocation time).
+        var store = new Store(new StoreId("prepared-shop"), "Shop", "USD", "", InvoicePolicy.Default, T0);
+        await _repo.CreateStoreAsync(store, first.Id);
+        var unrestricted = ApiKeyTokens.Create(first.Id, "a", [Permission.InvoicesView], null, T0);
+        var restricted = ApiKeyTokens.Create(first.Id, "b", [Permission.InvoicesView], store.Id, T0);
+        var again = ApiKeyTokens.Create(first.Id, "c", [Permission.InvoicesView], null, T0);
+        await Task.WhenAll(_repo.CreateApiKeyAsync(unrestricted.Record), _repo.CreateApiKeyAsync(restricted.Record), _repo.CreateApiKeyAsync(again.Record));
+        Assert.Null((await _repo.FindApiKeyByHashAsync(unrestricted.Record.SecretHash))!.StoreId);
+        Assert.Equal(store.Id, (await _repo.FindApiKeyByHashAsync(restricted.Record.SecretHash))!.StoreId);
+        Assert.Null((await _repo.FindApiKeyByHashAsync(again.Record.SecretHash))!.StoreId);
+
+        // Everything is on disk for a second repository on the same file.
+        await using var other = await SqliteMerchantRepository.OpenInDataDirectoryAsync(_dir);
+        Assert.NotNull(await other.FindUserByEmailAsync("u19@example.com"));
+        Assert.Equal(store.Id, (await other.FindApiKeyByHashAsync(restricted.Record.SecretHash))!.StoreId);
+    }
 }

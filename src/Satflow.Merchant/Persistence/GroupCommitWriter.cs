@@ -8,6 +8,9 @@ namespace Satflow.Merchant.Persistence;
 /// <see cref="MaxBatch"/>), runs each inside its own savepoint of one transaction — a write that fails rolls back to its
 /// savepoint and fails alone — then commits the batch once (one sync for the batch instead of one per write) and only
 /// then completes each caller. A commit failure fails every write of the batch.
+/// The writer keeps one connection open across batches with a <see cref="PreparedCommands"/> cache, so each SQL text
+/// (the savepoint statements included) is prepared once per connection instead of once per write; the connection is
+/// dropped and reopened after an infrastructure failure.
 /// </summary>
 internal sealed class GroupCommitWriter : IAsyncDisposable
 {
@@ -17,15 +20,20 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private const string Savepoint = "gc_item";
 
     private readonly Channel<IItem> _queue = Channel.CreateUnbounded<IItem>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Func<Task<(DbConnection Connection, DbTransaction Transaction)>> _begin;
+    private readonly Func<Task<DbConnection>> _open;
+    private readonly Func<DbConnection, Task<DbTransaction>> _begin;
     private readonly Func<Exception, Exception> _storageFailure;
     private readonly Task _loop;
+    private DbConnection? _connection;
+    private PreparedCommands? _commands;
 
     /// <summary>Starts the writer loop.</summary>
-    /// <param name="begin">Opens a connection and starts a write transaction.</param>
+    /// <param name="open">Opens the writer's connection.</param>
+    /// <param name="begin">Starts a write transaction on it.</param>
     /// <param name="storageFailure">Wraps an infrastructure failure (open, commit) into the typed error callers get.</param>
-    public GroupCommitWriter(Func<Task<(DbConnection Connection, DbTransaction Transaction)>> begin, Func<Exception, Exception> storageFailure)
+    public GroupCommitWriter(Func<Task<DbConnection>> open, Func<DbConnection, Task<DbTransaction>> begin, Func<Exception, Exception> storageFailure)
     {
+        _open = open;
         _begin = begin;
         _storageFailure = storageFailure;
         _loop = Task.Run(LoopAsync);
@@ -135,14 +143,21 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
 
     private async Task CommitBatchAsync(List<IItem> batch)
     {
-        DbConnection? connection = null;
         DbTransaction? transaction = null;
         try
         {
-            (connection, transaction) = await _begin().ConfigureAwait(false);
+            if (_connection is null)
+            {
+                _connection = await _open().ConfigureAwait(false);
+                _commands = PreparedCommands.Attach(_connection);
+            }
+
+            var connection = _connection;
+            var commands = _commands!;
+            transaction = await _begin(connection).ConfigureAwait(false);
             foreach (var item in batch)
             {
-                await transaction.SaveAsync(Savepoint).ConfigureAwait(false);
+                await commands.Get(connection, transaction, "SAVEPOINT " + Savepoint).ExecuteNonQueryAsync().ConfigureAwait(false);
                 try
                 {
                     await item.RunAsync(connection, transaction).ConfigureAwait(false);
@@ -151,11 +166,11 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
                 catch (Exception e)
 #pragma warning restore CA1031
                 {
-                    await transaction.RollbackAsync(Savepoint).ConfigureAwait(false);
+                    await commands.Get(connection, transaction, "ROLLBACK TO " + Savepoint).ExecuteNonQueryAsync().ConfigureAwait(false);
                     item.Fail(e);
                 }
 
-                await transaction.ReleaseAsync(Savepoint).ConfigureAwait(false);
+                await commands.Get(connection, transaction, "RELEASE " + Savepoint).ExecuteNonQueryAsync().ConfigureAwait(false);
             }
 
             await transaction.CommitAsync().ConfigureAwait(false);
@@ -164,6 +179,14 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+                transaction = null;
+            }
+
+            // The connection may be unusable: the next batch opens a fresh one.
+            await CloseConnectionAsync().ConfigureAwait(false);
             var error = _storageFailure(e);
             foreach (var item in batch)
             {
@@ -185,16 +208,32 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             {
                 await transaction.DisposeAsync().ConfigureAwait(false);
             }
-
-            if (connection is not null)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-            }
         }
 
         foreach (var item in batch)
         {
             item.Complete();
+        }
+    }
+
+    private async Task CloseConnectionAsync()
+    {
+        var connection = _connection;
+        _connection = null;
+        _commands?.Dispose();
+        _commands = null;
+        if (connection is not null)
+        {
+            PreparedCommands.Detach(connection);
+            try
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Closing a broken connection must not take the writer down.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
         }
     }
 
@@ -204,5 +243,69 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     {
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
+        await CloseConnectionAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>
+/// The prepared commands of one connection (the group-commit writer's), one per SQL text: a command is prepared at its
+/// first use and then only re-bound and re-executed. Used from the writer loop only (one write at a time), so it needs
+/// no lock. Callers must not dispose the commands they get.
+/// </summary>
+internal sealed class PreparedCommands : IDisposable
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, PreparedCommands> Attached = new();
+
+    private readonly Dictionary<string, DbCommand> _commands = new(StringComparer.Ordinal);
+
+    /// <summary>The most distinct SQL texts kept (the repository has a fixed set; dynamic SQL beyond it is not cached).</summary>
+    public const int MaxCommands = 256;
+
+    /// <summary>Attaches a cache to a connection.</summary>
+    public static PreparedCommands Attach(DbConnection connection)
+    {
+        var commands = new PreparedCommands();
+        Attached.AddOrUpdate(connection, commands);
+        return commands;
+    }
+
+    /// <summary>Forgets a connection's cache.</summary>
+    public static void Detach(DbConnection connection) => Attached.Remove(connection);
+
+    /// <summary>The cache of a connection, or null for a connection without one.</summary>
+    public static PreparedCommands? Of(DbConnection connection) => Attached.TryGetValue(connection, out var c) ? c : null;
+
+    /// <summary>The command for a SQL text (bound to <paramref name="transaction"/>), or null when the cache is full.</summary>
+    public DbCommand? TryGet(DbConnection connection, DbTransaction? transaction, string sql)
+    {
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            if (_commands.Count >= MaxCommands)
+            {
+                return null;
+            }
+
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            _commands.Add(sql, command);
+        }
+
+        command.Transaction = transaction;
+        return command;
+    }
+
+    /// <summary>The command for a fixed SQL text without parameters.</summary>
+    public DbCommand Get(DbConnection connection, DbTransaction transaction, string sql)
+        => TryGet(connection, transaction, sql) ?? throw new InvalidOperationException("The prepared command cache is full.");
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var command in _commands.Values)
+        {
+            command.Dispose();
+        }
+
+        _commands.Clear();
     }
 }

@@ -618,8 +618,44 @@ public abstract class SqlMerchantRepository : IMerchantRepository
 
     private static async Task<int> Execute(DbConnection c, DbTransaction? tx, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
+        // On the group-commit writer's connection the statement is prepared once and re-bound (see PreparedCommands).
+        if (PreparedCommands.Of(c)?.TryGet(c, tx, sql) is { } prepared)
+        {
+            Bind(prepared, parameters);
+            return await prepared.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await using var cmd = Command(c, tx, sql, parameters);
         return await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void Bind(DbCommand cmd, (string Name, object? Value)[] parameters)
+    {
+        var existing = cmd.Parameters;
+        if (existing.Count != parameters.Length)
+        {
+            existing.Clear();
+            foreach (var (name, value) in parameters)
+            {
+                var p = cmd.CreateParameter();
+                p.ParameterName = "@" + name;
+                p.Value = value ?? DBNull.Value;
+                existing.Add(p);
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            var p = existing[i];
+            if (!p.ParameterName.AsSpan(1).SequenceEqual(parameters[i].Name))
+            {
+                p.ParameterName = "@" + parameters[i].Name;
+            }
+
+            p.Value = parameters[i].Value ?? DBNull.Value;
+        }
     }
 
     private async Task<IReadOnlyList<T>> Query<T>(string sql, Func<DbDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
@@ -702,19 +738,8 @@ public abstract class SqlMerchantRepository : IMerchantRepository
         lock (_writerLock)
         {
             return _writer ??= new GroupCommitWriter(
-                async () =>
-                {
-                    var c = await OpenConnectionAsync(CancellationToken.None).ConfigureAwait(false);
-                    try
-                    {
-                        return (c, await BeginWriteAsync(c, CancellationToken.None).ConfigureAwait(false));
-                    }
-                    catch
-                    {
-                        await c.DisposeAsync().ConfigureAwait(false);
-                        throw;
-                    }
-                },
+                () => OpenConnectionAsync(CancellationToken.None),
+                c => BeginWriteAsync(c, CancellationToken.None),
                 e => new MerchantException(MerchantErrorReason.StorageFailure, "The merchant database failed: " + e.Message, e));
         }
     }

@@ -71,7 +71,7 @@ public static class SatflowServer
         {
             var o = sp.GetRequiredService<ServerOptions>();
             return o.OnChainDescriptor is { } d
-                ? new DescriptorAddressSource(d, o.Network, Path.Combine(o.DataDirectory, "onchain-next-index"))
+                ? new DescriptorAddressSource(d, o.Network, Path.Combine(o.DataDirectory, "onchain-next-index"), DescriptorAddressSource.DefaultReserveAhead)
                 : o.Mode == ServerMode.Standalone ? new NoOnChainAddressSource() : new NodeWalletAddressSource(sp.GetRequiredService<ServerNode>());
         });
         services.AddSingleton(sp =>

@@ -39,61 +39,142 @@ public sealed class WalletAddressSource : IOnChainAddressSource
 }
 
 /// <summary>
-/// Watch-only addresses derived from an account descriptor (<c>wpkh([fp/84h/1h/0h]tpub.../0/*)#checksum</c>). The next
-/// index is kept in a file in the data directory and advanced (flushed to disk) before an address is returned, so a
-/// restart never hands out an address twice.
+/// Watch-only addresses derived from an account descriptor (<c>wpkh([fp/84h/1h/0h]tpub.../0/*)#checksum</c>). A file
+/// in the data directory holds the first index not yet reserved. Indexes are reserved in blocks of
+/// <see cref="ReserveAhead"/>: the new high-water mark is written (and flushed to disk) <em>before</em> any index of the
+/// block is handed out, and handing out is then a counter increment; so a restart (or crash) never hands out an address
+/// twice — it skips at most the rest of the block, which is why the block is kept at most the usual gap limit of 20.
+/// Handing out takes a short lock; derivation (one BIP 32 step from the chain key <see cref="HdAccount"/> caches) runs outside it.
 /// </summary>
 public sealed class DescriptorAddressSource : IOnChainAddressSource
 {
+    /// <summary>The reservation block the server uses: the BIP 44 gap limit, so a crash leaves a gap a restoring wallet still scans past.</summary>
+    public const int DefaultReserveAhead = 20;
+
     private readonly HdAccount _account;
     private readonly KeyChain _chain;
     private readonly Network _network;
     private readonly string _indexFile;
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _reserve = new(1, 1);
+    private int _next = -1;
+    private int _reservedUpTo = -1;
 
     /// <summary>Creates the source.</summary>
     /// <param name="descriptor">The descriptor text with its checksum.</param>
     /// <param name="network">The network the addresses are for.</param>
-    /// <param name="indexFile">File holding the next unused index.</param>
+    /// <param name="indexFile">File holding the first index not yet reserved.</param>
+    /// <param name="reserveAhead">How many indexes one write of the file reserves (1: a write per address).</param>
     /// <exception cref="WalletFormatException">The descriptor is malformed.</exception>
-    public DescriptorAddressSource(string descriptor, Network network, string indexFile)
+    public DescriptorAddressSource(string descriptor, Network network, string indexFile, int reserveAhead = 1)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrEmpty(indexFile);
+        ArgumentOutOfRangeException.ThrowIfLessThan(reserveAhead, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(reserveAhead, 1000);
         var parsed = WalletDescriptor.Parse(descriptor, network);
         _account = HdAccount.FromDescriptor(parsed);
         _chain = parsed.Chain;
         _network = network;
         _indexFile = indexFile;
+        ReserveAhead = reserveAhead;
+
     }
 
     /// <inheritdoc />
     public string Description => $"watch-only descriptor ({_account.Type}, {_network.ChainName})";
 
-    /// <summary>The index the next address will use.</summary>
-    public int NextIndex => ReadIndex();
+    /// <summary>How many indexes one write of the index file reserves.</summary>
+    public int ReserveAhead { get; }
+
+    /// <summary>The index the next address will use (after a restart: the first index the previous run had not reserved).</summary>
+    public int NextIndex
+    {
+        get
+        {
+            lock (_gate)
+            {
+                if (_next >= 0 && _next < _reservedUpTo)
+                {
+                    return _next;
+                }
+            }
+
+            return ReadIndex();
+        }
+    }
 
     /// <inheritdoc />
     public async Task<string> NextAddressAsync(CancellationToken cancellationToken = default)
     {
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        int index;
+        while (!TryTake(out index))
         {
-            var index = ReadIndex();
-            if (index >= int.MaxValue - 1)
+            // The block is used up: one caller reserves the next block (a file write) while the others wait for it.
+            await _reserve.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
             {
-                throw new MerchantException(MerchantErrorReason.PaymentMethodUnavailable, "The descriptor's address indexes are exhausted.");
-            }
+                int handedOut;
+                lock (_gate)
+                {
+                    if (_next >= 0 && _next < _reservedUpTo)
+                    {
+                        continue;
+                    }
 
-            var temp = _indexFile + ".tmp";
-            await File.WriteAllTextAsync(temp, (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
-            File.Move(temp, _indexFile, overwrite: true);
-            return _account.ScriptPubKey(_chain, index).GetDestinationAddress(_network)!.ToString();
+                    handedOut = _next;
+                }
+
+                // Start at the persisted high-water mark (never below what this instance handed out), persist the end
+                // of the block, and only then make its indexes available.
+                var start = Math.Max(ReadIndex(), handedOut);
+                if (start >= int.MaxValue - 1)
+                {
+                    throw new MerchantException(MerchantErrorReason.PaymentMethodUnavailable, "The descriptor's address indexes are exhausted.");
+                }
+
+                var end = (int)Math.Min((long)start + ReserveAhead, int.MaxValue - 1);
+                WriteIndex(end);
+                lock (_gate)
+                {
+                    _next = start;
+                    _reservedUpTo = end;
+                }
+            }
+            finally
+            {
+                _reserve.Release();
+            }
         }
-        finally
+
+        return _account.ScriptPubKey(_chain, index).GetDestinationAddress(_network)!.ToString();
+    }
+
+    private bool TryTake(out int index)
+    {
+        lock (_gate)
         {
-            _lock.Release();
+            if (_next >= 0 && _next < _reservedUpTo)
+            {
+                index = _next++;
+                return true;
+            }
         }
+
+        index = -1;
+        return false;
+    }
+
+    private void WriteIndex(int value)
+    {
+        var temp = _indexFile + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, _indexFile, overwrite: true);
     }
 
     private int ReadIndex()
