@@ -1,3 +1,4 @@
+using System.Numerics;
 using NBitcoin;
 using SHA256 = System.Security.Cryptography.SHA256;
 
@@ -388,21 +389,31 @@ public static class DevnetConsensus
         }
     }
 
+    /// <summary>The regtest proof-of-work limit (the target <see cref="RegtestBits"/> encodes).</summary>
+    private static readonly BigInteger PowLimit = new BigInteger(RegtestBits & 0x007fffff) << (8 * ((int)(RegtestBits >> 24) - 3));
+
     /// <summary>Checks that the header hash meets the target its nBits encode (and that nBits is within the pow limit).</summary>
     public static void CheckProofOfWork(BlockHeader header)
     {
         ArgumentNullException.ThrowIfNull(header);
+        // Core's arith_uint256::SetCompact: the mantissa is shifted before the sign and overflow checks, so a size of 0..2
+        // can shift it to zero (NBitcoin's Target throws on those instead of answering zero).
         var bits = header.Bits.ToCompact();
-        var negative = (bits & 0x00800000) != 0 && (bits & 0x007fffff) != 0;
         var size = (int)(bits >> 24);
         var word = bits & 0x007fffff;
+        if (size <= 3)
+        {
+            word >>= 8 * (3 - size);
+        }
+        var negative = word != 0 && (bits & 0x00800000) != 0;
         var overflow = word != 0 && (size > 34 || (word > 0xff && size > 33) || (word > 0xffff && size > 32));
-        if (negative || overflow || word == 0 || header.Bits.ToUInt256() > new Target(RegtestBits).ToUInt256())
+        if (negative || overflow || word == 0)
         {
             throw new DevnetValidationException("high-hash", "proof of work failed");
         }
 
-        if (header.GetHash() > header.Bits.ToUInt256())
+        var target = size <= 3 ? new BigInteger(word) : new BigInteger(word) << (8 * (size - 3));
+        if (target > PowLimit || new BigInteger(header.GetHash().ToBytes(), isUnsigned: true) > target)
         {
             throw new DevnetValidationException("high-hash", "proof of work failed");
         }

@@ -209,7 +209,8 @@ public sealed class DevnetWalletCommandTests : IAsyncLifetime
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
-        for (var i = 0; i < 200; i++)
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
         {
             if (await condition())
             {
@@ -217,6 +218,6 @@ public sealed class DevnetWalletCommandTests : IAsyncLifetime
             }
             await Task.Delay(100);
         }
-        Assert.Fail("the devnet did not come up within 20 seconds");
+        Assert.Fail("the devnet did not come up within 60 seconds");
     }
 }

@@ -57,7 +57,8 @@ public sealed class NodeStartCommandTests
             using var stderr = new StringWriter();
             var run = Task.Run(() => SatflowCli.RunAsync(["node", "start", "--datadir", dir, "--api", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--json"], stdout, stderr, cts.Token));
             var apiFile = NodeApiFile.PathIn(dir);
-            for (var i = 0; i < 200 && !File.Exists(apiFile) && !run.IsCompleted; i++)
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!File.Exists(apiFile) && !run.IsCompleted && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(50);
             }
@@ -106,10 +107,13 @@ public sealed class NodeStartCommandTests
             using var stdout = new StringWriter();
             using var stderr = new StringWriter();
             var run = Task.Run(() => SatflowCli.RunAsync(["node", "start", "--datadir", dir, "--api", "127.0.0.1:0", "--listen", "127.0.0.1:0"], stdout, stderr));
-            for (var i = 0; i < 200 && !File.Exists(NodeApiFile.PathIn(dir)) && !run.IsCompleted; i++)
+            // The API file is written before the banner: wait for the banner itself, or the check races the writer.
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!stdout.ToString().Contains("Press Ctrl-C to stop.", StringComparison.Ordinal) && !run.IsCompleted && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(50);
             }
+            Assert.True(File.Exists(NodeApiFile.PathIn(dir)), "api.json was not written: " + stderr);
             Assert.Contains("Press Ctrl-C to stop.", stdout.ToString(), StringComparison.Ordinal);
             fake.Crash(new IOException("chain backend vanished"));
             Assert.Equal(1, await run);

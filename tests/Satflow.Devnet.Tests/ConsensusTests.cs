@@ -71,6 +71,22 @@ public sealed class ConsensusTests
         Assert.Equal("high-hash", await t.SubmitAsync(block));
     }
 
+    [Theory]
+    [InlineData(0x007fffffu)] // size 0: the target shifts to zero (found by the fuzz test, seed bSBsFyR_qFa1: an ArgumentException escaped)
+    [InlineData(0x01003456u)] // size 1: zero target
+    [InlineData(0x01fedcbau)] // size 1, sign bit set: negative
+    [InlineData(0x04923456u)] // negative
+    [InlineData(0x2100ffffu)] // above the pow limit
+    [InlineData(0x21010000u)] // overflows 256 bits
+    [InlineData(0xff123456u)] // overflows 256 bits
+    public async Task Malformed_nbits_are_high_hash(uint bits)
+    {
+        using var t = new TestChain();
+        var block = t.BuildBlock([]);
+        block.Header.Bits = new Target(bits);
+        Assert.Equal("high-hash", await t.SubmitAsync(block));
+    }
+
     [Fact]
     public async Task Wrong_bits_is_bad_diffbits()
     {

@@ -36,7 +36,7 @@ public sealed class HostTests
                 Assert.Equal("Bitcoin Core stopping", (string)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["result"]!);
             }
 
-            await host.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+            await host.Completion.WaitAsync(TimeSpan.FromSeconds(60));
             Assert.False(File.Exists(Path.Combine(dir, ".cookie")));
             await host.DisposeAsync();
         }
@@ -58,7 +58,7 @@ public sealed class HostTests
             BlockInterval = TimeSpan.FromMilliseconds(50),
         });
         await host.StartAsync();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (host.Chain.Height < 2 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(20);

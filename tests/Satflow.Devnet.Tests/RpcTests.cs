@@ -335,6 +335,6 @@ public sealed class RpcTests : IAsyncLifetime
     public async Task Stop_completes_the_stop_task()
     {
         Assert.Equal("Bitcoin Core stopping", (string)(await CallAsync("stop"))!);
-        await _server.StopRequested.WaitAsync(TimeSpan.FromSeconds(5));
+        await _server.StopRequested.WaitAsync(TimeSpan.FromSeconds(60));
     }
 }

@@ -20,7 +20,7 @@ internal sealed record Disconnected(NodeId From, DisconnectReason Reason) : Peer
 /// <summary>Records every callback and lets tests await one without sleeping.</summary>
 internal sealed class RecordingHandler : IPeerMessageHandler
 {
-    public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(30);
 
     private readonly Lock _lock = new();
     private readonly List<PeerEvent> _events = [];

@@ -145,7 +145,7 @@ public sealed class InvoiceServiceTests
         var service = TestEnv.Invoices(gated, TestEnv.Clock());
 
         var task = service.CreateAsync(new InvoiceRequest { Amount = Amount, Description = "gated" });
-        await gated.WriteStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await gated.WriteStarted.Task.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.False(task.IsCompleted);
         gated.Release.SetResult();
         var record = await task;

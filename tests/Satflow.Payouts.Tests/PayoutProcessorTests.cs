@@ -419,7 +419,7 @@ public sealed class PayoutProcessorRunnerTests
         Assert.Equal(PayoutState.Completed, (await store.GetPayoutAsync(payout.Id))!.State);
 
         await cts.CancelAsync();
-        await loop.WaitAsync(TimeSpan.FromSeconds(10));
+        await loop.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.True((await store.GetLeaseAsync("payout-processor:s"))!.ExpiresAt < time.GetUtcNow());
         var other = new PayoutProcessor("s", store, new PayoutProcessorOptions { Network = Kit.Network, InstanceId = "b" }, node, null);
         Assert.False((await other.RunOnceAsync(time.GetUtcNow())).LeaseHeldElsewhere);

@@ -270,7 +270,7 @@ public sealed class SandboxTests : IAsyncLifetime
     private static async Task<Dictionary<string, long>> WaitForAttributesAsync(HttpClient browser, string path, string id, Func<Dictionary<string, long>, bool> done)
     {
         var last = new Dictionary<string, long>();
-        for (var i = 0; i < 100; i++)
+        for (var i = 0; i < 300; i++)
         {
             last = await AttributesAsync(browser, path, id);
             if (done(last))

@@ -23,6 +23,16 @@ public sealed class MessageRoundTripTests
     }
 
     [Fact]
+    public void A_random_unknown_message_never_takes_a_known_type()
+    {
+        // Seed 8574 (CsCheck seed dyoWad71GhI2) once drew type 257, which decodes as node_announcement and fails.
+        var kind = Enumerable.Range(0, RandomMessages.KindCount).Single(k => RandomMessages.Create(k, 1) is UnknownMessage);
+        var message = RandomMessages.Create(kind, 8574);
+        Assert.IsType<UnknownMessage>(message);
+        Assert.IsType<UnknownMessage>(LightningMessage.Decode(message.Encode()));
+    }
+
+    [Fact]
     public void Generated_kinds_cover_every_known_message_type()
     {
         var types = Enumerable.Range(0, RandomMessages.KindCount).Select(k => RandomMessages.Create(k, 1)).Where(m => m is not UnknownMessage).Select(m => m.Type).ToHashSet();

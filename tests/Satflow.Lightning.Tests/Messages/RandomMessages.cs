@@ -104,13 +104,28 @@ internal static class RandomMessages
             UnknownTlvs = Unknown(r),
         },
         r => new GossipTimestampFilter(new ChainHash(B32(r)), U32(r), U32(r)) { UnknownTlvs = Unknown(r) },
-        r => new UnknownMessage((ushort)((r.Next(100, 32000) * 2) + 1) is var t && t == MessageTypes.OnionMessage ? (ushort)515 : t, Bytes(r, 50)),
+        r => new UnknownMessage(UnknownOddType(r), Bytes(r, 50)),
         r => new OnionMessageWire(new Satflow.Lightning.Onion.OnionMessage(
             NBitcoin.Secp256k1.ECPrivKey.Create(System.Security.Cryptography.SHA256.HashData(FixedBytes(r, 32))).CreatePubKey(),
             Satflow.Lightning.Onion.OnionPacket.Parse(FixedBytes(r, 66 + r.Next(1400))))),
     ];
 
     public static int KindCount => Factories.Length;
+
+    /// <summary>Every type the decoder knows: an unknown message must use none of them, or it decodes as that type.</summary>
+    private static readonly HashSet<ushort> KnownTypes = [.. typeof(MessageTypes).GetFields().Select(f => (ushort)f.GetValue(null)!)];
+
+    /// <summary>An odd type that no known message uses (257, 259, ... 513 are known odd types).</summary>
+    private static ushort UnknownOddType(Random r)
+    {
+        ushort type;
+        do
+        {
+            type = (ushort)((r.Next(100, 32000) * 2) + 1);
+        }
+        while (KnownTypes.Contains(type));
+        return type;
+    }
 
     public static LightningMessage Create(int kind, int seed) => Factories[kind](new Random(seed));
 
