@@ -51,27 +51,16 @@ public sealed partial class LightningNode
         {
             return fail(unknown);
         }
-        if (!_mppSets.TryGetValue(hash, out var set))
-        {
-            set = new MppSet(data.TotalAmount, _deps.Time.GetUtcNow());
-            _mppSets[hash] = set;
-        }
-        if (set.Total != data.TotalAmount)
+        var joined = JoinMppSet(hash, data.TotalAmount, slot, htlc);
+        if (joined.OtherTotal)
         {
             return fail(unknown); // BOLT 4: every part must carry the same total_msat
         }
-        set.Parts[key] = (slot, htlc.Amount.Value);
-        _mppHeld.Add(key);
-        var sum = set.Parts.Values.Aggregate(0UL, (s, p) => checked(s + p.Amount));
-        if (sum < set.Total.Value)
+        if (joined.Completed is not { } set)
         {
             return new Decision(null, null, null) { Pending = true };
         }
-        _mppSets.Remove(hash);
-        foreach (var part in set.Parts.Keys)
-        {
-            _mppHeld.Remove(part);
-        }
+        var sum = joined.Sum;
         InvoiceRecord settled;
         try
         {
@@ -130,6 +119,44 @@ public sealed partial class LightningNode
     }
 
     /// <summary>The parts of one incoming multi-part payment held so far.</summary>
+    /// <summary>What adding a part to its multi-part set gave.</summary>
+    /// <param name="Sum">The parts' sum once complete.</param>
+    /// <param name="Completed">The completed set (null while parts are missing or when refused).</param>
+    /// <param name="OtherTotal">The part names another total than the set's first part.</param>
+    private readonly record struct MppJoin(ulong Sum, MppSet? Completed, bool OtherTotal);
+
+    /// <summary>
+    /// Adds a part to the set of its payment hash (BOLT 4 basic_mpp; BOLT 11 and blinded BOLT 12 receives share it):
+    /// refused when it names another total than the set's first part; the set is complete (and forgotten, its parts
+    /// no longer held) once the parts add up to the total; otherwise the part is held.
+    /// </summary>
+    private MppJoin JoinMppSet(PaymentHash hash, MilliSatoshi total, ChannelSlot slot, ReceivedHtlcRecord htlc)
+    {
+        var key = (slot.ChannelId, htlc.HtlcId);
+        if (!_mppSets.TryGetValue(hash, out var set))
+        {
+            set = new MppSet(total, _deps.Time.GetUtcNow());
+            _mppSets[hash] = set;
+        }
+        if (set.Total != total)
+        {
+            return new MppJoin(0, null, true);
+        }
+        set.Parts[key] = (slot, htlc.Amount.Value);
+        _mppHeld.Add(key);
+        var sum = set.Parts.Values.Aggregate(0UL, (s, p) => checked(s + p.Amount));
+        if (sum < set.Total.Value)
+        {
+            return new MppJoin(0, null, false);
+        }
+        _mppSets.Remove(hash);
+        foreach (var part in set.Parts.Keys)
+        {
+            _mppHeld.Remove(part);
+        }
+        return new MppJoin(sum, set, false);
+    }
+
     private sealed class MppSet(MilliSatoshi total, DateTimeOffset firstSeen)
     {
         public MilliSatoshi Total { get; } = total;

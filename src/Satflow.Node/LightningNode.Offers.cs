@@ -379,28 +379,17 @@ public sealed partial class LightningNode
             OffersLog.BlindedPaymentRefused(_logger, hash, $"the parts' total {total.Value} msat is below the {record.Amount.Value} msat asked");
             return blindingFailure;
         }
-        if (!_mppSets.TryGetValue(hash, out var set))
-        {
-            set = new MppSet(total, _deps.Time.GetUtcNow());
-            _mppSets[hash] = set;
-        }
-        if (set.Total != total)
+        var joined = JoinMppSet(hash, total, slot, htlc);
+        if (joined.OtherTotal)
         {
             OffersLog.BlindedPaymentRefused(_logger, hash, "a part names another total_amount_msat than the others");
             return blindingFailure; // BOLT 4: every part must carry the same total
         }
-        set.Parts[key] = (slot, htlc.Amount.Value);
-        _mppHeld.Add(key);
-        var sum = set.Parts.Values.Aggregate(0UL, (s, p) => checked(s + p.Amount));
-        if (sum < set.Total.Value)
+        if (joined.Completed is not { } set)
         {
             return new Decision(null, null, null) { Pending = true };
         }
-        _mppSets.Remove(hash);
-        foreach (var part in set.Parts.Keys)
-        {
-            _mppHeld.Remove(part);
-        }
+        var sum = joined.Sum;
         var settled = record with { State = OfferInvoiceState.Settled, AmountReceived = new MilliSatoshi(sum), SettledAt = _deps.Time.GetUtcNow() };
         await _store.CommitAsync([WriteOfferInvoice(settled)], cancellationToken).ConfigureAwait(false);
         ScheduleDecide(set, slot);
