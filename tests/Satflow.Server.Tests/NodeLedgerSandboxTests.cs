@@ -17,30 +17,12 @@ namespace Satflow.Server.Tests;
 /// the same database (a restart) books nothing.
 /// </summary>
 [Collection(SandboxCollection.Name)]
-public abstract class NodeLedgerSandboxTests : IAsyncLifetime
+public abstract class NodeLedgerSandboxTests() : TempDirectoryTest("satflowd-nodeledger-")
 {
     /// <summary>Opens the merchant database the reconciler books into.</summary>
     protected abstract Task<IMerchantRepository> OpenRepositoryAsync(string dataDirectory, CancellationToken cancellationToken);
 
     private static readonly Script Burn = new Script(OpcodeType.OP_TRUE).WitHash.ScriptPubKey;
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "satflowd-nodeledger-" + Guid.NewGuid().ToString("N")[..12]);
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync()
-    {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
-
-        return Task.CompletedTask;
-    }
-
     private static async Task<ReconciliationReport> WaitExactAsync(ServerNode node, NodeReconciliation reconciliation, Func<ReconciliationReport, bool>? done = null)
     {
         ReconciliationReport report = null!;
@@ -91,13 +73,13 @@ public abstract class NodeLedgerSandboxTests : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         var ct = timeout.Token;
-        var options = new ServerOptions { DataDirectory = _dir, Mode = ServerMode.Sandbox, LightningListen = new IPEndPoint(IPAddress.Loopback, 0), SandboxBlockInterval = TimeSpan.FromSeconds(2) };
+        var options = new ServerOptions { DataDirectory = TempDir, Mode = ServerMode.Sandbox, LightningListen = new IPEndPoint(IPAddress.Loopback, 0), SandboxBlockInterval = TimeSpan.FromSeconds(2) };
         await using var node = new ServerNode();
         await node.StartAsync(options, NullLogger.Instance, ct);
         var host = node.Host!;
         var sandbox = node.Sandbox!;
         var devnet = node.Chain!.Devnet!.Chain;
-        await using var repository = await OpenRepositoryAsync(_dir, ct);
+        await using var repository = await OpenRepositoryAsync(TempDir, ct);
         using var reconciliation = new NodeReconciliation(node, repository, TimeProvider.System);
 
         var start = await WaitExactAsync(node, reconciliation);

@@ -12,28 +12,10 @@ namespace Satflow.Server.Tests;
 /// the dashboard's wallet page shows the on-chain history and the verdict.
 /// </summary>
 [Collection(SandboxCollection.Name)]
-public abstract class ReconciliationTests : IAsyncLifetime
+public abstract class ReconciliationTests() : TempDirectoryTest("satflowd-recon-")
 {
     /// <summary>The storage arguments of satflowd (none: SQLite in the data directory).</summary>
     protected abstract string[] StorageArgs { get; }
-
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "satflowd-recon-" + Guid.NewGuid().ToString("N")[..12]);
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync()
-    {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
-
-        return Task.CompletedTask;
-    }
 
     private sealed record Reconciliation(bool Exact, Dictionary<string, long> Figures, string Html)
     {
@@ -149,7 +131,7 @@ public abstract class ReconciliationTests : IAsyncLifetime
     public async Task The_sandbox_reconciles_exactly_through_payments_and_a_payout_and_a_restart_books_nothing_twice()
     {
         Reconciliation final;
-        await using (var sandbox = await SandboxProcess.StartAsync(_dir, ["--payout-seconds", "1", .. StorageArgs]))
+        await using (var sandbox = await SandboxProcess.StartAsync(TempDir, ["--payout-seconds", "1", .. StorageArgs]))
         {
             using var api = sandbox.Client();
             using var browser = sandbox.Client(withKey: false);
@@ -204,7 +186,7 @@ public abstract class ReconciliationTests : IAsyncLifetime
         }
 
         // A restart re-scans the wallet, the channels and the payments: nothing is booked twice, the report stays exact.
-        await using (var again = await SandboxProcess.StartAsync(_dir, StorageArgs))
+        await using (var again = await SandboxProcess.StartAsync(TempDir, StorageArgs))
         {
             using var browser = again.Client(withKey: false);
             var restarted = await WaitExactAsync(browser);

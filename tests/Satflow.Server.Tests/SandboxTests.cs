@@ -111,26 +111,8 @@ public sealed class SandboxProcess : IAsyncDisposable
 /// sandbox.json; production mode refuses a database with sandbox keys.
 /// </summary>
 [Collection(SandboxCollection.Name)]
-public sealed class SandboxTests : IAsyncLifetime
+public sealed class SandboxTests() : TempDirectoryTest("satflowd-sandbox-")
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "satflowd-sandbox-" + Guid.NewGuid().ToString("N")[..12]);
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync()
-    {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
-
-        return Task.CompletedTask;
-    }
-
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response, HttpStatusCode expected)
     {
         var text = await response.Content.ReadAsStringAsync();
@@ -177,10 +159,10 @@ public sealed class SandboxTests : IAsyncLifetime
     public async Task Sandbox_pays_invoices_over_Lightning_and_on_chain_end_to_end_and_keeps_its_account_across_restarts()
     {
         JsonElement first;
-        await using (var sandbox = await SandboxProcess.StartAsync(_dir))
+        await using (var sandbox = await SandboxProcess.StartAsync(TempDir))
         {
             first = sandbox.Info;
-            var file = Path.Combine(_dir, "sandbox.json");
+            var file = Path.Combine(TempDir, "sandbox.json");
             if (!OperatingSystem.IsWindows())
             {
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
@@ -241,7 +223,7 @@ public sealed class SandboxTests : IAsyncLifetime
         }
 
         // Restart: the same account, a new port; Lightning still works over the re-established channels.
-        await using (var again = await SandboxProcess.StartAsync(_dir))
+        await using (var again = await SandboxProcess.StartAsync(TempDir))
         {
             Assert.Equal(first.GetProperty("apiKey").GetString(), again.ApiKey);
             Assert.Equal(first.GetProperty("storeId").GetString(), again.StoreId);
@@ -255,7 +237,7 @@ public sealed class SandboxTests : IAsyncLifetime
         }
 
         // Production on the sandbox's database: refused before anything else starts.
-        var code = await Program.RunAsync(["--urls", "http://127.0.0.1:0", "--datadir", _dir, "--bitcoind-rpc", "http://u:p@127.0.0.1:9/"], CancellationToken.None);
+        var code = await Program.RunAsync(["--urls", "http://127.0.0.1:0", "--datadir", TempDir, "--bitcoind-rpc", "http://u:p@127.0.0.1:9/"], CancellationToken.None);
         Assert.Equal(1, code);
     }
 
@@ -287,7 +269,7 @@ public sealed class SandboxTests : IAsyncLifetime
     [Fact]
     public async Task Sandbox_ledger_moves_with_the_node_balances_and_a_Lightning_payout_is_paid_once_through_the_node()
     {
-        await using var sandbox = await SandboxProcess.StartAsync(_dir, "--payout-seconds", "1");
+        await using var sandbox = await SandboxProcess.StartAsync(TempDir, "--payout-seconds", "1");
         using var api = sandbox.Client();
         using var browser = sandbox.Client(withKey: false);
         var before = await AttributesAsync(browser, "/sandbox", "reconciliation");
