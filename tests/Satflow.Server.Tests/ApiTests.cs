@@ -113,7 +113,7 @@ public abstract class ApiTests : IAsyncLifetime
         }
 
         Assert.Empty(failures);
-        Assert.Equal(29, checkedCount);
+        Assert.Equal(30, checkedCount);
     }
 
     [Fact]

@@ -111,6 +111,35 @@ public abstract class ReconciliationTests() : TempDirectoryTest("satflowd-recon-
         throw new TimeoutException("the payout did not complete");
     }
 
+    /// <summary>The API report's fields and the /sandbox page's figures they must equal.</summary>
+    private static readonly (string Field, string Figure)[] ApiFigures =
+    [
+        ("ledgerOnChainMsat", "ledger-onchain-msat"), ("ledgerLightningMsat", "ledger-lightning-msat"), ("walletMsat", "wallet-msat"),
+        ("channelsMsat", "channels-msat"), ("operatorOnChainMsat", "operator-onchain-msat"), ("operatorLightningMsat", "operator-lightning-msat"),
+        ("operatorCapitalMsat", "operator-capital-msat"), ("operatorIncomeMsat", "operator-income-msat"), ("operatorExpensesMsat", "operator-expenses-msat"),
+        ("totalDifferenceMsat", "difference"),
+    ];
+
+    /// <summary>GET /api/v1/server/reconciliation and the /sandbox figures, read until both are exact and agree (the node books every 2 s).</summary>
+    private static async Task<(JsonElement Report, Reconciliation Page)> ApiReportAsync(HttpClient api, HttpClient browser)
+    {
+        JsonElement report = default;
+        Reconciliation page = null!;
+        for (var i = 0; i < 100; i++)
+        {
+            report = await JsonAsync(await api.GetAsync("/api/v1/server/reconciliation"), HttpStatusCode.OK);
+            page = await ReadAsync(browser);
+            if (report.GetProperty("exact").GetBoolean() && page.Exact && ApiFigures.All(f => page[f.Figure] == report.GetProperty(f.Field).GetInt64()))
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        return (report, page);
+    }
+
     private static async Task<string> WalletPageAsync(SandboxProcess sandbox, HttpClient dashboard)
     {
         var login = await dashboard.GetStringAsync("/dashboard/login");
@@ -160,6 +189,23 @@ public abstract class ReconciliationTests() : TempDirectoryTest("satflowd-recon-
             var afterPayout = await WaitExactAsync(browser, r => r["ledger-lightning-msat"] == 30_000_000);
             Assert.Equal(start["operator-capital-msat"], afterPayout["operator-capital-msat"]);
             Assert.Equal(paid["channels-msat"] - 10_000_000, afterPayout["channels-msat"]);
+
+            // The REST API gives the same report as the page (the sandbox key holds every scope; its user is a server admin).
+            var (report, page) = await ApiReportAsync(api, browser);
+            Assert.True(report.GetProperty("exact").GetBoolean(), report.ToString());
+            Assert.True(page.Exact);
+            Assert.Equal(30_000_000, report.GetProperty("ledgerLightningMsat").GetInt64());
+            foreach (var (field, figure) in ApiFigures)
+            {
+                Assert.True(page[figure] == report.GetProperty(field).GetInt64(), $"{field} {report.GetProperty(field)} vs page {figure} {page[figure]}");
+            }
+
+            Assert.Equal(report.GetProperty("walletMsat").GetInt64() + report.GetProperty("channelsMsat").GetInt64(), report.GetProperty("ledgerTotalMsat").GetInt64());
+            Assert.Empty(report.GetProperty("items").EnumerateArray());
+            var storeLine = Assert.Single(report.GetProperty("stores").EnumerateArray(), l => l.GetProperty("storeId").GetString() == sandbox.StoreId);
+            Assert.Equal(25_000_000, storeLine.GetProperty("onChainMsat").GetInt64());
+            Assert.Equal(30_000_000, storeLine.GetProperty("lightningMsat").GetInt64());
+            Assert.True(report.GetProperty("generatedAt").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-5));
 
             // The dashboard's wallet page: balances, the on-chain history (the invoice's 25,000 sat received) and the verdict.
             using var dashboard = sandbox.Client(withKey: false);

@@ -27,6 +27,8 @@ public enum Permission
     RatesView,
     /// <summary><c>ledger.view</c>: read balances, journal entries and the reconciliation report.</summary>
     LedgerView,
+    /// <summary><c>server.reconciliation.view</c>: read the server-wide reconciliation report (every store and the node operator's book); the key's user must also be a server administrator.</summary>
+    ServerReconciliationView,
 }
 
 /// <summary>String names of <see cref="Permission"/> values, as used in API key scopes.</summary>
@@ -45,6 +47,7 @@ public static class Permissions
         [Permission.WebhooksManage] = "webhooks.manage",
         [Permission.RatesView] = "rates.view",
         [Permission.LedgerView] = "ledger.view",
+        [Permission.ServerReconciliationView] = "server.reconciliation.view",
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<string, Permission> s_byName = s_names.ToFrozenDictionary(kv => kv.Value, kv => kv.Key, StringComparer.Ordinal);

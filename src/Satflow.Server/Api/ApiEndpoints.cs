@@ -50,6 +50,7 @@ public static class ApiEndpoints
         hooks.MapPost("/{webhookId}/deliveries/{deliveryId}/redeliver", Redeliver).WithMetadata(new ApiScope(Permission.WebhooksManage, true)).WithName("RedeliverWebhook");
 
         PayoutEndpoints.Map(api);
+        ReconciliationEndpoints.Map(api);
         Lnurl.LnurlSetup.MapApi(api);
         api.MapGet("/stores/{storeId}/rates", GetRates).WithMetadata(new ApiScope(Permission.RatesView, true)).WithTags("rates").WithName("GetRates");
     }
