@@ -95,7 +95,7 @@ public abstract class ReconciliationTests() : TempDirectoryTest("satflowd-recon-
         var claim = await JsonAsync(await api.SendAsync(Http.Post($"{root}/pull-payments/{pp.GetProperty("id").GetString()}/claims", new { destination = bolt11, amount = sats / 100_000_000m })), HttpStatusCode.Created);
         var payoutId = claim.GetProperty("id").GetString()!;
         await JsonAsync(await api.SendAsync(Http.Post($"{root}/payouts/{payoutId}/approve", new { })), HttpStatusCode.OK);
-        for (var i = 0; i < 150; i++)
+        for (var i = 0; i < 300; i++)
         {
             var payout = (await JsonAsync(await api.GetAsync($"{root}/payouts"), HttpStatusCode.OK)).EnumerateArray().Single(p => p.GetProperty("id").GetString() == payoutId);
             var state = payout.GetProperty("state").GetString();
@@ -125,7 +125,7 @@ public abstract class ReconciliationTests() : TempDirectoryTest("satflowd-recon-
     {
         JsonElement report = default;
         Reconciliation page = null!;
-        for (var i = 0; i < 100; i++)
+        for (var i = 0; i < 300; i++)
         {
             report = await JsonAsync(await api.GetAsync("/api/v1/server/reconciliation"), HttpStatusCode.OK);
             page = await ReadAsync(browser);
@@ -210,7 +210,7 @@ public abstract class ReconciliationTests() : TempDirectoryTest("satflowd-recon-
             // The dashboard's wallet page: balances, the on-chain history (the invoice's 25,000 sat received) and the verdict.
             using var dashboard = sandbox.Client(withKey: false);
             string wallet = "";
-            for (var i = 0; i < 50; i++)
+            for (var i = 0; i < 300; i++)
             {
                 wallet = await WalletPageAsync(sandbox, dashboard);
                 if (wallet.Contains("id=\"reconciliation-verdict\" data-exact=\"true\"", StringComparison.Ordinal))
