@@ -195,6 +195,36 @@ public abstract class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_requests_with_one_idempotency_key_create_one_invoice_and_replay_its_response()
+    {
+        using var c = _tenant.Client();
+        var url = $"/api/v1/stores/{_tenant.Store}/invoices";
+        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(async _ =>
+        {
+            using var r = await c.SendAsync(Http.Post(url, new { amount = 0.001m, currency = "BTC", orderId = "same" }, "race-key"));
+            return (r.StatusCode, Body: await r.Content.ReadAsStringAsync(), Location: r.Headers.Location?.ToString());
+        }));
+
+        // Each request either created/replayed the one invoice (201) or found it still in progress (409).
+        Assert.All(responses, r => Assert.True(r.StatusCode is HttpStatusCode.Created or HttpStatusCode.Conflict, $"{(int)r.StatusCode}: {r.Body}"));
+        var created = responses.Where(r => r.StatusCode == HttpStatusCode.Created).ToArray();
+        Assert.NotEmpty(created);
+        Assert.Single(created.Select(r => r.Body).Distinct());
+        var id = System.Text.Json.JsonDocument.Parse(created[0].Body).RootElement.GetProperty("id").GetString();
+        Assert.Contains(created, r => r.Location == $"/api/v1/stores/{_tenant.Store}/invoices/{id}");
+
+        var list = await (await c.GetAsync(url)).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal(1, list.GetProperty("items").GetArrayLength());
+
+        // After the race, the key replays the stored response byte for byte.
+        using var again = await c.SendAsync(Http.Post(url, new { amount = 0.001m, currency = "BTC", orderId = "same" }, "race-key"));
+        Assert.Equal(HttpStatusCode.Created, again.StatusCode);
+        Assert.True(again.Headers.Contains(IdempotencyMiddleware.ReplayHeader));
+        Assert.Equal(created[0].Body, await again.Content.ReadAsStringAsync());
+        Assert.Equal(1, (await (await c.GetAsync(url)).JsonAsync(HttpStatusCode.OK)).GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Invoices_create_get_list_filter_page_and_mark()
     {
         using var c = _tenant.Client();

@@ -167,3 +167,64 @@ public static class IdempotencyKeys
             : throw new IdempotencyConflictException(IdempotencyConflict.InProgress, "A request with this idempotency key is still being processed.");
     }
 }
+
+/// <summary>
+/// The idempotency key of the request being processed, carried along its async flow, so that the write creating an
+/// invoice can store the key's response in the same transaction (one write fewer per request, and no window in which
+/// the invoice exists but the key has no response). The idempotency middleware enters it after reserving the key; an
+/// endpoint that creates an invoice registers how to render the response with <see cref="RespondWithInvoice"/>; the
+/// repository's invoice insert then completes the key atomically with the insert (a key already completed or released
+/// rolls the insert back) and records the stored response in <see cref="Response"/>.
+/// </summary>
+public sealed class IdempotentCompletion
+{
+    private static readonly AsyncLocal<IdempotentCompletion?> Ambient = new();
+    private Func<Invoices.Invoice, IdempotentResponse>? _invoiceResponse;
+
+    /// <summary>Creates the completion for a reserved key.</summary>
+    /// <param name="scope">The caller's scope.</param>
+    /// <param name="key">The reserved key.</param>
+    public IdempotentCompletion(string scope, string key)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(scope);
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        Scope = scope;
+        Key = key;
+    }
+
+    /// <summary>The completion of the current async flow, or null outside an idempotent request.</summary>
+    public static IdempotentCompletion? Current => Ambient.Value;
+
+    /// <summary>The caller's scope.</summary>
+    public string Scope { get; }
+
+    /// <summary>The reserved key.</summary>
+    public string Key { get; }
+
+    /// <summary>The response stored together with the invoice, or null while the key is not completed that way.</summary>
+    public IdempotentResponse? Response { get; private set; }
+
+    /// <summary>Makes <paramref name="completion"/> the current one for this async flow and the calls it makes.</summary>
+    /// <param name="completion">The completion, or null to clear.</param>
+    public static void Enter(IdempotentCompletion? completion) => Ambient.Value = completion;
+
+    /// <summary>Registers how the response of the invoice this request creates is rendered (used once).</summary>
+    /// <param name="render">Renders the response from the invoice about to be inserted.</param>
+    public void RespondWithInvoice(Func<Invoices.Invoice, IdempotentResponse> render)
+    {
+        ArgumentNullException.ThrowIfNull(render);
+        _invoiceResponse = render;
+    }
+
+    /// <summary>Takes the registered renderer (null when none, or already taken): only one write completes the key.</summary>
+    /// <returns>The renderer, or null.</returns>
+    public Func<Invoices.Invoice, IdempotentResponse>? TakeInvoiceResponse() => Interlocked.Exchange(ref _invoiceResponse, null);
+
+    /// <summary>Records that the key was completed with <paramref name="response"/> in the invoice's transaction.</summary>
+    /// <param name="response">The stored response.</param>
+    public void MarkCompleted(IdempotentResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        Response = response;
+    }
+}

@@ -380,15 +380,17 @@ public abstract class SqlMerchantRepository : IMerchantRepository
     public Task CompleteIdempotencyKeyAsync(string scope, string key, IdempotentResponse response, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(response);
-        return Write(async (c, tx) =>
+        return Write((c, tx) => CompleteIdempotencyKeyAsync(c, tx, scope, key, response, cancellationToken), null, cancellationToken);
+    }
+
+    private static async Task CompleteIdempotencyKeyAsync(DbConnection c, DbTransaction tx, string scope, string key, IdempotentResponse response, CancellationToken cancellationToken)
+    {
+        var n = await Execute(c, tx, "UPDATE idempotency_keys SET status_code = @st, content_type = @ct, body = @b WHERE scope = @s AND idem_key = @k AND status_code IS NULL", cancellationToken,
+            ("st", response.StatusCode), ("ct", response.ContentType), ("b", response.Body), ("s", scope), ("k", key)).ConfigureAwait(false);
+        if (n == 0)
         {
-            var n = await Execute(c, tx, "UPDATE idempotency_keys SET status_code = @st, content_type = @ct, body = @b WHERE scope = @s AND idem_key = @k AND status_code IS NULL", cancellationToken,
-                ("st", response.StatusCode), ("ct", response.ContentType), ("b", response.Body), ("s", scope), ("k", key)).ConfigureAwait(false);
-            if (n == 0)
-            {
-                throw new MerchantException(MerchantErrorReason.InvalidState, "The idempotency key is not reserved or already completed.");
-            }
-        }, null, cancellationToken);
+            throw new MerchantException(MerchantErrorReason.InvalidState, "The idempotency key is not reserved or already completed.");
+        }
     }
 
     /// <inheritdoc/>
@@ -412,6 +414,10 @@ public abstract class SqlMerchantRepository : IMerchantRepository
             throw new MerchantException(MerchantErrorReason.InvalidState, "Only a new invoice (version 0) can be created.");
         }
 
+        // Inside an idempotent request whose endpoint registered its response, the key is completed in the same
+        // transaction as the insert (rendered here, on the caller's thread, not on the single writer).
+        var completion = IdempotentCompletion.Current;
+        var response = completion?.TakeInvoiceResponse() is { } render ? render(invoice) : null;
         await Write(async (c, tx) =>
         {
             await Execute(c, tx, """
@@ -426,8 +432,17 @@ public abstract class SqlMerchantRepository : IMerchantRepository
                 await Execute(c, tx, "INSERT INTO invoice_lookups (method, lookup_key, invoice_id) VALUES (@m, @k, @i)", cancellationToken,
                     ("m", p.Method.ToString()), ("k", p.LookupKey), ("i", invoice.Id.Value)).ConfigureAwait(false);
             }
+
+            if (response is not null)
+            {
+                await CompleteIdempotencyKeyAsync(c, tx, completion!.Scope, completion.Key, response, cancellationToken).ConfigureAwait(false);
+            }
         }, $"Invoice {invoice.Id} or one of its payment destinations already exists.", cancellationToken, foreignKeyMessage: $"No store {invoice.StoreId}.").ConfigureAwait(false);
         invoice.Version = 1;
+        if (response is not null)
+        {
+            completion!.MarkCompleted(response);
+        }
     }
 
     /// <inheritdoc/>

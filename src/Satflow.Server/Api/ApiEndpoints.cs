@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Satflow.Merchant;
 using Satflow.Merchant.Accounts;
+using Satflow.Merchant.Idempotency;
 using Satflow.Merchant.Invoices;
 using Satflow.Merchant.Persistence;
 using Satflow.Merchant.Rates;
@@ -16,6 +17,7 @@ public static class ApiEndpoints
     public const string Prefix = "/api/v1";
 
     private const int MaxPage = 500;
+    private const string CreatedContentType = "application/json; charset=utf-8";
 
     /// <summary>Maps every API endpoint; each declares its <see cref="ApiScope"/>.</summary>
     /// <param name="app">The route builder.</param>
@@ -158,10 +160,25 @@ public static class ApiEndpoints
             RequiredConfirmations = body.RequiredConfirmations,
             Methods = body.PaymentMethods,
         };
+        // Under an idempotency key the 201 body is rendered before the insert and stored in the insert's transaction
+        // (see IdempotentCompletion); the same bytes are then sent.
+        var completion = IdempotentCompletion.Current;
+        completion?.RespondWithInvoice(i => new IdempotentResponse(StatusCodes.Status201Created, CreatedContentType,
+            JsonSerializer.SerializeToUtf8Bytes(InvoiceResponse.From(i), ApiJson.Options)));
         var invoice = await merchant.CreateInvoiceAsync(ApiPrincipal.Of(http), new StoreId(storeId), request, http.RequestAborted).ConfigureAwait(false);
         metrics.InvoicesCreated.Add(1);
         await notifications.PublishAsync(new InvoiceEvents(invoice.Id, invoice.StoreId, invoice.Events), http.RequestAborted).ConfigureAwait(false);
-        return Results.Created($"{Prefix}/stores/{storeId}/invoices/{invoice.Id}", InvoiceResponse.From(invoice));
+        var location = $"{Prefix}/stores/{storeId}/invoices/{invoice.Id}";
+        if (completion?.Response is { } stored)
+        {
+            http.Response.StatusCode = stored.StatusCode;
+            http.Response.ContentType = stored.ContentType;
+            http.Response.Headers.Location = location;
+            await http.Response.Body.WriteAsync(stored.Body, http.RequestAborted).ConfigureAwait(false);
+            return Results.Empty;
+        }
+
+        return Results.Created(location, InvoiceResponse.From(invoice));
     }
 
     private static async Task<IResult> ListInvoices(HttpContext http, MerchantService merchant, string storeId, InvoiceStatus? status, string? orderId, int? skip, int? take)

@@ -217,10 +217,17 @@ public sealed class IdempotencyMiddleware(RequestDelegate next)
         using var captured = new MemoryStream();
         context.Response.Body = captured;
         var completed = false;
+        var completion = new IdempotentCompletion(scope, key);
+        IdempotentCompletion.Enter(completion);
         try
         {
             await next(context).ConfigureAwait(false);
-            if (context.Response.StatusCode < 500)
+            if (completion.Response is not null)
+            {
+                // Completed in the same transaction as the invoice the request created: nothing left to write.
+                completed = true;
+            }
+            else if (context.Response.StatusCode < 500)
             {
                 await merchant.CompleteIdempotencyKeyAsync(scope, key,
                     new IdempotentResponse(context.Response.StatusCode, context.Response.ContentType ?? "application/json", captured.ToArray()), CancellationToken.None).ConfigureAwait(false);
@@ -229,8 +236,9 @@ public sealed class IdempotencyMiddleware(RequestDelegate next)
         }
         finally
         {
+            IdempotentCompletion.Enter(null);
             context.Response.Body = original;
-            if (!completed)
+            if (!completed && completion.Response is null)
             {
                 await merchant.ReleaseIdempotencyKeyAsync(scope, key, CancellationToken.None).ConfigureAwait(false);
             }
