@@ -189,7 +189,7 @@ public sealed class MerchantService
         var store = await _repository.GetStoreAsync(storeId, cancellationToken).ConfigureAwait(false)
             ?? throw new MerchantException(MerchantErrorReason.NotFound, $"No store {storeId}.");
         var invoice = await _invoices.CreateAsync(store, request, cancellationToken).ConfigureAwait(false);
-        await _repository.CreateInvoiceAsync(invoice, cancellationToken).ConfigureAwait(false);
+        await _repository.CreateInvoiceAsync(invoice, request.Idempotency, cancellationToken).ConfigureAwait(false);
         return invoice;
     }
 

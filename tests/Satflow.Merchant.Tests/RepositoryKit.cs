@@ -176,44 +176,35 @@ public abstract class MerchantRepositoryKit : IAsyncLifetime
     {
         await SeedAsync();
         var response = new Idempotency.IdempotentResponse(201, "application/json", "{\"id\":\"inv1\"}"u8.ToArray());
-        try
-        {
-            // The key is not reserved (or was released): the completion is refused and the invoice insert rolls back with it.
-            var unreserved = new Idempotency.IdempotentCompletion("key:x", "k-tx");
-            Idempotency.IdempotentCompletion.Enter(unreserved);
-            unreserved.RespondWithInvoice(_ => response);
-            var e = await Assert.ThrowsAsync<MerchantException>(() => Repo.CreateInvoiceAsync(InvoiceFixtures.New()));
-            Assert.Equal(MerchantErrorReason.InvalidState, e.Reason);
-            Assert.Null(unreserved.Response);
-            Assert.Null(await Repo.GetInvoiceAsync(new InvoiceId("inv1")));
+        // The key is not reserved (or was released): the completion is refused and the invoice insert rolls back with it.
+        var unreserved = new Idempotency.IdempotentCompletion("key:x", "k-tx");
+        unreserved.RespondWithInvoice(_ => response);
+        var e = await Assert.ThrowsAsync<MerchantException>(() => Repo.CreateInvoiceAsync(InvoiceFixtures.New(), unreserved, CancellationToken.None));
+        Assert.Equal(MerchantErrorReason.InvalidState, e.Reason);
+        Assert.Null(unreserved.Response);
+        Assert.Null(await Repo.GetInvoiceAsync(new InvoiceId("inv1")));
 
-            // Reserved: one write inserts the invoice and stores the response; the renderer sees the invoice once.
-            Assert.Null(await Repo.TryReserveIdempotencyKeyAsync(new Idempotency.IdempotencyRecord("key:x", "k-tx", "h", null, T0)));
-            var completion = new Idempotency.IdempotentCompletion("key:x", "k-tx");
-            Idempotency.IdempotentCompletion.Enter(completion);
-            var rendered = new List<string>();
-            completion.RespondWithInvoice(i =>
-            {
-                rendered.Add(i.Id.Value);
-                return response;
-            });
-            var invoice = InvoiceFixtures.New();
-            await Repo.CreateInvoiceAsync(invoice);
-            Assert.Equal(["inv1"], rendered);
-            Assert.Same(response, completion.Response);
-            Assert.Null(completion.TakeInvoiceResponse());
-            Assert.NotNull(await Repo.GetInvoiceAsync(invoice.Id));
-            var stored = await Repo.TryReserveIdempotencyKeyAsync(new Idempotency.IdempotencyRecord("key:x", "k-tx", "h", null, T0));
-            Assert.Equal(201, stored!.Response!.StatusCode);
-            Assert.Equal(response.Body, stored.Response.Body);
-
-            // Completed keys are never completed twice (the middleware's own completion would be refused).
-            await Assert.ThrowsAsync<MerchantException>(() => Repo.CompleteIdempotencyKeyAsync("key:x", "k-tx", response));
-        }
-        finally
+        // Reserved: one write inserts the invoice and stores the response; the renderer sees the invoice once.
+        Assert.Null(await Repo.TryReserveIdempotencyKeyAsync(new Idempotency.IdempotencyRecord("key:x", "k-tx", "h", null, T0)));
+        var completion = new Idempotency.IdempotentCompletion("key:x", "k-tx");
+        var rendered = new List<string>();
+        completion.RespondWithInvoice(i =>
         {
-            Idempotency.IdempotentCompletion.Enter(null);
-        }
+            rendered.Add(i.Id.Value);
+            return response;
+        });
+        var invoice = InvoiceFixtures.New();
+        await Repo.CreateInvoiceAsync(invoice, completion, CancellationToken.None);
+        Assert.Equal(["inv1"], rendered);
+        Assert.Same(response, completion.Response);
+        Assert.Null(completion.TakeInvoiceResponse());
+        Assert.NotNull(await Repo.GetInvoiceAsync(invoice.Id));
+        var stored = await Repo.TryReserveIdempotencyKeyAsync(new Idempotency.IdempotencyRecord("key:x", "k-tx", "h", null, T0));
+        Assert.Equal(201, stored!.Response!.StatusCode);
+        Assert.Equal(response.Body, stored.Response.Body);
+
+        // Completed keys are never completed twice (the middleware's own completion would be refused).
+        await Assert.ThrowsAsync<MerchantException>(() => Repo.CompleteIdempotencyKeyAsync("key:x", "k-tx", response));
     }
 
     private static void AssertSameInvoice(Invoice expected, Invoice actual)

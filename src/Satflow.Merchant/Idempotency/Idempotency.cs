@@ -169,16 +169,16 @@ public static class IdempotencyKeys
 }
 
 /// <summary>
-/// The idempotency key of the request being processed, carried along its async flow, so that the write creating an
-/// invoice can store the key's response in the same transaction (one write fewer per request, and no window in which
-/// the invoice exists but the key has no response). The idempotency middleware enters it after reserving the key; an
-/// endpoint that creates an invoice registers how to render the response with <see cref="RespondWithInvoice"/>; the
-/// repository's invoice insert then completes the key atomically with the insert (a key already completed or released
-/// rolls the insert back) and records the stored response in <see cref="Response"/>.
+/// The reserved idempotency key of the request being processed, handed explicitly to the write creating an invoice
+/// (<see cref="Invoices.CreateInvoiceRequest.Idempotency"/>) so that it stores the key's response in the same
+/// transaction (one write fewer per request, and no window in which the invoice exists but the key has no response).
+/// The idempotency middleware creates it after reserving the key; an endpoint that creates an invoice registers how to
+/// render the response with <see cref="RespondWithInvoice"/>; the repository's invoice insert then completes the key
+/// atomically with the insert (a key already completed or released rolls the insert back) and records the stored
+/// response in <see cref="Response"/>.
 /// </summary>
 public sealed class IdempotentCompletion
 {
-    private static readonly AsyncLocal<IdempotentCompletion?> Ambient = new();
     private Func<Invoices.Invoice, IdempotentResponse>? _invoiceResponse;
 
     /// <summary>Creates the completion for a reserved key.</summary>
@@ -192,9 +192,6 @@ public sealed class IdempotentCompletion
         Key = key;
     }
 
-    /// <summary>The completion of the current async flow, or null outside an idempotent request.</summary>
-    public static IdempotentCompletion? Current => Ambient.Value;
-
     /// <summary>The caller's scope.</summary>
     public string Scope { get; }
 
@@ -203,10 +200,6 @@ public sealed class IdempotentCompletion
 
     /// <summary>The response stored together with the invoice, or null while the key is not completed that way.</summary>
     public IdempotentResponse? Response { get; private set; }
-
-    /// <summary>Makes <paramref name="completion"/> the current one for this async flow and the calls it makes.</summary>
-    /// <param name="completion">The completion, or null to clear.</param>
-    public static void Enter(IdempotentCompletion? completion) => Ambient.Value = completion;
 
     /// <summary>Registers how the response of the invoice this request creates is rendered (used once).</summary>
     /// <param name="render">Renders the response from the invoice about to be inserted.</param>

@@ -10,6 +10,9 @@ namespace Satflow.Merchant.Invoices;
 /// <param name="Currency"><c>BTC</c>, <c>SATS</c> or a fiat code; null for the store default.</param>
 public sealed record CreateInvoiceRequest(decimal Amount, string? Currency = null)
 {
+    /// <summary>The idempotent request this invoice is created under (its response is stored in the insert's transaction), or null.</summary>
+    public Idempotency.IdempotentCompletion? Idempotency { get; init; }
+
     /// <summary>Expiry override.</summary>
     public TimeSpan? Expiry { get; init; }
 

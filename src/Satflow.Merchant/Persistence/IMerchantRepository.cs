@@ -131,6 +131,17 @@ public interface IMerchantRepository : IIdempotencyStore, IAsyncDisposable
     Task CreateInvoiceAsync(Invoice invoice, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Inserts a new invoice like <see cref="CreateInvoiceAsync(Invoice, CancellationToken)"/> and, when
+    /// <paramref name="idempotency"/> has a response renderer registered, completes its reserved key with that response
+    /// in the same transaction (a key no longer reserved rolls the insert back).
+    /// </summary>
+    /// <param name="invoice">The invoice.</param>
+    /// <param name="idempotency">The idempotent request the invoice is created under, or null.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>A task.</returns>
+    Task CreateInvoiceAsync(Invoice invoice, Idempotency.IdempotentCompletion? idempotency, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Saves a changed invoice and posts ledger entries in one transaction; fails with
     /// <see cref="MerchantErrorReason.ConcurrencyConflict"/> when the stored version differs from <see cref="Invoice.Version"/>.
     /// Increments the version on success.

@@ -406,7 +406,10 @@ public abstract class SqlMerchantRepository : IMerchantRepository
     // ---- invoices ----
 
     /// <inheritdoc/>
-    public async Task CreateInvoiceAsync(Invoice invoice, CancellationToken cancellationToken = default)
+    public Task CreateInvoiceAsync(Invoice invoice, CancellationToken cancellationToken = default) => CreateInvoiceAsync(invoice, null, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task CreateInvoiceAsync(Invoice invoice, IdempotentCompletion? idempotency, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(invoice);
         if (invoice.Version != 0)
@@ -416,7 +419,7 @@ public abstract class SqlMerchantRepository : IMerchantRepository
 
         // Inside an idempotent request whose endpoint registered its response, the key is completed in the same
         // transaction as the insert (rendered here, on the caller's thread, not on the single writer).
-        var completion = IdempotentCompletion.Current;
+        var completion = idempotency;
         var response = completion?.TakeInvoiceResponse() is { } render ? render(invoice) : null;
         await Write(async (c, tx) =>
         {

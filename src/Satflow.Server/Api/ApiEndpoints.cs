@@ -150,8 +150,12 @@ public static class ApiEndpoints
             throw new MerchantException(MerchantErrorReason.InvalidArgument, "expirySeconds must be positive.");
         }
 
+        // Under an idempotency key the 201 body is rendered before the insert and stored in the insert's transaction
+        // (see IdempotentCompletion); the same bytes are then sent.
+        var completion = http.Features.Get<IdempotentCompletion>();
         var request = new CreateInvoiceRequest(body.Amount, body.Currency)
         {
+            Idempotency = completion,
             OrderId = body.OrderId,
             MetadataJson = body.Metadata?.GetRawText(),
             RedirectUrl = redirect,
@@ -160,9 +164,6 @@ public static class ApiEndpoints
             RequiredConfirmations = body.RequiredConfirmations,
             Methods = body.PaymentMethods,
         };
-        // Under an idempotency key the 201 body is rendered before the insert and stored in the insert's transaction
-        // (see IdempotentCompletion); the same bytes are then sent.
-        var completion = IdempotentCompletion.Current;
         completion?.RespondWithInvoice(i => new IdempotentResponse(StatusCodes.Status201Created, CreatedContentType,
             JsonSerializer.SerializeToUtf8Bytes(InvoiceResponse.From(i), ApiJson.Options)));
         var invoice = await merchant.CreateInvoiceAsync(ApiPrincipal.Of(http), new StoreId(storeId), request, http.RequestAborted).ConfigureAwait(false);

@@ -218,7 +218,7 @@ public sealed class IdempotencyMiddleware(RequestDelegate next)
         context.Response.Body = captured;
         var completed = false;
         var completion = new IdempotentCompletion(scope, key);
-        IdempotentCompletion.Enter(completion);
+        context.Features.Set(completion);
         try
         {
             await next(context).ConfigureAwait(false);
@@ -236,7 +236,7 @@ public sealed class IdempotencyMiddleware(RequestDelegate next)
         }
         finally
         {
-            IdempotentCompletion.Enter(null);
+            context.Features.Set<IdempotentCompletion?>(null);
             context.Response.Body = original;
             if (!completed && completion.Response is null)
             {
