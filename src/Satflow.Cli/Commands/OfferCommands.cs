@@ -70,19 +70,15 @@ internal static class OfferCommands
         var offer = new Argument<string>("offer") { Description = "The BOLT 12 offer (lno1...)." };
         var amount = new Option<string?>("--amount-msat") { Description = "The amount in millisatoshis, for an offer without one." };
         var note = new Option<string?>("--payer-note") { Description = "A note for the offer's issuer." };
-        var maxFee = new Option<string?>("--max-fee-msat") { Description = "The largest total routing fee in millisatoshis (default: 1 % + 5 sat)." };
-        var timeout = new Option<string?>("--timeout") { Description = "How long to keep retrying other routes and blinded paths, in seconds (default: 60)." };
         var command = new Command("pay-offer", "Pay a BOLT 12 offer with the running node (fetches an invoice over onion messages; retries, multi-part) and wait for the outcome.");
         command.Arguments.Add(offer);
         command.Options.Add(amount);
         command.Options.Add(note);
-        command.Options.Add(maxFee);
-        command.Options.Add(timeout);
+        var limits = PaymentLimitOptions.AddTo(command, "other routes and blinded paths");
         NodeOutput.SetApiAction(command, new NodeApiOptions(), async (parse, client, ct) =>
         {
             long? msat = parse.GetValue(amount) is { } a ? NodeOutput.ParseAmount(a, "millisatoshis", NodeOutput.MaxMsat) : null;
-            long? fee = parse.GetValue(maxFee) is { } f ? NodeOutput.ParseAmount(f, "millisatoshis", NodeOutput.MaxMsat) : null;
-            long? seconds = parse.GetValue(timeout) is { } t ? NodeOutput.ParseAmount(t, "seconds", 86_400) : null;
+            var (fee, seconds) = limits.Parse(parse);
             var request = new PayOfferRequest(parse.GetValue(offer)!.Trim(), msat, parse.GetValue(note)) { MaxFeeMsat = fee, TimeoutSeconds = seconds };
             var result = await client.PostAsync<PaymentInfo>("v1/offers/pay", request, ct).ConfigureAwait(false);
             return PayCommands.Report(parse, result, "for the offer");

@@ -10,18 +10,14 @@ internal static class PayCommands
     {
         var bolt11 = new Argument<string>("bolt11") { Description = "The BOLT 11 invoice to pay." };
         var amount = new Option<string?>("--amount-msat") { Description = "The amount in millisatoshis, for an invoice without one." };
-        var maxFee = new Option<string?>("--max-fee-msat") { Description = "The largest total routing fee in millisatoshis (default: 1 % + 5 sat)." };
-        var timeout = new Option<string?>("--timeout") { Description = "How long to keep retrying failed routes, in seconds (default: 60)." };
         var command = new Command("pay", "Pay a BOLT 11 invoice through the network with the running node (retries, multi-part) and wait for the outcome.");
         command.Arguments.Add(bolt11);
         command.Options.Add(amount);
-        command.Options.Add(maxFee);
-        command.Options.Add(timeout);
+        var limits = PaymentLimitOptions.AddTo(command, "failed routes");
         NodeOutput.SetApiAction(command, new NodeApiOptions(), async (parse, client, ct) =>
         {
             long? msat = parse.GetValue(amount) is { } a ? NodeOutput.ParseAmount(a, "millisatoshis", NodeOutput.MaxMsat) : null;
-            long? fee = parse.GetValue(maxFee) is { } f ? NodeOutput.ParseAmount(f, "millisatoshis", NodeOutput.MaxMsat) : null;
-            long? seconds = parse.GetValue(timeout) is { } t ? NodeOutput.ParseAmount(t, "seconds", 86_400) : null;
+            var (fee, seconds) = limits.Parse(parse);
             var request = new PayInvoiceRequest(parse.GetValue(bolt11)!.Trim(), msat) { MaxFeeMsat = fee, TimeoutSeconds = seconds };
             var result = await client.PostAsync<PaymentInfo>("v1/pay", request, ct).ConfigureAwait(false);
             return Report(parse, result);
